@@ -1,0 +1,73 @@
+# labrig: `make run` starts JupyterLab with labrig on the demo workspace; `make test` runs every check.
+# Each step leaves a stamp in .make/ and reruns only when its inputs change, so a second
+# `make run` starts at once instead of reinstalling.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+JLPM := $(BIN)/jlpm
+STAMPS := .make
+PORT ?= 8888
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export YARN_ENABLE_PROGRESS_BARS := false
+export YARN_ENABLE_TELEMETRY := 0
+
+EXT_SOURCES := $(shell find extension/src extension/style extension/schema -type f 2>/dev/null) \
+	package.json tsconfig.json
+
+.PHONY: run test env lint typecheck pytest jest ui-test chromium clean
+
+run: env
+	@echo "Starting JupyterLab with labrig on examples/ (stop with Ctrl-C)"
+	cd examples && ../$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
+		--ServerApp.port=$(PORT) --ServerApp.root_dir=.
+
+test: env chromium lint typecheck pytest jest ui-test
+	@echo "make test: every check passed"
+
+env: $(STAMPS)/labextension
+
+$(STAMPS)/python: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch 2.13.0 is the CPU wheel on this machine's disk; any other spec downloads gigabytes.
+	$(BIN)/pip install --quiet torch==2.13.0 jupyterlab==4.5.11 hatchling hatch-nodejs-version \
+		hatch-jupyter-builder
+	# The lab extension is built by the node steps below, not inside pip.
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/pip install --quiet --no-build-isolation -e ".[test,torch]"
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: $(STAMPS)/python package.json yarn.lock
+	$(JLPM) install
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/labextension: $(STAMPS)/node $(EXT_SOURCES)
+	$(JLPM) build
+	$(BIN)/jupyter labextension develop --overwrite .
+	mkdir -p $(STAMPS) && touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(JLPM) lint:check
+
+typecheck: env
+	$(BIN)/mypy
+	$(JLPM) typecheck
+
+pytest: env
+	$(BIN)/pytest
+
+jest: env
+	$(JLPM) test
+
+ui-test: env chromium
+	$(JLPM) test:ui
+
+clean:
+	rm -rf $(STAMPS) $(VENV) node_modules extension/lib server_ext/labrig/labextension tsconfig.tsbuildinfo

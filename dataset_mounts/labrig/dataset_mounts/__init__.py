@@ -1,0 +1,1 @@
+"""Datasets: the catalog, the host-wide cache and the mounts kernels and jobs see."""

@@ -1,0 +1,1 @@
+"""Kernel provisioners that start notebook kernels with labrig's resources and settings."""

@@ -1,0 +1,100 @@
+"""The labrig Jupyter server extension."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Type, Unicode, default
+
+from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
+
+from ._version import __version__
+from .handlers import routes
+from .jobs.backend import JobBackend, LocalJobBackend
+from .resources.backend import KernelBackend, LocalKernelBackend
+from .services import Services, build_services
+
+
+class LabrigApp(ExtensionApp):
+    """Kernel resources, cached datasets, notebook jobs and a model registry for JupyterLab."""
+
+    name = "labrig"
+    version = __version__
+    load_other_extensions = True
+
+    data_dir = Unicode(
+        config=True,
+        help="""Directory for labrig's state: the SQLite database, notebook snapshots, the
+        dataset cache and the local model store. Default: $LABRIG_DATA_DIR, else
+        <jupyter data dir>/labrig.""",
+    )
+    database_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the state database. Default: $LABRIG_DATABASE_URL, else
+        SQLite (WAL mode) at <data_dir>/labrig.db. Use PostgreSQL, e.g.
+        postgresql+psycopg://user@host/labrig, when several servers share one registry.""",
+    )
+    migrate_on_start = Bool(
+        True,
+        config=True,
+        help="""Upgrade the database schema to this labrig's revision at start. Turn off when
+        a platform team runs `labrig db upgrade` as a separate deployment step.""",
+    )
+    kernel_backend = Type(
+        default_value=LocalKernelBackend,
+        klass=KernelBackend,
+        config=True,
+        help="Where kernels get their resources: local processes, or Kubernetes pods.",
+    )
+    job_backend_class = Type(
+        default_value=LocalJobBackend,
+        klass=JobBackend,
+        config=True,
+        help="Where job ranks run: local torchrun agents, or Kubeflow PyTorchJob/TrainJob.",
+    )
+    dataset_cache_class = Type(
+        default_value=LocalDatasetCache,
+        klass=DatasetCache,
+        config=True,
+        help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
+    )
+    model_store_url = Unicode(
+        config=True,
+        help="""fsspec URL where model files are stored, content-addressed. Default:
+        file://<data_dir>/models; s3://bucket/prefix or oss://bucket/prefix for shared stores.""",
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.environ.get("LABRIG_DATA_DIR") or str(Path(jupyter_data_dir()) / "labrig")
+
+    @default("database_url")
+    def _default_database_url(self) -> str:
+        url = os.environ.get("LABRIG_DATABASE_URL")
+        return url or f"sqlite:///{Path(self.data_dir).resolve() / 'labrig.db'}"
+
+    @default("model_store_url")
+    def _default_model_store_url(self) -> str:
+        return (Path(self.data_dir).resolve() / "models").as_uri()
+
+    services: Services
+
+    def initialize_settings(self) -> None:
+        self.services = build_services(self)
+        self.settings["labrig_services"] = self.services
+        # Kernels and job ranks started by this server find the same state through these.
+        os.environ["LABRIG_DATA_DIR"] = self.data_dir
+        os.environ["LABRIG_DATABASE_URL"] = self.database_url
+        self.log.info("labrig %s: state in %s", __version__, self.services.db.dialect)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    async def stop_extension(self) -> None:
+        self.services.close()
+
+
+main = launch_new_instance = LabrigApp.launch_instance

@@ -1,0 +1,43 @@
+"""Domain errors shared by the REST API, the CLI and the Python API.
+
+They carry a message written for the person who made the mistake (what was wrong and what to
+do) and, for bad input, the name of the offending field. The REST layer maps them to HTTP
+statuses in one place (``handlers.base.STATUS_BY_ERROR``); the CLI prints the message.
+"""
+
+from __future__ import annotations
+
+
+class LabrigError(Exception):
+    """Base class of every error labrig reports to a user."""
+
+    reason = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(LabrigError):
+    """The caller sent a value labrig cannot accept."""
+
+    reason = "invalid_input"
+
+
+class NotFound(LabrigError):
+    """The named object does not exist."""
+
+    reason = "not_found"
+
+
+class Conflict(LabrigError):
+    """The object already exists, or the request clashes with its current state."""
+
+    reason = "conflict"
+
+
+class Unavailable(LabrigError):
+    """A backend labrig depends on (database, store, cluster) cannot be reached."""
+
+    reason = "unavailable"

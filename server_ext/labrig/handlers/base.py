@@ -1,0 +1,103 @@
+"""What every labrig handler shares: authentication, error mapping, JSON bodies, pagination."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado.httputil import responses
+from tornado.web import HTTPError
+
+from ..errors import Conflict, InvalidInput, LabrigError, NotFound, Unavailable
+from ..services import Services
+from ..store import Page, PageRequest
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+API_PREFIX = "labrig/api/v1"
+
+#: The one place where domain errors become HTTP statuses.
+STATUS_BY_ERROR: dict[type[LabrigError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+def http_status(error: LabrigError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+class LabrigHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every REST handler; each verb is also ``@authenticated`` and ``@authorized``."""
+
+    auth_resource = "labrig"
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.settings["labrig_services"]
+        return services
+
+    async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run blocking service code (database, files) off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def page_request(self) -> PageRequest:
+        return PageRequest.parse(
+            self.get_query_argument("limit", None), self.get_query_argument("page_token", None)
+        )
+
+    def json_body(self) -> dict[str, Any]:
+        raw = self.request.body
+        if not raw:
+            raise InvalidInput("the request needs a JSON object as its body", field="body")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InvalidInput(f"the request body is not valid JSON: {err}", field="body") from err
+        if not isinstance(body, dict):
+            raise InvalidInput(
+                f"the request body must be a JSON object, not {type(body).__name__}", field="body"
+            )
+        return body
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value))
+
+    def write_page(self, page: Page[Any]) -> None:
+        self.write_json({"items": page.items, "next_page_token": page.next_page_token})
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        reply: dict[str, Any]
+        if isinstance(error, LabrigError):
+            self.set_status(http_status(error))
+            reply = {"message": error.message, "reason": error.reason}
+            if error.field:
+                reply["field"] = error.field
+        elif isinstance(error, HTTPError):
+            message = error.log_message or responses.get(status_code, "error")
+            reply = {"message": message, "reason": error.reason or responses.get(status_code)}
+        else:
+            reply = {
+                "message": "labrig hit an internal error; the server log has the details",
+                "reason": "internal",
+            }
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, LabrigError):
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+        else:
+            super().log_exception(typ, value, tb)

@@ -1,0 +1,1 @@
+"""Notebook training jobs: submission, execution backends and their records."""

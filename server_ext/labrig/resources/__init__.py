@@ -1,0 +1,1 @@
+"""Kernel resources: requests per notebook and the backends that enforce them."""

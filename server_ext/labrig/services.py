@@ -1,0 +1,92 @@
+"""The services behind every way into labrig: the REST API, the CLI and the Python API.
+
+All three build them from the same ``LabrigApp`` settings, so the panel, the terminal and the
+notebook see one truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from labrig.dataset_mounts.cache import DatasetCache
+from labrig.dataset_mounts.catalog import DatasetCatalog
+
+from ._version import __version__
+from .jobs.backend import JobBackend
+from .jobs.service import JobService
+from .models.registry import ModelRegistry
+from .resources.backend import KernelBackend
+from .resources.service import ResourceRequests
+from .store import Database
+
+if TYPE_CHECKING:
+    from .app import LabrigApp
+
+B = TypeVar("B")
+
+
+@dataclass
+class Services:
+    db: Database
+    kernel_backend: KernelBackend
+    job_backend: JobBackend
+    dataset_cache: DatasetCache
+    resources: ResourceRequests
+    datasets: DatasetCatalog
+    jobs: JobService
+    models: ModelRegistry
+
+    def status(self) -> dict[str, Any]:
+        capabilities: dict[str, str] = {}
+        for backend in (self.kernel_backend, self.job_backend, self.dataset_cache):
+            capabilities.update(backend.capabilities())
+        capabilities["models.store"] = self.models.store_url
+        return {
+            "version": __version__,
+            "backends": {
+                "kernels": self.kernel_backend.kind,
+                "jobs": self.job_backend.kind,
+                "datasets": self.dataset_cache.kind,
+                "models": self.models.store_url.split("://", 1)[0],
+            },
+            "capabilities": capabilities,
+            "database": {"dialect": self.db.dialect, "revision": self.db.current_revision()},
+        }
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
+    """An instance of a configured backend class (a ``Type`` trait, so concrete at run time)."""
+    return cls(parent=app)
+
+
+def build_services(app: LabrigApp) -> Services:
+    """Open the database (migrating it when configured to) and wire up the backends."""
+    db = Database(app.database_url)
+    if app.migrate_on_start:
+        db.upgrade()
+    return Services(
+        db=db,
+        kernel_backend=_configured(app.kernel_backend, app),
+        job_backend=_configured(app.job_backend_class, app),
+        dataset_cache=_configured(app.dataset_cache_class, app),
+        resources=ResourceRequests(db),
+        datasets=DatasetCatalog(db),
+        jobs=JobService(db),
+        models=ModelRegistry(db, app.model_store_url),
+    )
+
+
+def load_services() -> Services:
+    """Services configured like the server (jupyter_server_config.{py,json}, LABRIG_* vars),
+    for the CLI and for ``labrig.connect()`` inside kernels and job ranks."""
+    from .app import LabrigApp
+
+    app = LabrigApp()
+    app.config_file_name = "jupyter_server_config"
+    app.load_config_file()
+    return build_services(app)

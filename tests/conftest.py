@@ -1,0 +1,69 @@
+"""Fixtures shared by labrig's tests: a Jupyter server with labrig, authentication on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPResponse
+
+from labrig.app import LabrigApp
+from labrig.services import Services, build_services
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+API = ("labrig", "api", "v1")
+
+
+@pytest.fixture(autouse=True)
+def labrig_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test gets its own state directory, and the server's env changes are undone."""
+    data_dir = tmp_path / "labrig-data"
+    monkeypatch.setenv("LABRIG_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("LABRIG_DATABASE_URL", raising=False)
+    return data_dir
+
+
+@pytest.fixture
+def jp_server_config(labrig_env: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"labrig": True}},
+        "LabrigApp": {"data_dir": str(labrig_env)},
+    }
+
+
+@pytest.fixture
+def services(labrig_env: Path) -> Iterator[Services]:
+    """The services as the CLI and the Python API build them, on the test's state directory."""
+    built = build_services(LabrigApp(data_dir=str(labrig_env)))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def server_services(jp_serverapp: Any) -> Services:
+    """The services of the running test server."""
+    services: Services = jp_serverapp.web_app.settings["labrig_services"]
+    return services
+
+
+Fetch = Callable[..., Awaitable[HTTPResponse]]
+
+
+@pytest.fixture
+def api(jp_fetch: Fetch) -> Callable[..., Awaitable[tuple[int, Any]]]:
+    """Call the labrig API with the test token; returns (status, parsed JSON) for any status."""
+
+    async def call(path: str, method: str = "GET", body: Any = None, **params: Any) -> Any:
+        kwargs: dict[str, Any] = {"method": method}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, str | bytes) else json.dumps(body)
+        if params:
+            kwargs["params"] = params
+        response = await jp_fetch(*API, path, raise_error=False, **kwargs)
+        return response.code, json.loads(response.body) if response.body else None
+
+    return call
