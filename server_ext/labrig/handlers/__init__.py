@@ -1,32 +1,21 @@
-"""REST routes under /labrig/api/v1/, as described by ``labrig/openapi.yaml``."""
+"""REST routes under /labrig/api/v1/, as described by ``labrig/openapi.yaml``.
+
+Each section's module lists its own ``ROUTES`` (paths relative to the API prefix).
+"""
 
 from __future__ import annotations
 
 from tornado.web import RequestHandler
 
+from . import datasets, jobs, models, resources, status
 from .base import API_PREFIX
-from .catalog import (
-    DatasetHandler,
-    DatasetsHandler,
-    JobHandler,
-    JobsHandler,
-    ModelHandler,
-    ModelsHandler,
-    ResourceRequestHandler,
-    ResourceRequestsHandler,
-    StatusHandler,
-)
 
 ROUTES: list[tuple[str, type[RequestHandler]]] = [
-    ("status", StatusHandler),
-    ("resources", ResourceRequestsHandler),
-    ("resources/(?P<notebook_path>.+)", ResourceRequestHandler),
-    ("datasets", DatasetsHandler),
-    ("datasets/(?P<name>[^/]+)", DatasetHandler),
-    ("jobs", JobsHandler),
-    ("jobs/(?P<job_id>[^/]+)", JobHandler),
-    ("models", ModelsHandler),
-    ("models/(?P<name>[^/]+)", ModelHandler),
+    *status.ROUTES,
+    *resources.ROUTES,
+    *datasets.ROUTES,
+    *jobs.ROUTES,
+    *models.ROUTES,
 ]
 
 

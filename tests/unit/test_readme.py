@@ -1,0 +1,25 @@
+"""The README stays true: it opens with the two commands and documents every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labrig.app import LabrigApp
+from labrig.dataset_mounts.cache import LocalDatasetCache
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def test_opens_with_the_two_commands() -> None:
+    first_block = README.split("```")[1]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()[1:] if line]
+    assert commands == ["make run", "make test"]
+
+
+@pytest.mark.parametrize("cls", [LabrigApp, LocalDatasetCache])
+def test_every_setting_is_documented_with_help(cls: type) -> None:
+    for name, trait in cls.class_own_traits(config=True).items():
+        assert trait.help, f"{cls.__name__}.{name} has no help"
+        assert f"`{cls.__name__}.{name}`" in README, f"README lacks {cls.__name__}.{name}"
