@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 JLPM := $(BIN)/jlpm
 STAMPS := .make
 PORT ?= 8888
+# package.json scripts call jlpm and jupyter by name, so the venv must come first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export YARN_ENABLE_PROGRESS_BARS := false
@@ -39,7 +41,7 @@ $(STAMPS)/python: pyproject.toml
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/node: $(STAMPS)/python package.json yarn.lock
-	$(JLPM) install
+	$(JLPM) install --immutable
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/labextension: $(STAMPS)/node $(EXT_SOURCES)

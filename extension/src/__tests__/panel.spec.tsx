@@ -1,0 +1,155 @@
+import * as React from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { LabrigModel } from '../model';
+import { LabrigPanel, LabrigPanelView } from '../panel/LabrigPanel';
+import { LabrigAPIError, requestAPI } from '../request';
+import { FakeServer } from './fakeServer';
+
+jest.mock('../request', () => ({
+  ...jest.requireActual('../request'),
+  requestAPI: jest.fn()
+}));
+
+const mockRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+function typeInto(input: HTMLInputElement, value: string): void {
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+  setter.call(input, value);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+describe('LabrigPanelView', () => {
+  let server: FakeServer;
+  let model: LabrigModel;
+  let host: HTMLElement;
+  let root: Root;
+
+  const query = (selector: string) => host.querySelector(selector) as HTMLElement;
+  const section = (id: string) => query(`[data-testid="labrig-section-${id}"]`);
+
+  beforeEach(async () => {
+    server = new FakeServer();
+    mockRequest.mockReset();
+    mockRequest.mockImplementation(server.handle as typeof requestAPI);
+    model = new LabrigModel({ standby: 'never' });
+    host = document.createElement('div');
+    document.body.appendChild(host);
+    root = createRoot(host);
+    await React.act(async () => {
+      root.render(<LabrigPanelView model={model} />);
+    });
+  });
+
+  afterEach(async () => {
+    await React.act(async () => root.unmount());
+    host.remove();
+    model.dispose();
+  });
+
+  it('shows loading, then the four empty states and the status line', async () => {
+    expect(section('jobs').textContent).toContain('Loading');
+
+    await React.act(() => model.refresh());
+
+    expect(query('[data-testid="labrig-status"]').textContent).toContain('v0.1.0');
+    expect(query('[data-testid="labrig-status"]').textContent).toContain('local backend');
+    const empties: { [id: string]: string } = {
+      resources: "No resource requests yet — request CPU, memory or GPUs for a notebook's kernel",
+      datasets: 'No datasets yet — add one with labrig datasets add',
+      jobs: 'No jobs yet — open a notebook and click Run as job',
+      models: 'No models yet — register one with labrig.models.register() or create one below'
+    };
+    for (const [id, text] of Object.entries(empties)) {
+      const empty = section(id).querySelector('[data-testid="labrig-empty"]');
+      expect(empty?.textContent).toBe(text);
+    }
+  });
+
+  it('shows a section error as an alert', async () => {
+    server.failures.datasets = new LabrigAPIError({
+      status: 500,
+      reason: 'x',
+      message: 'The catalog is unavailable.'
+    });
+    await React.act(() => model.refresh());
+
+    const alert = section('datasets').querySelector('[role="alert"]');
+    expect(alert?.textContent).toBe('The catalog is unavailable.');
+    expect(section('models').querySelector('[role="alert"]')).toBeNull();
+  });
+
+  it('collapses a section with its header button', async () => {
+    await React.act(() => model.refresh());
+    const toggle = section('models').querySelector('button[aria-expanded]') as HTMLButtonElement;
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+
+    await React.act(async () => toggle.click());
+
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(model.isExpanded('models')).toBe(false);
+    expect((section('models').querySelector('.labrig-Section-body') as HTMLElement).hidden).toBe(
+      true
+    );
+  });
+
+  it('highlights the selected notebook in the Jobs section', async () => {
+    await React.act(() => model.refresh());
+    await React.act(async () => model.selectNotebook('exp/train.ipynb'));
+
+    const selected = section('jobs').querySelector('[data-testid="labrig-selected-notebook"]');
+    expect(selected?.textContent).toContain('Selected notebook: train.ipynb');
+  });
+
+  it("creates a model from the form and shows the server's error inline", async () => {
+    await React.act(() => model.refresh());
+    const open = section('models').querySelector('.labrig-NewModel-open') as HTMLButtonElement;
+    await React.act(async () => open.click());
+
+    const form = section('models').querySelector('form') as HTMLFormElement;
+    const name = form.querySelector('input[name="name"]') as HTMLInputElement;
+    const submit = form.querySelector('button[type="submit"]') as HTMLButtonElement;
+
+    await React.act(async () => typeInto(name, 'bad name'));
+    await React.act(async () => submit.click());
+    const alert = form.querySelector('[role="alert"]');
+    expect(alert?.textContent).toContain('is not a valid model name');
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+
+    await React.act(async () => typeInto(name, 'resnet50'));
+    await React.act(async () => submit.click());
+
+    expect(section('models').querySelector('form')).toBeNull();
+    const items = Array.from(section('models').querySelectorAll('[data-testid="labrig-model"]'));
+    expect(items.map(item => item.querySelector('.labrig-Item-name')?.textContent)).toEqual([
+      'resnet50'
+    ]);
+    expect(section('models').querySelector('[role="status"]')?.textContent).toBe(
+      'Created model resnet50.'
+    );
+  });
+
+  it('disconnects from the model signal on unmount', async () => {
+    const disconnect = jest.spyOn(model.changed, 'disconnect');
+    expect(disconnect).not.toHaveBeenCalled();
+
+    await React.act(async () => root.unmount());
+
+    expect(disconnect).toHaveBeenCalledTimes(1);
+    root = createRoot(host);
+  });
+});
+
+describe('LabrigPanel', () => {
+  it('is the labrig sidebar widget', () => {
+    const model = new LabrigModel();
+    const panel = new LabrigPanel(model);
+    expect(panel.id).toBe('labrig-panel');
+    expect(panel.title.caption).toBe('labrig');
+    expect(panel.title.icon).toBeTruthy();
+    panel.dispose();
+    model.dispose();
+  });
+});

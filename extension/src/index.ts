@@ -1,0 +1,164 @@
+/**
+ * labrig: the JupyterLab side of the ML research workspace.
+ */
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { IDisposable } from '@lumino/disposable';
+
+import { labrigIcon, runJobIcon } from './icons';
+import { LabrigModel } from './model';
+import { LabrigPanel } from './panel/LabrigPanel';
+
+export { LabrigAPIError, requestAPI } from './request';
+export * from './api';
+export { LabrigModel } from './model';
+export { LabrigPanel, PANEL_ID } from './panel/LabrigPanel';
+
+/**
+ * The plugin id; also the id of its settings (`extension/schema/plugin.json`).
+ */
+export const PLUGIN_ID = 'labrig:plugin';
+
+/**
+ * Command ids.
+ */
+export namespace CommandIDs {
+  export const openPanel = 'labrig:open-panel';
+  export const runAsJob = 'labrig:run-as-job';
+  export const refresh = 'labrig:refresh';
+}
+
+/**
+ * The palette category of labrig's commands.
+ */
+export const PALETTE_CATEGORY = 'labrig';
+
+/**
+ * Adds a "Run as job" button to every notebook's toolbar.
+ */
+export class RunAsJobButtonExtension implements DocumentRegistry.IWidgetExtension<
+  NotebookPanel,
+  INotebookModel
+> {
+  constructor(commands: CommandRegistry) {
+    this._commands = commands;
+  }
+
+  createNew(panel: NotebookPanel): IDisposable {
+    const button = new ToolbarButton({
+      className: 'labrig-run-as-job',
+      icon: runJobIcon,
+      label: 'Run as job',
+      tooltip: 'Run this notebook as a training job (labrig)',
+      onClick: () => {
+        void this._commands.execute(CommandIDs.runAsJob, { path: panel.context.path });
+      }
+    });
+    if (!panel.toolbar.insertAfter('cellType', 'labrigRunAsJob', button)) {
+      panel.toolbar.insertItem(10, 'labrigRunAsJob', button);
+    }
+    return button;
+  }
+
+  private _commands: CommandRegistry;
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'labrig side panel, commands and the Run as job notebook button.',
+  autoStart: true,
+  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    settingRegistry: ISettingRegistry | null
+  ): void => {
+    const { commands, shell } = app;
+    const model = new LabrigModel();
+    const panel = new LabrigPanel(model);
+    shell.add(panel, 'left', { rank: 200 });
+    if (restorer) {
+      restorer.add(panel, 'labrig-panel');
+    }
+    void model.start();
+
+    const currentNotebookPath = (args: { path?: unknown }): string | null => {
+      if (typeof args.path === 'string' && args.path) {
+        return args.path;
+      }
+      const current = notebooks?.currentWidget;
+      return current ? current.context.path : null;
+    };
+
+    commands.addCommand(CommandIDs.openPanel, {
+      label: 'Open labrig Panel',
+      caption: 'Show the labrig side panel',
+      icon: args => (args.isPalette ? undefined : labrigIcon),
+      execute: () => {
+        shell.activateById(panel.id);
+      }
+    });
+
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'Refresh labrig',
+      caption: 'Fetch resources, datasets, jobs and models from the server again',
+      icon: args => (args.isPalette ? undefined : refreshIcon),
+      execute: () => model.refresh()
+    });
+
+    commands.addCommand(CommandIDs.runAsJob, {
+      label: 'Run Notebook as Job',
+      caption: 'Select the current notebook in the Jobs section of the labrig panel',
+      icon: args => (args.isPalette ? undefined : runJobIcon),
+      isEnabled: args => currentNotebookPath(args) !== null,
+      execute: args => {
+        const path = currentNotebookPath(args);
+        if (!path) {
+          return;
+        }
+        model.selectNotebook(path);
+        model.setExpanded('jobs', true);
+        shell.activateById(panel.id);
+      }
+    });
+
+    if (notebooks) {
+      notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.runAsJob));
+    }
+
+    if (palette) {
+      for (const command of [CommandIDs.openPanel, CommandIDs.refresh, CommandIDs.runAsJob]) {
+        palette.addItem({ command, category: PALETTE_CATEGORY });
+      }
+    }
+
+    app.docRegistry.addWidgetExtension('Notebook', new RunAsJobButtonExtension(commands));
+
+    if (settingRegistry) {
+      const apply = (settings: ISettingRegistry.ISettings): void => {
+        const seconds = settings.get('refreshInterval').composite as number;
+        if (typeof seconds === 'number' && seconds > 0) {
+          model.refreshInterval = seconds * 1000;
+        }
+      };
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          apply(settings);
+          settings.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.error('labrig: could not load settings', reason);
+        });
+    }
+  }
+};
+
+export default plugin;

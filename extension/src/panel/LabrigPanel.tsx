@@ -1,0 +1,140 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { labrigIcon } from '../icons';
+import { LabrigModel, SectionId } from '../model';
+import { basename } from './format';
+import { useSignal } from './hooks';
+import { DatasetsList, JobsList, ModelsList, ResourcesList } from './lists';
+import { NewModelForm } from './NewModelForm';
+import { Section } from './Section';
+import { StatusLine } from './StatusLine';
+
+/**
+ * The DOM id of the labrig sidebar.
+ */
+export const PANEL_ID = 'labrig-panel';
+
+/**
+ * The labrig sidebar: status line and the Resources, Datasets, Jobs and Models sections.
+ */
+export class LabrigPanel extends ReactWidget {
+  constructor(model: LabrigModel) {
+    super();
+    this.model = model;
+    this.id = PANEL_ID;
+    this.addClass('labrig-Panel');
+    this.title.icon = labrigIcon;
+    this.title.caption = 'labrig';
+    this.title.label = '';
+  }
+
+  readonly model: LabrigModel;
+
+  protected render(): JSX.Element {
+    return <LabrigPanelView model={this.model} />;
+  }
+}
+
+/**
+ * The panel's content, re-rendered whenever the model changes.
+ */
+export function LabrigPanelView(props: { model: LabrigModel }): JSX.Element {
+  const { model } = props;
+  useSignal(model.changed);
+  const jobsRef = React.useRef<HTMLElement>(null);
+  const selected = model.selectedNotebook;
+
+  React.useEffect(() => {
+    if (selected && jobsRef.current && typeof jobsRef.current.scrollIntoView === 'function') {
+      jobsRef.current.scrollIntoView({ block: 'nearest' });
+    }
+  }, [selected]);
+
+  const common = (id: SectionId) => {
+    const state = model.section(id);
+    return {
+      id,
+      count: state.loaded ? state.items.length : null,
+      hasMore: state.hasMore,
+      expanded: model.isExpanded(id),
+      onToggle: () => model.setExpanded(id, !model.isExpanded(id)),
+      error: state.error,
+      loaded: state.loaded,
+      onShowMore: () => void model.showMore(id)
+    };
+  };
+
+  const jobs = model.section('jobs');
+
+  return (
+    <div className="labrig-PanelContent">
+      <StatusLine model={model} />
+      <div className="labrig-Sections">
+        <Section
+          {...common('resources')}
+          title="Resources"
+          empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
+        >
+          <ResourcesList items={model.section('resources').items} />
+        </Section>
+        <Section
+          {...common('datasets')}
+          title="Datasets"
+          empty={
+            <>
+              No datasets yet — add one with <code>labrig datasets add</code>
+            </>
+          }
+        >
+          <DatasetsList items={model.section('datasets').items} />
+        </Section>
+        <Section
+          {...common('jobs')}
+          ref={jobsRef}
+          title="Jobs"
+          empty={
+            selected
+              ? `No jobs yet for ${basename(selected)}`
+              : 'No jobs yet — open a notebook and click Run as job'
+          }
+          header={
+            selected && (
+              <div className="labrig-Selected" data-testid="labrig-selected-notebook">
+                <span className="labrig-Selected-text">
+                  Selected notebook: <strong title={selected}>{basename(selected)}</strong>
+                  {selected !== basename(selected) && (
+                    <span className="labrig-Selected-path">{selected}</span>
+                  )}
+                </span>
+                <button
+                  type="button"
+                  className="labrig-LinkButton"
+                  onClick={() => model.selectNotebook(null)}
+                  aria-label="Clear selected notebook"
+                >
+                  Clear
+                </button>
+              </div>
+            )
+          }
+        >
+          <JobsList items={jobs.items} selectedNotebook={selected} />
+        </Section>
+        <Section
+          {...common('models')}
+          title="Models"
+          empty={
+            <>
+              No models yet — register one with <code>labrig.models.register()</code> or create one
+              below
+            </>
+          }
+          footer={<NewModelForm onCreate={body => model.createModel(body)} />}
+        >
+          <ModelsList items={model.section('models').items} />
+        </Section>
+      </div>
+    </div>
+  );
+}

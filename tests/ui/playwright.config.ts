@@ -1,0 +1,61 @@
+/**
+ * Playwright configuration for the labrig UI tests.
+ *
+ * Run from the repository root: `jlpm test:ui`. Chromium comes from the system
+ * (`/usr/bin/chromium`, or $LABRIG_CHROMIUM); no browser is downloaded.
+ */
+import * as path from 'path';
+
+import { PlaywrightTestConfig } from '@playwright/test';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PORT = Number(process.env.LABRIG_UI_PORT ?? 18888);
+
+const config: PlaywrightTestConfig = {
+  ...baseConfig,
+  testDir: __dirname,
+  testMatch: '**/*.spec.ts',
+  outputDir: path.join(__dirname, 'test-results'),
+  timeout: 120 * 1000,
+  expect: { timeout: 15 * 1000 },
+  retries: 0,
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  reporter: [
+    [process.env.CI ? 'line' : 'list'],
+    ['html', { open: 'never', outputFolder: path.join(__dirname, 'playwright-report') }]
+  ],
+  use: {
+    ...baseConfig.use,
+    baseURL: `http://localhost:${PORT}`,
+    viewport: { width: 1280, height: 800 },
+    trace: 'retain-on-failure',
+    video: 'off',
+    launchOptions: {
+      executablePath: process.env.LABRIG_CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
+    }
+  },
+  webServer: {
+    command: `${path.join(ROOT, '.venv', 'bin', 'jupyter')} lab --config tests/ui/jupyter_server_test_config.py`,
+    cwd: ROOT,
+    url: `http://localhost:${PORT}/lab`,
+    timeout: 180 * 1000,
+    reuseExistingServer: !process.env.CI,
+    env: { ...process.env, LABRIG_UI_PORT: String(PORT) } as { [key: string]: string }
+  }
+};
+
+export default config;
