@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Type, Unicode, default
+from traitlets import Bool, Dict, Type, Unicode, default
 
 from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 
@@ -65,6 +65,11 @@ class LabrigApp(ExtensionApp):
         config=True,
         help="""fsspec URL where model files are stored, content-addressed. Default:
         file://<data_dir>/models; s3://bucket/prefix or oss://bucket/prefix for shared stores.""",
+    )
+    model_store_options = Dict(
+        config=True,
+        help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
     )
 
     @default("data_dir")

@@ -41,3 +41,9 @@ class Unavailable(LabrigError):
     """A backend labrig depends on (database, store, cluster) cannot be reached."""
 
     reason = "unavailable"
+
+
+class StorageFull(LabrigError):
+    """The store has no room left for the files being written."""
+
+    reason = "storage_full"

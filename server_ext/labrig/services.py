@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labrig.dataset_mounts.cache import DatasetCache
@@ -77,7 +78,12 @@ def build_services(app: LabrigApp) -> Services:
         resources=ResourceRequests(db),
         datasets=DatasetCatalog(db),
         jobs=JobService(db),
-        models=ModelRegistry(db, app.model_store_url),
+        models=ModelRegistry(
+            db,
+            app.model_store_url,
+            store_options=dict(app.model_store_options),
+            cache_dir=Path(app.data_dir) / "model-cache",
+        ),
     )
 
 

@@ -98,3 +98,7 @@ class RegisteredModel(Base):
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     latest_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Section tables live in their own modules on the same metadata.
+from labrig.models import tables as _models_tables  # noqa: E402, F401
