@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -49,11 +50,9 @@ def _user() -> str:
 
 
 def _is_module(value: Any) -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return isinstance(value, torch.nn.Module)
+    # A torch.nn.Module can only exist once torch is imported: never import it here (slow).
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def _save_module(module: Any, target: Path) -> None:

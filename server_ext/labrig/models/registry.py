@@ -438,11 +438,11 @@ class ModelRegistry:
         source = Path(path)
         files = collect_files(source)
         self.store.check()
-        self._ensure_model(name)
-
         lease = uuid.uuid4().hex
-        stored = self._store_files(files, lease, progress)
         try:
+            stored = self._store_files(files, lease, progress)
+            # Only now, with every file stored, does anything appear in the registry.
+            self._ensure_model(name)
             return self._commit_version(
                 name,
                 files,
@@ -724,12 +724,14 @@ class ModelRegistry:
 
     # -- garbage collection -----------------------------------------------------------------
 
-    def gc(self, grace: timedelta = GC_GRACE, dry_run: bool = False) -> dict[str, Any]:
+    def gc(
+        self, grace: timedelta = GC_GRACE, dry_run: bool = False, lease_ttl: timedelta = LEASE_TTL
+    ) -> dict[str, Any]:
         """Remove blobs no version references (older than ``grace``, not leased) and stale
         temporary files; drop leases of registrations that never finished."""
         now = datetime.now(UTC)
         with self.db.session() as session:
-            session.execute(delete(BlobLease).where(BlobLease.created_at < now - LEASE_TTL))
+            session.execute(delete(BlobLease).where(BlobLease.created_at < now - lease_ttl))
         removed: builtins.list[str] = []
         freed = 0
         for sha, mtime in list(self.store.iter_blobs()):
