@@ -102,7 +102,13 @@ class BlobStore:
 
     # -- queries ----------------------------------------------------------------------------
 
+    def _fresh(self) -> None:
+        """Drop cached listings of a remote store (another process may have written)."""
+        if not self.local:
+            self.fs.invalidate_cache()
+
     def exists(self, sha256: str) -> bool:
+        self._fresh()
         try:
             return bool(self.fs.exists(self.blob_path(sha256)))
         except Exception as err:
@@ -111,13 +117,18 @@ class BlobStore:
     def check(self) -> None:
         """Raise Unavailable when the store cannot be listed (a quick reachability probe)."""
         try:
-            self.fs.makedirs(f"{self.root}/blobs", exist_ok=True)
-            self.fs.ls(f"{self.root}/blobs")
+            if self.local:
+                self.fs.makedirs(f"{self.root}/blobs", exist_ok=True)
+                self.fs.ls(f"{self.root}/blobs")
+            else:  # the bucket must exist; prefixes need no creating
+                self._fresh()
+                self.fs.ls(self.root.split("/", 1)[0])
         except Exception as err:
             raise store_error(err, self.url) from err
 
     def iter_blobs(self) -> Iterator[tuple[str, datetime | None]]:
         """Every blob in the store with its modification time (when the store reports one)."""
+        self._fresh()
         try:
             found = self.fs.find(f"{self.root}/blobs", detail=True)
         except FileNotFoundError:
