@@ -62,6 +62,6 @@ def load(ref: str) -> Any:
 
 def widget() -> Any:
     """An ipywidgets form that registers a model version from the notebook."""
-    from .widget import RegisterWidget
+    from .form import RegisterWidget
 
     return RegisterWidget()
