@@ -41,3 +41,9 @@ class Unavailable(LabrigError):
     """A backend labrig depends on (database, store, cluster) cannot be reached."""
 
     reason = "unavailable"
+
+
+class CapacityExceeded(Conflict):
+    """The request does not fit what is free now (GPUs held by others, quota, capacity)."""
+
+    reason = "capacity_exceeded"
