@@ -58,3 +58,19 @@ def kernel_resources(labrig_env: Path, tmp_path: Path) -> Iterator[ResourceServi
     yield service
     runtime.set_current(None)
     service.db.dispose()
+
+
+@pytest.fixture
+def jp_server_config(labrig_env: Path) -> dict[str, object]:
+    """The test server, with the two-GPU test inventory and a known capacity."""
+    return {
+        "ServerApp": {"jpserver_extensions": {"labrig": True}},
+        "LabrigApp": {"data_dir": str(labrig_env)},
+        "ResourceService": {
+            "gpu_inventory": INVENTORY,
+            "discover_gpus": False,
+            "capacity_cpus": 2,
+            "capacity_memory": "8Gi",
+            "capacity_disk": "100Gi",
+        },
+    }
