@@ -15,7 +15,11 @@ from ._version import __version__
 from .handlers import routes
 from .jobs.backend import JobBackend, LocalJobBackend
 from .resources.backend import KernelBackend, LocalKernelBackend
+from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
+
+#: labrig's kernel provisioner, as registered in ``jupyter_client.kernel_provisioners``.
+PROVISIONER_NAME = "labrig-local-provisioner"
 
 
 class LabrigApp(ExtensionApp):
@@ -61,6 +65,13 @@ class LabrigApp(ExtensionApp):
         config=True,
         help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
     )
+    manage_kernels = Bool(
+        True,
+        config=True,
+        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
+        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
+        a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
+    )
     model_store_url = Unicode(
         config=True,
         help="""fsspec URL where model files are stored, content-addressed. Default:
@@ -93,12 +104,34 @@ class LabrigApp(ExtensionApp):
         # Kernels and job ranks started by this server find the same state through these.
         os.environ["LABRIG_DATA_DIR"] = self.data_dir
         os.environ["LABRIG_DATABASE_URL"] = self.database_url
+        set_current_resources(self.services.resources)
+        if self.manage_kernels:
+            self._default_to_labrig_provisioner()
         self.log.info("labrig %s: state in %s", __version__, self.services.db.dialect)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
+    def _default_to_labrig_provisioner(self) -> None:
+        """Make labrig's provisioner the default one, unless an admin chose another."""
+        from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+        configured = "default_provisioner_name" in self.config.get("KernelProvisionerFactory", {})
+        if configured or os.environ.get(KernelProvisionerFactory.default_provisioner_name_env):
+            return
+        factory = KernelProvisionerFactory.instance()
+        self._previous_default_provisioner = factory.default_provisioner_name
+        factory.default_provisioner_name = PROVISIONER_NAME
+
+    _previous_default_provisioner: str | None = None
+
     async def stop_extension(self) -> None:
+        set_current_resources(None)
+        if self._previous_default_provisioner is not None:
+            from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+            factory = KernelProvisionerFactory.instance()
+            factory.default_provisioner_name = self._previous_default_provisioner
         self.services.close()
 
 

@@ -47,3 +47,9 @@ class StorageFull(LabrigError):
     """The store has no room left for the files being written."""
 
     reason = "storage_full"
+
+
+class CapacityExceeded(Conflict):
+    """The request does not fit what is free now (GPUs held by others, quota, capacity)."""
+
+    reason = "capacity_exceeded"

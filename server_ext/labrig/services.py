@@ -19,7 +19,7 @@ from .jobs.backend import JobBackend
 from .jobs.service import JobService
 from .models.registry import ModelRegistry
 from .resources.backend import KernelBackend
-from .resources.service import ResourceRequests
+from .resources.service import ResourceService
 from .store import Database
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Services:
     kernel_backend: KernelBackend
     job_backend: JobBackend
     dataset_cache: DatasetCache
-    resources: ResourceRequests
+    resources: ResourceService
     datasets: DatasetCatalog
     jobs: JobService
     models: ModelRegistry
@@ -65,6 +65,15 @@ def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
     return cls(parent=app)
 
 
+def _resource_service(app: LabrigApp, db: Database) -> ResourceService:
+    server = getattr(app, "serverapp", None)
+    root = server.root_dir if server is not None else app.config.ServerApp.get("root_dir")
+    service = ResourceService(db, root_dir=root or None, parent=app)
+    if "scratch_root" not in app.config.ResourceService:
+        service.scratch_root = str(Path(app.data_dir) / "scratch")
+    return service
+
+
 def build_services(app: LabrigApp) -> Services:
     """Open the database (migrating it when configured to) and wire up the backends."""
     db = Database(app.database_url)
@@ -75,7 +84,7 @@ def build_services(app: LabrigApp) -> Services:
         kernel_backend=_configured(app.kernel_backend, app),
         job_backend=_configured(app.job_backend_class, app),
         dataset_cache=_configured(app.dataset_cache_class, app),
-        resources=ResourceRequests(db),
+        resources=_resource_service(app, db),
         datasets=DatasetCatalog(db),
         jobs=JobService(db),
         models=ModelRegistry(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -52,10 +52,10 @@ class ResourceRequest(Base):
     notebook_path: Mapped[str] = mapped_column(String(4096), primary_key=True)
     profile: Mapped[str | None] = mapped_column(String(255))
     cpus: Mapped[float | None] = mapped_column(Float)
-    memory: Mapped[int | None] = mapped_column(Integer)
+    memory: Mapped[int | None] = mapped_column(BigInteger)
     gpus: Mapped[int] = mapped_column(Integer, default=0)
     gpu_type: Mapped[str | None] = mapped_column(String(255))
-    disk: Mapped[int | None] = mapped_column(Integer)
+    disk: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -101,4 +101,5 @@ class RegisteredModel(Base):
 
 
 # Section tables live in their own modules on the same metadata.
-from labrig.models import tables as _models_tables  # noqa: E402, F401
+from ..models import tables as _models_tables  # noqa: E402, F401
+from ..resources import tables as _resources_tables  # noqa: E402, F401
