@@ -41,3 +41,15 @@ class Unavailable(LabrigError):
     """A backend labrig depends on (database, store, cluster) cannot be reached."""
 
     reason = "unavailable"
+
+
+class AccessDenied(LabrigError):
+    """A data source refused the credentials labrig was given (or none)."""
+
+    reason = "access_denied"
+
+
+class StorageFull(LabrigError):
+    """The disk under a cache or store is full; nothing partial was kept."""
+
+    reason = "storage_full"
