@@ -34,6 +34,11 @@ MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _SECRET_IN_URL = re.compile(r"(://)[^/@\s]+@")
 
 
+def read_timeout() -> float:
+    """Seconds a read may stall before it is retried ($LABRIG_DATASET_READ_TIMEOUT, 60)."""
+    return float(os.environ.get("LABRIG_DATASET_READ_TIMEOUT", "60"))
+
+
 class SourceChanged(Conflict):
     """An object changed at the source after the manifest listed it."""
 
@@ -397,7 +402,11 @@ class Source:
                 token=sec.get("token"),
                 endpoint_url=opts.get("endpoint_url"),
                 client_kwargs=client_kwargs,
-                config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 2}},
+                config_kwargs={
+                    "connect_timeout": 5,
+                    "read_timeout": read_timeout(),
+                    "retries": {"max_attempts": 2},
+                },
                 skip_instance_cache=True,
             )
         if self.protocol == "oss":
@@ -433,12 +442,13 @@ class Source:
             return gcsfs.GCSFileSystem(
                 token=token, endpoint_url=opts.get("endpoint_url"), skip_instance_cache=True
             )
+        import aiohttp
         from fsspec.implementations.http import HTTPFileSystem
 
-        client_kwargs = {}
+        client_kwargs = {
+            "timeout": aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout())
+        }
         if sec.get("key") and sec.get("secret"):
-            import aiohttp
-
             client_kwargs["auth"] = aiohttp.BasicAuth(sec["key"], sec["secret"])
         return HTTPFileSystem(
             client_kwargs=client_kwargs, skip_instance_cache=True, simple_links=True
@@ -524,6 +534,8 @@ class Source:
             info = fs.info(self.root)
             return [_http_entry(self.root.rsplit("/", 1)[-1], info)]
         urls = [u for u in fs.find(self.root) if not u.endswith("/")]
+        if not urls and not fs.exists(self.root):
+            raise FileNotFoundError(errno.ENOENT, "the server answers 404", self.root)
         with ThreadPoolExecutor(16) as pool:
             infos = list(pool.map(fs.info, urls))
         return [
