@@ -150,7 +150,7 @@ def http_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def http_server(http_root: Path) -> Iterator[FileServer]:
+def file_server(http_root: Path) -> Iterator[FileServer]:
     server = FileServer(http_root)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -15,6 +15,7 @@ An object's mtime is its last use: eviction removes the least recently used firs
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
@@ -145,6 +146,11 @@ class ObjectStore:
             (root / sub).mkdir(parents=True, exist_ok=True)
         self._stats_lock = threading.Lock()
         self._pending = {"hits": 0, "misses": 0, "bytes_fetched": 0, "bytes_served": 0}
+        atexit.register(self._flush_quietly)
+
+    def _flush_quietly(self) -> None:
+        with contextlib.suppress(OSError):
+            self.flush_stats()
 
     # -- names ------------------------------------------------------------------------------
     @staticmethod

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from labrig.errors import Conflict, InvalidInput, LabrigError, NotFound
 from labrig.store import Database, Page, PageRequest
@@ -296,7 +297,8 @@ class DatasetCatalog:
         self, name: str, url: str, include: str | None, entries: list[Entry]
     ) -> str:
         version = manifest_version(url, include, entries)
-        with self.db.session() as session:
+        # Several processes may list a cold dataset at once: the same manifest, one row.
+        with contextlib.suppress(IntegrityError), self.db.session() as session:
             if session.get(DatasetVersion, (name, version)) is None:
                 session.add(
                     DatasetVersion(
@@ -505,16 +507,20 @@ class DatasetCatalog:
                 if failed or not pending:
                     break
             if failed:
+                user_cancelled = warm.cancel.is_set()
                 warm.cancel.set()  # stop the rest; finished objects stay cached
                 for f in pending:
                     f.cancel()
                 wait(futures)
-                errors = [f.exception() for f in futures if f.done() and f.exception()]
+                errors = [
+                    e for f in futures if not f.cancelled() and (e := f.exception()) is not None
+                ]
                 # Report the root cause, not the cancellations it triggered in siblings.
-                first = next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+                root = [e for e in errors if not isinstance(e, Cancelled)]
+                first = errors[0] if user_cancelled or not root else root[0]
                 if isinstance(first, LabrigError):
                     raise first
-                raise source.error(first, "warming") if first else AssertionError()
+                raise source.error(first, "warming")
         with self.db.session() as session:
             v = session.get(DatasetVersion, (name, version))
             if v is not None:

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dataset_servers import http_root, http_server, s3_creds, s3_server
+from dataset_servers import file_server, http_root, s3_creds, s3_server
 
 from labrig.app import LabrigApp
 from labrig.dataset_mounts.cache import LocalDatasetCache
 from labrig.dataset_mounts.catalog import DatasetCatalog
 from labrig.store import Database
 
-__all__ = ["http_root", "http_server", "s3_creds", "s3_server"]
+__all__ = ["file_server", "http_root", "s3_creds", "s3_server"]
 
 
 @pytest.fixture

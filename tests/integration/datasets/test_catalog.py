@@ -76,14 +76,14 @@ def test_s3_dataset_warms_once_mounts_read_only_and_pins_its_version(
 
 
 def test_http_dataset_and_lazy_reads_through_the_fsspec_filesystem(
-    catalog: DatasetCatalog, http_server: FileServer, http_root: Path
+    catalog: DatasetCatalog, file_server: FileServer, http_root: Path
 ) -> None:
     import fsspec
 
     from labrig.dataset_mounts.fs import LabrigFileSystem
 
     write_tree(http_root / "web", FILES)
-    catalog.create({"name": "web", "source_url": http_server.url + "web/", "include": "big/*"})
+    catalog.create({"name": "web", "source_url": file_server.url + "web/", "include": "big/*"})
     fs = LabrigFileSystem(catalog=catalog)
     assert fs.ls("web", detail=False) == ["web/big"]
     assert sorted(fs.ls("labrig://web/big", detail=False)) == [
@@ -94,8 +94,8 @@ def test_http_dataset_and_lazy_reads_through_the_fsspec_filesystem(
         assert f.read() == FILES["big/part-0001.bin"]
     with fs.open("web/big/part-0001.bin") as f:
         assert f.read(10) == FILES["big/part-0001.bin"][:10]
-    assert http_server.gets["/web/big/part-0001.bin"] == 3  # once, in ranges
-    assert http_server.gets["/web/big/part-0000.bin"] == 0
+    assert file_server.gets["/web/big/part-0001.bin"] == 3  # once, in ranges
+    assert file_server.gets["/web/big/part-0000.bin"] == 0
     with pytest.raises(PermissionError):
         fs.open("web/big/part-0000.bin", "wb")
     with pytest.raises(FileNotFoundError):
@@ -130,7 +130,7 @@ def test_bad_input_gets_specific_errors_naming_the_dataset(
     catalog: DatasetCatalog,
     s3_server: S3Server,
     s3_creds: dict[str, str],
-    http_server: FileServer,
+    file_server: FileServer,
     http_root: Path,
     tmp_path: Path,
 ) -> None:
@@ -161,7 +161,7 @@ def test_bad_input_gets_specific_errors_naming_the_dataset(
         s3_server.counter.deny = False
     (tmp_path / "empty").mkdir()
     fails({"source_url": (tmp_path / "empty").as_uri()}, InvalidInput, "holds no files")
-    fails({"source_url": http_server.url + "nothing/"}, NotFound, "does not exist")
+    fails({"source_url": file_server.url + "nothing/"}, NotFound, "does not exist")
     with pytest.raises(InvalidInput, match="not allowed"):
         catalog.create({"name": "../etc", **ok})
     catalog.create({"name": "good", **ok})
