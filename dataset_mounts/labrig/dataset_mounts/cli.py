@@ -101,8 +101,14 @@ class _Bar:
     def __init__(self, name: str) -> None:
         self.name = name
         self.last = 0.0
+        self.printed = False
 
     def __call__(self, warm: WarmUp) -> None:
+        if not warm.running and warm.state != "succeeded":
+            if self.printed:  # end the bar's line; the error follows on its own line
+                click.echo("", err=True)
+            return
+        self.printed = True
         now = time.monotonic()
         if warm.running and now - self.last < 0.2:
             return
