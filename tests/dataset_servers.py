@@ -178,6 +178,8 @@ class CountingApp:
             path = environ.get("PATH_INFO", "")
             if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
                 self.gets[path] += 1
+        if environ.get("HTTP_AUTHORIZATION", "").startswith("OSS "):
+            return self._oss_dialect(environ, start_response)
         if self.deny:
             body = (
                 b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
@@ -186,6 +188,31 @@ class CountingApp:
             start_response("403 Forbidden", [("Content-Type", "application/xml")])
             return [body]
         return self.app(environ, start_response)
+
+    def _oss_dialect(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Answer ossfs/oss2 the way OSS would where the two APIs differ in form: no S3 XML
+        namespace, and a <Type> per listed object. Authentication is not checked (moto
+        does not check signatures either)."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured["status"], captured["headers"] = status, headers
+
+        if self.deny:
+            body = (
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                b"<Message>The OSS Access Key Id you provided does not exist.</Message></Error>"
+            )
+            start_response("403 Forbidden", [("Content-Type", "application/xml")])
+            return [body]
+        body = b"".join(self.app(environ, capture))
+        content_type = dict((k.lower(), v) for k, v in captured["headers"]).get("content-type", "")
+        if "xml" in content_type:  # listings and errors; object bodies pass through untouched
+            body = body.replace(b' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', b"")
+            body = body.replace(b"<Contents>", b"<Contents><Type>Normal</Type>")
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
 
 class S3Server:

@@ -297,10 +297,15 @@ class ObjectStore:
                     f"{entry.md5}, got {digest}); it changed at the source or arrived corrupt. "
                     "Its version was not recorded as complete; run refresh and warm again"
                 )
-            if source.protocol == "file" and source.current(entry).etag != entry.etag:
+            if (
+                not source.reads_are_conditional
+                and entry.md5 is None
+                and source.current(entry) != entry
+            ):
                 raise SourceChanged(
-                    f"dataset {source.name!r}: {entry.path} changed on disk during the warm-up; "
-                    "its version was not recorded as complete. Run refresh and warm again"
+                    f"dataset {source.name!r}: {entry.path} changed at the source during the "
+                    "warm-up; its version was not recorded as complete. Run refresh and warm "
+                    "again"
                 )
             target = self.path_of(key)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -506,10 +506,15 @@ class Source:
         found = fs.find(root, detail=True)
         if not found:
             # ``find`` on a missing bucket may answer empty; ask for the bucket itself.
+            # ``find`` may hide why it found nothing (ossfs answers [] when refused):
+            # listing the bucket itself raises the real error (missing, forbidden).
             bucket = root.split("/", 1)[0]
-            if not fs.exists(bucket):
-                raise FileNotFoundError(errno.ENOENT, f"bucket {bucket} does not exist")
-            if "/" in root and not fs.exists(root):
+            fs.invalidate_cache()
+            if self.protocol == "oss":
+                fs._call_oss("list_objects", bucket=bucket, max_keys=1)
+            else:
+                fs.ls(bucket, detail=False)
+            if "/" in root:
                 raise FileNotFoundError(errno.ENOENT, f"prefix {root} does not exist")
         out = []
         prefix = root.rstrip("/") + "/"
@@ -517,15 +522,7 @@ class Source:
             if info.get("type") == "directory":
                 continue
             rel = path[len(prefix) :] if path.startswith(prefix) else path.rsplit("/", 1)[-1]
-            etag = info.get("ETag") or info.get("etag") or info.get("md5Hash")
-            out.append(
-                Entry(
-                    rel,
-                    int(info.get("size") or 0),
-                    str(etag).strip('"') if etag else None,
-                    info.get("VersionId") or info.get("generation"),
-                )
-            )
+            out.append(_object_entry(rel, info))
         return out
 
     def _list_http(self) -> list[Entry]:
@@ -553,13 +550,12 @@ class Source:
             raise self.error(err, f"checking {entry.path}") from err
         if self.protocol in ("http", "https"):
             return _http_entry(entry.path, info)
-        etag = info.get("ETag") or info.get("etag") or info.get("md5Hash")
-        return Entry(
-            entry.path,
-            int(info.get("size") or 0),
-            str(etag).strip('"') if etag else None,
-            info.get("VersionId") or info.get("generation"),
-        )
+        return _object_entry(entry.path, info)
+
+    @property
+    def reads_are_conditional(self) -> bool:
+        """Do reads fail (412) when the object changed since listing? Else check afterwards."""
+        return self.protocol in ("s3", "http", "https")
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, entry: Entry, start: int, end: int) -> bytes:
@@ -578,6 +574,9 @@ class Source:
                         path, start=start, end=end, headers={"If-Match": _quoted(entry.etag)}
                     )
                 )
+            if self.protocol == "oss":
+                # ossfs 2025.5 passes `end` to oss2 as an inclusive byte range: ask one less.
+                return bytes(self.fs.cat_file(path, start=start, end=end - 1))
             return bytes(self.fs.cat_file(path, start=start, end=end))
         except Exception as err:
             raise self.error(err, f"reading {entry.path}") from err
@@ -610,6 +609,19 @@ class Source:
 
 def _quoted(etag: str) -> str:
     return etag if etag.startswith('"') or etag.startswith("W/") else f'"{etag}"'
+
+
+def _object_entry(rel: str, info: dict[str, Any]) -> Entry:
+    """An object store listing entry; ossfs gives no ETag, so its LastModified stands in."""
+    etag = info.get("ETag") or info.get("etag") or info.get("md5Hash")
+    if not etag and info.get("LastModified") is not None:
+        etag = f"lm-{info['LastModified']}"
+    return Entry(
+        rel,
+        int(info.get("size") or 0),
+        str(etag).strip('"') if etag else None,
+        info.get("VersionId") or info.get("generation"),
+    )
 
 
 def _local_entry(path: Path, rel: str) -> Entry:
