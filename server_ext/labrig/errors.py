@@ -53,3 +53,9 @@ class CapacityExceeded(Conflict):
     """The request does not fit what is free now (GPUs held by others, quota, capacity)."""
 
     reason = "capacity_exceeded"
+
+
+class AccessDenied(LabrigError):
+    """A data source refused the credentials labrig was given (or none)."""
+
+    reason = "access_denied"

@@ -79,13 +79,14 @@ def build_services(app: LabrigApp) -> Services:
     db = Database(app.database_url)
     if app.migrate_on_start:
         db.upgrade()
+    dataset_cache = _configured(app.dataset_cache_class, app)
     return Services(
         db=db,
         kernel_backend=_configured(app.kernel_backend, app),
         job_backend=_configured(app.job_backend_class, app),
-        dataset_cache=_configured(app.dataset_cache_class, app),
+        dataset_cache=dataset_cache,
         resources=_resource_service(app, db),
-        datasets=DatasetCatalog(db),
+        datasets=DatasetCatalog(db, dataset_cache),
         jobs=JobService(db),
         models=ModelRegistry(
             db,
