@@ -41,3 +41,9 @@ class Unavailable(LabrigError):
     """A backend labrig depends on (database, store, cluster) cannot be reached."""
 
     reason = "unavailable"
+
+
+class CapacityExceeded(Conflict):
+    """The resources asked for are not free now (busy GPUs name their holder)."""
+
+    reason = "capacity_exceeded"

@@ -6,6 +6,7 @@ notebook see one truth.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -64,6 +65,12 @@ def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
     return cls(parent=app)
 
 
+def _root_dir(app: LabrigApp) -> str:
+    """The Jupyter server's root (notebook paths are relative to it); the CLI's cwd otherwise."""
+    serverapp = getattr(app, "serverapp", None)
+    return str(getattr(serverapp, "root_dir", None) or os.getcwd())
+
+
 def build_services(app: LabrigApp) -> Services:
     """Open the database (migrating it when configured to) and wire up the backends."""
     db = Database(app.database_url)
@@ -76,7 +83,7 @@ def build_services(app: LabrigApp) -> Services:
         dataset_cache=_configured(app.dataset_cache_class, app),
         resources=ResourceRequests(db),
         datasets=DatasetCatalog(db),
-        jobs=JobService(db),
+        jobs=JobService(db, app.data_dir, _root_dir(app)),
         models=ModelRegistry(db, app.model_store_url),
     )
 

@@ -73,21 +73,6 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Job(Base):
-    """A notebook run as a (possibly distributed) job."""
-
-    __tablename__ = "jobs"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    notebook_path: Mapped[str] = mapped_column(String(4096))
-    status: Mapped[str] = mapped_column(String(16), default="QUEUED", index=True)
-    reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class RegisteredModel(Base):
     """A model in the registry; its versions arrive with the Models capability."""
 
@@ -98,3 +83,7 @@ class RegisteredModel(Base):
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     latest_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Each section defines its tables in its own module on the shared metadata.
+from ..jobs.tables import Job, JobSchedule, JobScheduleRun  # noqa: E402, F401
