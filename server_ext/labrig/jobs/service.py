@@ -116,6 +116,16 @@ def schedule_json(row: JobSchedule, next_run: datetime | None) -> dict[str, Any]
     }
 
 
+def notebook_language(nb: Any) -> str:
+    """The notebook's language, as papermill needs it to read and inject parameters."""
+    meta = nb.get("metadata", {})
+    return str(
+        meta.get("kernelspec", {}).get("language")
+        or meta.get("language_info", {}).get("name")
+        or "python"
+    )
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -192,12 +202,21 @@ class JobService:
         return sha
 
     def inspect(self, sha: str) -> dict[str, dict[str, Any]]:
+        """papermill's view of the snapshot's ``parameters`` cell: name -> {inferred_type_name,
+        default, help}."""
         if sha not in self._inspected:
-            import papermill
+            from papermill.inspection import _infer_parameters
 
-            self._inspected[sha] = papermill.inspect_notebook(
-                str(snapshot_path(self.data_dir, sha))
-            )
+            nb = nbformat.read(snapshot_path(self.data_dir, sha), as_version=4)
+            for cell in nb.cells:
+                cell.metadata.setdefault("tags", [])
+            try:
+                params = _infer_parameters(nb, language=notebook_language(nb))
+            except Exception as err:
+                raise InvalidInput(
+                    f"cannot read the notebook's parameters cell: {err}", field="notebook_path"
+                ) from err
+            self._inspected[sha] = {p.name: p._asdict() for p in params}
         return self._inspected[sha]
 
     def _kernel_of(self, sha: str, wanted: str | None) -> str:

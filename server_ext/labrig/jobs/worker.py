@@ -188,6 +188,9 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    from .service import notebook_language
+
+    language = notebook_language(json.loads(Path(job["snapshot"]).read_text()))
     try:
         papermill.execute_notebook(
             job["snapshot"],
@@ -195,6 +198,7 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
             parameters=job.get("parameters") or None,
             engine_name="labrig",
             kernel_name=job.get("kernel_name"),
+            language=language,
             progress_bar=False,
             log_output=False,
             stdout_file=sys.stdout,

@@ -77,3 +77,17 @@ def notebook(root: Path) -> Any:
 @pytest.fixture
 def wait() -> Any:
     return wait_for
+
+
+@pytest.fixture(scope="session")
+def check() -> Any:
+    """``check(status, body, path, verb)`` from test_openapi: the answer fits the spec."""
+    import importlib.util
+
+    source = Path(__file__).parent.parent / "test_openapi.py"
+    spec = importlib.util.spec_from_file_location("labrig_test_openapi", source)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.check
