@@ -166,7 +166,6 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
     from papermill.exceptions import PapermillExecutionError
 
     job = layout.read_job()
-    rank_dir = layout.rank_dir(rank)
     progress = Progress(layout.progress(rank))
     engine = _engine(progress, layout.kernel_pid(rank))
     papermill_engines.register("labrig", engine)
@@ -208,9 +207,6 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
         )
     except PapermillExecutionError as err:
         index = _original_index(output, err.cell_index)
-        if err.ename == "SystemExit" and err.evalue.strip() in ("0", "None", ""):
-            progress.write(finished=True)
-            return True, f"stopped early by sys.exit({err.evalue.strip()}) in cell {index}"
         return False, (
             f"cell {index} ({_first_line(err.source)!r}) raised {err.ename}: "
             f"{_first_line(err.evalue)} [rank {rank}]"
@@ -220,7 +216,6 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
         code = proc.wait(timeout=5) if proc is not None else None
         return False, f"kernel died ({_signal_name(code)}) [rank {rank}]"
     progress.write(finished=True)
-    del rank_dir
     return True, None
 
 
