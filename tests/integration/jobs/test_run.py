@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from labrig.jobs.service import JobService
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
+@pytest.mark.parametrize(("nodes", "procs"), [(1, 2), (2, 1)], ids=["1x2", "2nodes"])
 def test_two_ranks_all_reduce_a_tensor_and_report_progress_logs_and_metrics(
-    jobs: JobService, root: Path, notebook: Any, wait: Any
+    jobs: JobService, root: Path, notebook: Any, wait: Any, nodes: int, procs: int
 ) -> None:
     notebook(
         "ddp.ipynb",
@@ -31,7 +33,12 @@ def test_two_ranks_all_reduce_a_tensor_and_report_progress_logs_and_metrics(
         params="scale: float = 1.0",
     )
     job = jobs.submit(
-        {"notebook_path": "ddp.ipynb", "procs_per_node": 2, "parameters": {"scale": 2.0}}
+        {
+            "notebook_path": "ddp.ipynb",
+            "nodes": nodes,
+            "procs_per_node": procs,
+            "parameters": {"scale": 2.0},
+        }
     )
     assert job["status"] in ("QUEUED", "STARTING")
     done = wait(jobs, job["id"], FINAL, timeout=120)
