@@ -11,6 +11,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 
 import { labrigIcon, runJobIcon } from './icons';
+import { JobsUI } from './jobs/widgets';
 import { LabrigModel } from './model';
 import { LabrigPanel } from './panel/LabrigPanel';
 
@@ -82,7 +83,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const { commands, shell } = app;
     const model = new LabrigModel();
-    const panel = new LabrigPanel(model);
+    const jobsUI = new JobsUI(app, () => void model.refresh());
+    const panel = new LabrigPanel(model, { onOpenJob: id => jobsUI.openJob(id) });
     shell.add(panel, 'left', { rank: 200 });
     if (restorer) {
       restorer.add(panel, 'labrig-panel');
@@ -115,7 +117,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.runAsJob, {
       label: 'Run Notebook as Job',
-      caption: 'Select the current notebook in the Jobs section of the labrig panel',
+      caption: 'Run the current notebook as a (distributed) job with typed parameters',
       icon: args => (args.isPalette ? undefined : runJobIcon),
       isEnabled: args => currentNotebookPath(args) !== null,
       execute: args => {
@@ -126,6 +128,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         model.selectNotebook(path);
         model.setExpanded('jobs', true);
         shell.activateById(panel.id);
+        jobsUI.openRunForm(path);
       }
     });
 

@@ -14,7 +14,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .services import Services
 
-__all__ = ["__version__", "connect"]
+__all__ = ["__version__", "connect", "log_metric"]
 
 
 def connect() -> "Services":
@@ -26,6 +26,30 @@ def connect() -> "Services":
     from .services import load_services
 
     return load_services()
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> dict[str, Any]:
+    """Report a scalar metric; inside a labrig job it is plotted live in the job's view.
+
+    Each call appends one JSON line to this rank's metrics file (``LABRIG_METRICS_FILE``, set by
+    the job runner); outside a job the point is only returned.
+    """
+    import json
+    import os
+    import time
+
+    point = {
+        "name": str(name),
+        "value": float(value),
+        "step": None if step is None else int(step),
+        "rank": int(os.environ.get("LABRIG_RANK", "0")),
+        "t": time.time(),
+    }
+    path = os.environ.get("LABRIG_METRICS_FILE")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(point) + "\n")
+    return point
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -14,6 +15,7 @@ from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 from ._version import __version__
 from .handlers import routes
 from .jobs.backend import JobBackend, LocalJobBackend
+from .jobs.ticker import start_job_ticker
 from .resources.backend import KernelBackend, LocalKernelBackend
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
@@ -125,7 +127,13 @@ class LabrigApp(ExtensionApp):
 
     _previous_default_provisioner: str | None = None
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self._job_ticker = start_job_ticker(self.services.jobs, self.log)
+
     async def stop_extension(self) -> None:
+        ticker = getattr(self, "_job_ticker", None)
+        if ticker is not None:
+            ticker.stop()
         set_current_resources(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory

@@ -6,6 +6,7 @@ notebook see one truth.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,12 @@ def _resource_service(app: LabrigApp, db: Database) -> ResourceService:
     return service
 
 
+def _root_dir(app: LabrigApp) -> str:
+    """The Jupyter server's root (notebook paths are relative to it); the CLI's cwd otherwise."""
+    serverapp = getattr(app, "serverapp", None)
+    return str(getattr(serverapp, "root_dir", None) or os.getcwd())
+
+
 def build_services(app: LabrigApp) -> Services:
     """Open the database (migrating it when configured to) and wire up the backends."""
     db = Database(app.database_url)
@@ -87,7 +94,7 @@ def build_services(app: LabrigApp) -> Services:
         dataset_cache=dataset_cache,
         resources=_resource_service(app, db),
         datasets=DatasetCatalog(db, dataset_cache),
-        jobs=JobService(db),
+        jobs=JobService(db, app.data_dir, _root_dir(app)),
         models=ModelRegistry(
             db,
             app.model_store_url,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
@@ -15,7 +17,7 @@ from openapi_spec_validator import validate
 
 from labrig.handlers import ROUTES
 from labrig.services import Services
-from labrig.store.tables import Dataset, Job, ResourceRequest
+from labrig.store.tables import Dataset, Job, JobSchedule, ResourceRequest
 
 SPEC: dict[str, Any] = yaml.safe_load(files("labrig").joinpath("openapi.yaml").read_text())
 VERBS = ("get", "post", "put", "patch", "delete")
@@ -66,6 +68,20 @@ def seed(services: Services, tmp_path: Path) -> None:
         session.add(ResourceRequest(notebook_path="nb/train.ipynb", cpus=2, memory=2**31, gpus=0))
         session.add(Dataset(name="mnist-mini", source_url="file:///data/mnist", options={}))
         session.add(Job(id="job-1", name="train", notebook_path="nb/train.ipynb", created_at=now))
+        session.add(
+            JobSchedule(
+                id="sched-1",
+                name="nightly",
+                cron="0 3 * * *",
+                notebook_path="nb/train.ipynb",
+                snapshot_sha256="0" * 64,
+                created_at=now,
+                last_occurrence=now,
+            )
+        )
+    notebook = services.jobs.root_dir / "nb" / "train.ipynb"
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    notebook.write_text(json.dumps(nbformat.v4.new_notebook()))
     services.models.create({"name": "resnet-mini", "description": "tiny", "tags": {"a": "b"}})
     (tmp_path / "model.bin").write_bytes(b"weights")
     services.models.register("resnet-mini", tmp_path / "model.bin", metrics={"acc": 0.5})
@@ -79,6 +95,7 @@ EXISTING = {
     "version": "1",
     "alias": "production",
     "path": "model.bin",
+    "schedule_id": "sched-1",
 }
 
 
@@ -95,7 +112,9 @@ def concrete(path: str, existing: bool) -> str:
 
 
 def answers_json(path: str) -> bool:
-    return "application/json" in SPEC["paths"][path]["get"]["responses"]["200"]["content"]
+    """GETs answering JSON (event streams and file downloads are tested where they live)."""
+    ok = SPEC["paths"][path]["get"]["responses"]["200"]
+    return "application/json" in resolve(ok)["content"]
 
 
 @pytest.mark.parametrize(

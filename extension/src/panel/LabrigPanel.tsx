@@ -19,9 +19,10 @@ export const PANEL_ID = 'labrig-panel';
  * The labrig sidebar: status line and the Resources, Datasets, Jobs and Models sections.
  */
 export class LabrigPanel extends ReactWidget {
-  constructor(model: LabrigModel) {
+  constructor(model: LabrigModel, options: { onOpenJob?: (id: string) => void } = {}) {
     super();
     this.model = model;
+    this._onOpenJob = options.onOpenJob;
     this.id = PANEL_ID;
     this.addClass('labrig-Panel');
     this.title.icon = labrigIcon;
@@ -32,14 +33,19 @@ export class LabrigPanel extends ReactWidget {
   readonly model: LabrigModel;
 
   protected render(): JSX.Element {
-    return <LabrigPanelView model={this.model} />;
+    return <LabrigPanelView model={this.model} onOpenJob={this._onOpenJob} />;
   }
+
+  private _onOpenJob?: (id: string) => void;
 }
 
 /**
  * The panel's content, re-rendered whenever the model changes.
  */
-export function LabrigPanelView(props: { model: LabrigModel }): JSX.Element {
+export function LabrigPanelView(props: {
+  model: LabrigModel;
+  onOpenJob?: (id: string) => void;
+}): JSX.Element {
   const { model } = props;
   useSignal(model.changed);
   const jobsRef = React.useRef<HTMLElement>(null);
@@ -119,7 +125,7 @@ export function LabrigPanelView(props: { model: LabrigModel }): JSX.Element {
             )
           }
         >
-          <JobsList items={jobs.items} selectedNotebook={selected} />
+          <JobsList items={jobs.items} selectedNotebook={selected} onOpen={props.onOpenJob} />
         </Section>
         <Section
           {...common('models')}

@@ -86,6 +86,7 @@ export function DatasetsList(props: { items: ReadonlyArray<IDataset> }): JSX.Ele
 export function JobsList(props: {
   items: ReadonlyArray<IJob>;
   selectedNotebook: string | null;
+  onOpen?: (id: string) => void;
 }): JSX.Element | null {
   if (props.items.length === 0) {
     return null;
@@ -99,6 +100,13 @@ export function JobsList(props: {
             key={job.id}
             className={`labrig-Item${selected ? ' labrig-mod-highlight' : ''}`}
             data-testid="labrig-job"
+            tabIndex={props.onOpen ? 0 : undefined}
+            onClick={() => props.onOpen?.(job.id)}
+            onKeyDown={event => {
+              if (event.key === 'Enter') {
+                props.onOpen?.(job.id);
+              }
+            }}
           >
             <div className="labrig-Item-primary">
               <span className="labrig-Item-name" title={job.name}>

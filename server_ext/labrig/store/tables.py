@@ -59,21 +59,6 @@ class ResourceRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Job(Base):
-    """A notebook run as a (possibly distributed) job."""
-
-    __tablename__ = "jobs"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    notebook_path: Mapped[str] = mapped_column(String(4096))
-    status: Mapped[str] = mapped_column(String(16), default="QUEUED", index=True)
-    reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class RegisteredModel(Base):
     """A model in the registry; its versions arrive with the Models capability."""
 
@@ -89,5 +74,6 @@ class RegisteredModel(Base):
 # Section tables live in their own modules on the same metadata.
 from labrig.dataset_mounts.tables import Dataset, DatasetVersion  # noqa: E402, F401
 
+from ..jobs.tables import Job, JobSchedule, JobScheduleRun  # noqa: E402, F401
 from ..models import tables as _models_tables  # noqa: E402, F401
 from ..resources import tables as _resources_tables  # noqa: E402, F401

@@ -1,0 +1,244 @@
+import * as React from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { IFormParameter, IJobForm, initialText, parseParameter } from '../jobs/api';
+import { JobView } from '../jobs/JobView';
+import { metricPaths } from '../jobs/MetricPlot';
+import { RunJobForm } from '../jobs/RunJobForm';
+import { LabrigAPIError, requestAPI } from '../request';
+
+jest.mock('../request', () => ({
+  ...jest.requireActual('../request'),
+  requestAPI: jest.fn()
+}));
+
+const mockRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const param = (name: string, type: IFormParameter['type'], value: unknown): IFormParameter => ({
+  name,
+  type,
+  optional: false,
+  declared_type: type,
+  default: JSON.stringify(value),
+  value,
+  help: `${name} help`
+});
+
+const FORM: IJobForm = {
+  notebook_path: 'train.ipynb',
+  has_parameters_cell: true,
+  note: null,
+  kernel_name: 'python3',
+  parameters: [param('lr', 'float', 0.05), param('epochs', 'int', 60), param('tag', 'str', 'a')],
+  defaults: { nodes: 1, procs_per_node: 1, cpus: 1, gpus: 0, name: 'train' },
+  host: { cpus: 8, memory: 2 ** 34, gpus: 0, gpu_types: [] }
+};
+
+function typeInto(input: HTMLInputElement, value: string): void {
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+  setter.call(input, value);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+describe('parameter parsing', () => {
+  it('turns typed text into JSON values and names the parameter when it cannot', () => {
+    expect(parseParameter(param('lr', 'float', 0.1), '0.01')).toBe(0.01);
+    expect(parseParameter(param('n', 'int', 1), ' 42 ')).toBe(42);
+    expect(() => parseParameter(param('n', 'int', 1), '4.5')).toThrow('n must be a whole number');
+    expect(() => parseParameter(param('lr', 'float', 1), 'fast')).toThrow('lr must be a number');
+    expect(parseParameter(param('xs', 'list', []), '[1, 2]')).toEqual([1, 2]);
+    expect(() => parseParameter(param('xs', 'list', []), '{}')).toThrow('a JSON list');
+    expect(parseParameter(param('s', 'str', ''), ' keep spaces ')).toBe(' keep spaces ');
+    expect(initialText(param('flag', 'bool', true))).toBe(true);
+    expect(initialText(param('xs', 'list', [1]))).toBe('[1]');
+  });
+});
+
+describe('metricPaths', () => {
+  it('draws one line per rank scaled into the plot', () => {
+    const paths = metricPaths([
+      { step: 0, value: 1, rank: 0 },
+      { step: 1, value: 0.5, rank: 0 },
+      { step: 0, value: 1, rank: 1 }
+    ]);
+    expect(paths.map(p => p.rank)).toEqual([0, 1]);
+    expect(paths[0].d).toMatch(/^M4\.0,4\.0 L256\.0,86\.0$/);
+  });
+});
+
+describe('RunJobForm', () => {
+  let host: HTMLElement;
+  let root: Root;
+  const posted: unknown[] = [];
+  const submitted = jest.fn();
+
+  beforeEach(async () => {
+    posted.length = 0;
+    submitted.mockReset();
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (endPoint: string, init: RequestInit = {}) => {
+      if (endPoint === 'job-form/train.ipynb') {
+        return FORM;
+      }
+      if (endPoint === 'jobs' && init.method === 'POST') {
+        const body = JSON.parse(init.body as string);
+        posted.push(body);
+        if (body.procs_per_node > 8) {
+          throw new LabrigAPIError({
+            status: 400,
+            reason: 'invalid_input',
+            field: 'procs_per_node',
+            message: '9 processes x 1 CPUs need 9 CPUs; this host has 8'
+          });
+        }
+        return { id: 'j1', status: 'QUEUED' };
+      }
+      throw new Error(`unexpected ${endPoint}`);
+    }) as typeof requestAPI);
+    host = document.createElement('div');
+    document.body.appendChild(host);
+    root = createRoot(host);
+    await React.act(async () => {
+      root.render(<RunJobForm path="train.ipynb" onSubmitted={submitted} />);
+    });
+  });
+
+  afterEach(async () => {
+    await React.act(async () => root.unmount());
+    host.remove();
+  });
+
+  const input = (id: string) => host.querySelector(`#${id}`) as HTMLInputElement;
+  const submit = async () => {
+    await React.act(async () => {
+      (host.querySelector('button[type="submit"]') as HTMLButtonElement).click();
+    });
+  };
+
+  it('shows typed inputs with defaults and help', () => {
+    expect(input('labrig-param-lr').value).toBe('0.05');
+    expect(input('labrig-param-epochs').value).toBe('60');
+    expect(host.textContent).toContain('lr help');
+  });
+
+  it('refuses a wrong type before sending, then submits typed values and ranks', async () => {
+    await React.act(async () => typeInto(input('labrig-param-epochs'), 'many'));
+    await submit();
+    expect(host.querySelector('[data-testid="labrig-error-parameters.epochs"]')!.textContent).toBe(
+      'epochs must be a whole number'
+    );
+    expect(posted).toEqual([]);
+    await React.act(async () => {
+      typeInto(input('labrig-param-epochs'), '5');
+      typeInto(input('labrig-param-lr'), '0.01');
+      typeInto(input('labrig-job-procs_per_node'), '2');
+    });
+    await submit();
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toMatchObject({
+      notebook_path: 'train.ipynb',
+      parameters: { lr: 0.01, epochs: 5 },
+      procs_per_node: 2,
+      nodes: 1
+    });
+    expect(submitted).toHaveBeenCalledWith({ job: { id: 'j1', status: 'QUEUED' } });
+  });
+
+  it("shows the server's message next to the field it names", async () => {
+    await React.act(async () => typeInto(input('labrig-job-procs_per_node'), '9'));
+    await submit();
+    expect(
+      host.querySelector('[data-testid="labrig-error-procs_per_node"]')!.textContent
+    ).toContain('this host has 8');
+    expect(submitted).not.toHaveBeenCalled();
+  });
+});
+
+class FakeEventSource {
+  listeners: { [name: string]: Array<(event: Event) => void> } = {};
+  closed = false;
+  constructor(public url: string) {}
+  addEventListener(name: string, fn: (event: Event) => void): void {
+    (this.listeners[name] ??= []).push(fn);
+  }
+  emit(name: string, data: unknown): void {
+    const event = new MessageEvent(name, { data: JSON.stringify(data) });
+    (this.listeners[name] ?? []).forEach(fn => fn(event));
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+describe('JobView', () => {
+  it('streams status, progress, logs and metrics, and closes the stream on unmount', async () => {
+    const job = {
+      id: 'j1',
+      name: 'train',
+      notebook_path: 'train.ipynb',
+      status: 'RUNNING',
+      reason: null,
+      world_size: 2,
+      output_path: 'labrig-jobs/j1/train.ipynb',
+      ranks: []
+    };
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (endPoint: string) => {
+      if (endPoint === 'jobs/j1') {
+        return job;
+      }
+      if (endPoint === 'jobs/j1/cancel') {
+        return { ...job, status: 'CANCELLED', reason: 'cancelled' };
+      }
+      throw new Error(endPoint);
+    }) as typeof requestAPI);
+    let source: FakeEventSource | null = null;
+    const opened: string[] = [];
+    const host = document.createElement('div');
+    const root = createRoot(host);
+    await React.act(async () => {
+      root.render(
+        <JobView
+          jobId="j1"
+          eventSource={url => (source = new FakeEventSource(url)) as unknown as EventSource}
+          onOpenNotebook={path => opened.push(path)}
+        />
+      );
+    });
+    expect(source!.url).toContain('labrig/api/v1/jobs/j1/events');
+    await React.act(async () => {
+      source!.emit('progress', [
+        { rank: 0, cell: 2, cells_done: 2, cells: 5, state: 'running', elapsed: 3 },
+        { rank: 1, cell: 1, cells_done: 1, cells: 5, state: 'running', elapsed: 3 }
+      ]);
+      source!.emit('log', { rank: 0, text: 'epoch 0 loss 0.7\n' });
+      source!.emit('log', { rank: 1, text: 'rank one\n' });
+      source!.emit('metric', { rank: 0, points: [{ name: 'loss', value: 0.7, step: 0 }] });
+      source!.emit('metric', { rank: 0, points: [{ name: 'loss', value: 0.5, step: 1 }] });
+    });
+    const bars = host.querySelectorAll('progress');
+    expect([...bars].map(b => b.getAttribute('value'))).toEqual(['2', '1']);
+    expect(host.textContent).toContain('cell 2 of 5');
+    expect(host.querySelector('[data-testid="labrig-job-log"]')!.textContent).toBe(
+      'epoch 0 loss 0.7\n'
+    );
+    expect(host.querySelector('[data-testid="labrig-metric-plot"] path')).not.toBeNull();
+    await React.act(async () => {
+      const select = host.querySelector('select') as HTMLSelectElement;
+      select.value = '1';
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(host.querySelector('[data-testid="labrig-job-log"]')!.textContent).toBe('rank one\n');
+    await React.act(async () => {
+      (host.querySelector('[data-testid="labrig-open-output"]') as HTMLButtonElement).click();
+    });
+    expect(opened).toEqual(['labrig-jobs/j1/train.ipynb']);
+    await React.act(async () => {
+      [...host.querySelectorAll('button')].find(b => b.textContent === 'Cancel')!.click();
+    });
+    expect(host.querySelector('[data-testid="labrig-job-status"]')!.textContent).toBe('cancelled');
+    await React.act(async () => root.unmount());
+    expect(source!.closed).toBe(true);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The jobs section's main-area widgets: the Run-as-job form and the live job view.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { runJobIcon } from '../icons';
+import { JobView } from './JobView';
+import { RunJobForm } from './RunJobForm';
+
+export class JobsUI {
+  constructor(app: JupyterFrontEnd, onChanged: () => void = () => undefined) {
+    this._app = app;
+    this._onChanged = onChanged;
+  }
+
+  /**
+   * Open the Run-as-job form for a notebook; on submit it shows the new job.
+   */
+  openRunForm(path: string): MainAreaWidget {
+    const content = ReactWidget.create(
+      <RunJobForm
+        path={path}
+        onSubmitted={result => {
+          widget.dispose();
+          this._onChanged();
+          if (result.job) {
+            this.openJob(result.job.id);
+          }
+        }}
+      />
+    );
+    const widget = new MainAreaWidget({ content });
+    widget.id = `labrig-run-job-${Date.now()}`;
+    widget.title.label = `Run as job: ${path.split('/').pop()}`;
+    widget.title.icon = runJobIcon;
+    widget.title.closable = true;
+    this._app.shell.add(widget, 'main', { mode: 'split-right' });
+    return widget;
+  }
+
+  /**
+   * Show one job live; re-uses the tab when it is open already.
+   */
+  openJob(jobId: string): MainAreaWidget {
+    const id = `labrig-job-${jobId}`;
+    for (const existing of this._app.shell.widgets('main')) {
+      if (existing.id === id) {
+        this._app.shell.activateById(id);
+        return existing as MainAreaWidget;
+      }
+    }
+    const content = ReactWidget.create(
+      <JobView
+        jobId={jobId}
+        onOpenNotebook={path => void this._app.commands.execute('docmanager:open', { path })}
+        onOpenJob={other => {
+          this._onChanged();
+          this.openJob(other);
+        }}
+        onDeleted={() => {
+          widget.dispose();
+          this._onChanged();
+        }}
+      />
+    );
+    const widget = new MainAreaWidget({ content });
+    widget.id = id;
+    widget.title.label = `Job ${jobId}`;
+    widget.title.icon = runJobIcon;
+    widget.title.closable = true;
+    this._app.shell.add(widget, 'main', { mode: 'split-right' });
+    return widget;
+  }
+
+  private _app: JupyterFrontEnd;
+  private _onChanged: () => void;
+}

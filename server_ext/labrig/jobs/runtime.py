@@ -1,0 +1,227 @@
+"""What the service, the supervisor and the workers share: the on-disk layout of a job, status
+updates that never overwrite a final state, and process-tree handling.
+
+A job's directory (``<data_dir>/jobs/<job_id>/``) holds ``job.json`` (everything the detached
+processes need, so they never ask the server), one folder per rank with ``log.txt``,
+``progress.jsonl``, ``metrics.jsonl``, ``result.json``, ``kernel.pid`` and (ranks > 0)
+``output.ipynb``; rank 0 writes its output notebook under the server root so JupyterLab opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import update
+
+from ..store import Database
+from ..store.tables import Job
+
+ACTIVE = ("STARTING", "RUNNING")
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+STATUSES = ("QUEUED", *ACTIVE, *FINAL)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    root: Path
+
+    @classmethod
+    def of(cls, data_dir: Path, job_id: str) -> JobLayout:
+        return cls(Path(data_dir) / "jobs" / job_id)
+
+    @property
+    def job_file(self) -> Path:
+        return self.root / "job.json"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.root / "supervisor.log"
+
+    def agent_log(self, node: int) -> Path:
+        return self.root / f"agent{node}.log"
+
+    def rank_dir(self, rank: int) -> Path:
+        return self.root / "ranks" / str(rank)
+
+    def log(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "log.txt"
+
+    def progress(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "progress.jsonl"
+
+    def metrics(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "metrics.jsonl"
+
+    def result(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "result.json"
+
+    def kernel_pid(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "kernel.pid"
+
+    def output(self, rank: int) -> Path:
+        return self.rank_dir(rank) / "output.ipynb"
+
+    def read_job(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.job_file.read_text())
+        return value
+
+
+def snapshot_path(data_dir: Path, sha256: str) -> Path:
+    return Path(data_dir) / "snapshots" / f"{sha256}.ipynb"
+
+
+def set_status(
+    db: Database, job_id: str, status: str, *, only_from: tuple[str, ...], **fields: Any
+) -> bool:
+    """Move a job to ``status`` if it is in one of ``only_from``; False when it was not (for
+    instance a supervisor finishing a job that was cancelled meanwhile)."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, **fields}
+    if status == "STARTING":
+        values.setdefault("starting_at", now)
+    elif status == "RUNNING":
+        values.setdefault("started_at", now)
+    elif status in FINAL:
+        values.setdefault("finished_at", now)
+    with db.session() as session:
+        result = session.execute(
+            update(Job).where(Job.id == job_id, Job.status.in_(only_from)).values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def process_started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def process_alive(pid: int | None, started: float | None) -> bool:
+    """The process with this pid is the one we started (same create time) and is not a zombie."""
+    if pid is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if started is not None and abs(proc.create_time() - started) > 0.05:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    path.write_text(f"{pid} {process_started(pid) or 0}\n")
+
+
+def _pid_file_process(path: Path) -> psutil.Process | None:
+    try:
+        pid_text, started_text = path.read_text().split()
+        proc = psutil.Process(int(pid_text))
+        if abs(proc.create_time() - float(started_text)) > 0.05:
+            return None
+        return proc
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
+def kernel_processes(layout: JobLayout) -> list[psutil.Process]:
+    """The kernels the ranks started (they run in their own sessions, so a process-group kill
+    would miss them) and everything below them."""
+    found: list[psutil.Process] = []
+    for pid_file in layout.root.glob("ranks/*/kernel.pid"):
+        proc = _pid_file_process(pid_file)
+        if proc is not None:
+            found.append(proc)
+            with contextlib.suppress(psutil.Error):
+                found.extend(proc.children(recursive=True))
+    return found
+
+
+def kill_tree(pid: int | None, started: float | None, layout: JobLayout | None) -> int:
+    """SIGKILL a job's supervisor, its descendants and its kernels; returns how many were hit.
+
+    The tree is collected before anything is killed, so no child is reparented out of sight.
+    """
+    procs: list[psutil.Process] = []
+    if pid is not None and process_alive(pid, started):
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            procs.append(root)
+            procs.extend(root.children(recursive=True))
+    if layout is not None:
+        procs.extend(kernel_processes(layout))
+    unique = {proc.pid: proc for proc in procs if proc.pid != os.getpid()}
+    for proc in unique.values():
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGKILL)
+    psutil.wait_procs(list(unique.values()), timeout=5)
+    return len(unique)
+
+
+def read_chunk(path: Path, offset: int, limit: int) -> tuple[bytes, int]:
+    """Up to ``limit`` bytes of ``path`` from ``offset``, ending at a line break when one is
+    there (so a reader never sees half a line), and the offset to continue from."""
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            data = f.read(limit)
+    except FileNotFoundError:
+        return b"", offset
+    if len(data) == limit:
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            data = data[: cut + 1]
+    elif data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else b""
+    return data, offset + len(data)
+
+
+def last_json_line(path: Path) -> dict[str, Any] | None:
+    """The last complete JSON line of a small append-only file, reading only its tail."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            tail = f.read()
+    except FileNotFoundError:
+        return None
+    for line in reversed(tail.splitlines()):
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                out.append(value)
+    return out
+
+
+def monotonic() -> float:
+    return time.monotonic()

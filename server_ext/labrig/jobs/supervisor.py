@@ -1,0 +1,155 @@
+"""The detached supervisor of one job: ``python -m labrig.jobs.supervisor JOB_DIR``.
+
+Started by the job service in a new session, it outlives the Jupyter server: it launches the
+ranks (``nodes`` torchrun agents of ``procs_per_node`` workers each, meeting through c10d
+rendezvous on 127.0.0.1; a one-rank job starts its worker directly with the same environment),
+moves the job to RUNNING once every rank's kernel is up, enforces the timeout, and writes the
+final state with a one-line reason. It talks only to the state database and the job folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..store import Database
+from .runtime import ACTIVE, JobLayout, kill_tree, set_status
+
+POLL = 0.2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def commands(job: dict[str, Any], layout: JobLayout, port: int) -> list[list[str]]:
+    nodes, per_node = job["nodes"], job["procs_per_node"]
+    worker = ["-m", "labrig.jobs.worker", str(layout.root)]
+    if nodes * per_node == 1 or importlib.util.find_spec("torch") is None:
+        return [[sys.executable, *worker]]
+    return [
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nnodes={nodes}",
+            f"--nproc-per-node={per_node}",
+            f"--node-rank={node}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint=127.0.0.1:{port}",
+            f"--rdzv-id={job['job_id']}",
+            f"--rdzv-conf=is_host={'true' if node == 0 else 'false'}",
+            "--max-restarts=0",
+            "--monitor-interval=0.2",
+            *worker,
+        ]
+        for node in range(nodes)
+    ]
+
+
+def _single_rank_env(port: int) -> dict[str, str]:
+    """What torchrun would set for the only rank of a one-process job."""
+    return {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "GROUP_RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+    }
+
+
+def outcome(layout: JobLayout, world: int, codes: list[int | None]) -> tuple[str, str | None]:
+    """SUCCEEDED, or FAILED with the most telling rank's one-line reason."""
+    results: dict[int, dict[str, Any]] = {}
+    for rank in range(world):
+        try:
+            results[rank] = json.loads(layout.result(rank).read_text())
+        except (OSError, ValueError):
+            continue
+    if len(results) == world and all(r.get("ok") for r in results.values()) and not any(codes):
+        notes = [r["reason"] for r in results.values() if r.get("reason")]
+        return "SUCCEEDED", notes[0] if notes else None
+    for rank in sorted(results):
+        if not results[rank].get("ok") and results[rank].get("reason"):
+            return "FAILED", str(results[rank]["reason"])
+    missing = [rank for rank in range(world) if rank not in results]
+    if missing:
+        code = next((c for c in codes if c), None)
+        return "FAILED", f"rank {missing[0]} exited without a result (launcher exit code {code})"
+    return "FAILED", f"a launcher exited with code {next((c for c in codes if c), None)}"
+
+
+def supervise(layout: JobLayout) -> int:
+    job = layout.read_job()
+    db = Database(job["database_url"])
+    job_id = job["job_id"]
+    world = job["nodes"] * job["procs_per_node"]
+    port = free_port()
+    env = {**os.environ, **job["env"], "MASTER_ADDR": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    cmds = commands(job, layout, port)
+    if len(cmds) == 1 and "torch.distributed.run" not in cmds[0]:
+        env.update(_single_rank_env(port))
+    procs = []
+    for node, cmd in enumerate(cmds):
+        log = layout.agent_log(node).open("ab")
+        procs.append(
+            subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=job["cwd"])
+        )
+    started = time.monotonic()
+    timeout = job.get("timeout")
+    running = False
+    while True:
+        codes = [proc.poll() for proc in procs]
+        if all(code is not None for code in codes):
+            break
+        if any(code for code in codes if code is not None) and time.monotonic() - started > 0:
+            # One agent failed: give the others a moment to stop their ranks, then stop them.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+                time.sleep(POLL)
+            for proc in procs:
+                if proc.poll() is None:
+                    kill_tree(proc.pid, None, None)
+            continue
+        if timeout and time.monotonic() - started > timeout:
+            for proc in procs:
+                kill_tree(proc.pid, None, None)
+            kill_tree(None, None, layout)
+            set_status(
+                db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s"
+            )
+            return 1
+        if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):
+            running = set_status(db, job_id, "RUNNING", only_from=("STARTING",))
+        time.sleep(POLL)
+    kill_tree(None, None, layout)  # kernels a dying rank could not take down
+    status, reason = outcome(layout, world, [proc.returncode for proc in procs])
+    if status == "SUCCEEDED" and not running:
+        set_status(db, job_id, "RUNNING", only_from=("STARTING",))
+    set_status(db, job_id, status, only_from=ACTIVE, reason=reason)
+    db.dispose()
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m labrig.jobs.supervisor JOB_DIR", file=sys.stderr)
+        return 2
+    return supervise(JobLayout(Path(args[0])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

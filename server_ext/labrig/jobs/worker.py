@@ -1,0 +1,246 @@
+"""One rank of a job: ``python -m labrig.jobs.worker JOB_DIR``.
+
+torchrun (or, on Kubernetes, a PyTorchJob/TrainJob replica) starts this with RANK, LOCAL_RANK,
+WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT set. It executes the job's notebook
+snapshot with papermill, in its own kernel that inherits that environment, and leaves behind:
+
+- ``log.txt``: this rank's stdout/stderr and every stream its kernel printed;
+- ``progress.jsonl``: one short line when the kernel is up and per cell start/end (cheap: the
+  notebook is not rewritten for each cell; the output notebook is saved at most every
+  ``SAVE_EVERY`` seconds and at the end);
+- ``result.json``: ``{"ok": bool, "reason": str | null}``, the reason in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .runtime import JobLayout, write_pid_file
+
+SAVE_EVERY = 2.0
+
+
+class Progress:
+    """Appends one JSON line per event to a rank's progress file."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("a", buffering=1)
+        self.cells: int | None = None
+
+    def write(self, **event: Any) -> None:
+        event["t"] = time.time()
+        self.cells = event.get("of", self.cells)
+        if event.get("finished"):
+            event["of"] = self.cells
+        self.file.write(json.dumps(event) + "\n")
+
+
+def _engine(progress: Progress, kernel_pid_file: Path) -> Any:
+    """papermill's nbclient engine, with per-cell progress lines and throttled saves."""
+    from jupyter_core.utils import run_sync
+    from nbclient.exceptions import DeadKernelError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, NotebookExecutionManager
+
+    class Manager(NotebookExecutionManager):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._saved = 0.0
+
+        def save(self, force: bool = False, **kwargs: Any) -> None:
+            now = time.monotonic()
+            if force or now - self._saved >= SAVE_EVERY:
+                super().save(**kwargs)
+                self._saved = time.monotonic()
+
+        def notebook_start(self, **kwargs: Any) -> None:
+            super().notebook_start(**kwargs)
+            self.save(force=True)
+
+        def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            progress.write(cell=cell_index, of=len(self.nb.cells), state="running")
+            super().cell_start(cell, cell_index, **kwargs)
+
+        def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            super().cell_complete(cell, cell_index, **kwargs)
+            progress.write(cell=cell_index, of=len(self.nb.cells), state="done")
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            super().notebook_complete(**kwargs)
+            self.save(force=True)
+
+    class Client(PapermillNotebookClient):
+        kernel_process: Any = None
+
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            await super().async_start_new_kernel(**kwargs)
+            proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if proc is not None:
+                Client.kernel_process = proc
+                write_pid_file(kernel_pid_file, proc.pid)
+            progress.write(kernel="started")
+
+        start_new_kernel = run_sync(async_start_new_kernel)
+
+    class Engine(NBClientEngine):
+        client = Client
+        dead_kernel_error = DeadKernelError
+
+        @classmethod
+        def execute_notebook(
+            cls,
+            nb: Any,
+            kernel_name: str,
+            output_path: str | None = None,
+            progress_bar: bool = False,
+            log_output: bool = False,
+            autosave_cell_every: int = 30,
+            **kwargs: Any,
+        ) -> Any:
+            nb_man = Manager(nb, output_path=output_path, progress_bar=False, log_output=log_output)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+        @classmethod
+        def execute_managed_notebook(
+            cls, nb_man: Any, kernel_name: str, log_output: bool = False, **kwargs: Any
+        ) -> Any:
+            kwargs.pop("input_path", None)
+            timeout = kwargs.pop("execution_timeout", None)
+            start_timeout = kwargs.pop("start_timeout", 60)
+            return Client(
+                nb_man,
+                timeout=timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log_output=log_output,
+                **{k: v for k, v in kwargs.items() if k not in ("timeout", "startup_timeout")},
+            ).execute()
+
+    return Engine
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()[:120]
+    return ""
+
+
+def _original_index(output_path: Path, cell_index: int) -> int:
+    """The failing cell's index in the submitted notebook (papermill adds an injected cell)."""
+    try:
+        cells = json.loads(output_path.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return cell_index
+    injected = sum(
+        1
+        for cell in cells[:cell_index]
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+    )
+    return cell_index - injected
+
+
+def _signal_name(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}" if returncode is not None else "unknown exit"
+
+
+def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
+    import papermill
+    from papermill.engines import papermill_engines
+    from papermill.exceptions import PapermillExecutionError
+
+    job = layout.read_job()
+    progress = Progress(layout.progress(rank))
+    engine = _engine(progress, layout.kernel_pid(rank))
+    papermill_engines.register("labrig", engine)
+    output = Path(job["output_notebook"]) if rank == 0 else layout.output(rank)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["LABRIG_RANK"] = str(rank)
+    os.environ["LABRIG_METRICS_FILE"] = str(layout.metrics(rank))
+    gpus = job.get("gpus", {}).get(str(rank), [])
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+
+    def stop(signum: int, _frame: Any) -> None:
+        # torchrun stops the other ranks when one fails, and cancel stops them all: take the
+        # kernel (in its own session) down too, so nothing is orphaned.
+        proc = engine.client.kernel_process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        progress.write(stopped=signal.Signals(signum).name)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    from .service import notebook_language
+
+    language = notebook_language(json.loads(Path(job["snapshot"]).read_text()))
+    try:
+        papermill.execute_notebook(
+            job["snapshot"],
+            str(output),
+            parameters=job.get("parameters") or None,
+            engine_name="labrig",
+            kernel_name=job.get("kernel_name"),
+            language=language,
+            progress_bar=False,
+            log_output=False,
+            stdout_file=sys.stdout,
+            stderr_file=sys.stderr,
+            cwd=job.get("cwd"),
+            start_timeout=120,
+        )
+    except PapermillExecutionError as err:
+        index = _original_index(output, err.cell_index)
+        return False, (
+            f"cell {index} ({_first_line(err.source)!r}) raised {err.ename}: "
+            f"{_first_line(err.evalue)} [rank {rank}]"
+        )
+    except engine.dead_kernel_error:
+        proc = engine.client.kernel_process
+        code = proc.wait(timeout=5) if proc is not None else None
+        return False, f"kernel died ({_signal_name(code)}) [rank {rank}]"
+    progress.write(finished=True)
+    return True, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m labrig.jobs.worker JOB_DIR", file=sys.stderr)
+        return 2
+    layout = JobLayout(Path(args[0]))
+    rank = int(os.environ.get("RANK", "0"))
+    layout.rank_dir(rank).mkdir(parents=True, exist_ok=True)
+    log = os.open(layout.log(rank), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    try:
+        ok, reason = run(layout, rank)
+    except Exception as err:  # noqa: BLE001 - any failure of this rank becomes its one-line reason
+        ok, reason = False, f"{type(err).__name__}: {err} [rank {rank}]".splitlines()[0]
+    layout.result(rank).write_text(json.dumps({"ok": ok, "reason": reason}))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

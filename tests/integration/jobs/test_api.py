@@ -1,0 +1,170 @@
+"""The jobs REST API: bad input is a 4xx naming the field; answers fit labrig/openapi.yaml."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from labrig.services import Services
+
+PARAMS = 'lr: float = 0.05  # learning rate\nepochs: int = 3\nname: str = "x"\nflag: bool = False'
+
+
+@pytest.fixture
+def server_root(server_services: Services) -> Path:
+    root = server_services.jobs.root_dir
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell(PARAMS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print(lr * epochs)")]
+    (root / "nb").mkdir(exist_ok=True)
+    nbformat.write(nb, root / "nb" / "train.ipynb")
+    (root / "nb" / "broken.ipynb").write_text("{not json")
+    (root / "nb" / "notes.txt").write_text("hello")
+    bare = nbformat.v4.new_notebook()
+    bare.cells = [nbformat.v4.new_code_cell("print(1)")]
+    nbformat.write(bare, root / "nb" / "bare.ipynb")
+    return root
+
+
+GOOD = {"notebook_path": "nb/train.ipynb"}
+BAD = [
+    (
+        {"notebook_path": "nb/train.ipynb", "parameters": {"momentum": 0.9}},
+        400,
+        "parameters.momentum",
+    ),
+    ({"notebook_path": "nb/train.ipynb", "parameters": {"lr": "fast"}}, 400, "parameters.lr"),
+    ({"notebook_path": "nb/train.ipynb", "parameters": {"epochs": 2.5}}, 400, "parameters.epochs"),
+    ({"notebook_path": "nb/train.ipynb", "parameters": {"flag": 1}}, 400, "parameters.flag"),
+    ({"notebook_path": "../outside.ipynb"}, 400, "notebook_path"),
+    ({"notebook_path": "/etc/passwd"}, 400, "notebook_path"),
+    ({"notebook_path": "nb/missing.ipynb"}, 404, "notebook_path"),
+    ({"notebook_path": "nb/broken.ipynb"}, 400, "notebook_path"),
+    ({"notebook_path": "nb/notes.txt"}, 400, "notebook_path"),
+    ({}, 400, "notebook_path"),
+    ({**GOOD, "procs_per_node": 0}, 400, "procs_per_node"),
+    ({**GOOD, "procs_per_node": 100000}, 400, "procs_per_node"),
+    ({**GOOD, "nodes": -1}, 400, "nodes"),
+    ({**GOOD, "nodes": "two"}, 400, "nodes"),
+    ({**GOOD, "procs_per_node": 64, "cpus": 1}, 400, "procs_per_node"),
+    ({**GOOD, "gpus": 1}, 400, "gpus"),
+    ({**GOOD, "cpus": 0}, 400, "cpus"),
+    ({**GOOD, "memory": 10**18}, 400, "memory"),
+    ({**GOOD, "timeout": 0}, 400, "timeout"),
+    ({**GOOD, "priority": 10**9}, 400, "priority"),
+    ({**GOOD, "env": {"RANK": "3"}}, 400, "env"),
+    ({**GOOD, "env": {"A B": "1"}}, 400, "env"),
+    ({**GOOD, "datasets": ["no-such-dataset"]}, 400, "datasets"),
+    ({**GOOD, "kernel_name": "no-such-kernel"}, 400, "kernel_name"),
+    ({**GOOD, "outputs": [{"name": "m"}]}, 400, "outputs"),
+    ({**GOOD, "colour": "red"}, 400, "colour"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "field"), BAD)
+async def test_bad_submissions_are_refused_naming_the_field(
+    api: Any, check: Any, server_root: Path, body: dict[str, Any], status: int, field: str
+) -> None:
+    code, reply = await api("jobs", method="POST", body=body)
+    assert (code, reply.get("field")) == (status, field), reply
+    check(code, reply, "/jobs", "post")
+
+
+async def test_bad_cron_and_bad_schedule_actions(api: Any, server_root: Path) -> None:
+    for cron in ("61 * * * *", "* * *", "every day", 5):
+        code, reply = await api("job-schedules", method="POST", body={"cron": cron, "job": GOOD})
+        assert (code, reply["field"]) == (400, "cron"), reply
+    code, reply = await api("job-schedules", method="POST", body={"cron": "0 3 * * *"})
+    assert (code, reply["field"]) == (400, "job")
+    code, reply = await api("job-schedules/nope/pause", method="POST", body={})
+    assert code == 404
+
+
+async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_parameters_cell(
+    api: Any, check: Any, server_root: Path
+) -> None:
+    code, form = await api("job-form/nb/train.ipynb")
+    assert code == 200
+    check(code, form, "/job-form/{notebook_path}", "get")
+    assert form["has_parameters_cell"] is True
+    assert [(p["name"], p["type"], p["value"]) for p in form["parameters"]] == [
+        ("lr", "float", 0.05),
+        ("epochs", "int", 3),
+        ("name", "str", "x"),
+        ("flag", "bool", False),
+    ]
+    assert form["parameters"][0]["help"] == "learning rate"
+    code, bare = await api("job-form/nb/bare.ipynb")
+    assert code == 200
+    assert bare["has_parameters_cell"] is False
+    assert "injected at the top" in bare["note"]
+    code, reply = await api("job-form/nb/broken.ipynb")
+    assert (code, reply["field"]) == (400, "notebook_path")
+    code, reply = await api("job-form/../x.ipynb")
+    assert code in (400, 404)
+
+
+async def test_submit_follow_events_logs_and_download_the_output(
+    api: Any, check: Any, jp_fetch: Any, server_root: Path
+) -> None:
+    code, job = await api(
+        "jobs", method="POST", body={**GOOD, "parameters": {"lr": 2, "epochs": 5}, "name": "e2e"}
+    )
+    assert code == 201, job
+    check(code, job, "/jobs", "post")
+    response = await jp_fetch(
+        "labrig", "api", "v1", "jobs", job["id"], "events", request_timeout=120
+    )
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+        for block in response.body.decode().split("\n\n")
+        if block.startswith("event:")
+    ]
+    names = [name for name, _ in events]
+    assert names[-1] == "end"
+    statuses = [data["status"] for name, data in events if name == "status"]
+    assert statuses[-1] == "SUCCEEDED", events
+    logged = "".join(data["text"] for name, data in events if name == "log")
+    assert "10" in logged  # lr * epochs
+    progress = [data for name, data in events if name == "progress"][-1]
+    assert progress[0]["cells_done"] == progress[0]["cells"] == 3
+    code, chunk = await api(f"jobs/{job['id']}/logs", rank=0, offset=0)
+    check(code, chunk, "/jobs/{job_id}/logs", "get")
+    assert chunk["done"] is True
+    assert "10" in chunk["text"]
+    code, reply = await api(f"jobs/{job['id']}/logs", rank=3)
+    assert (code, reply["field"]) == (400, "rank")
+    output = await jp_fetch("labrig", "api", "v1", "jobs", job["id"], "output")
+    nb = nbformat.reads(output.body.decode(), as_version=4)
+    assert nb.cells[1].source.startswith("# Parameters")  # papermill's injected cell
+    code, listed = await api("jobs", limit=1)
+    assert listed["items"][0]["id"] == job["id"]
+    code, rerun = await api(
+        f"jobs/{job['id']}/rerun", method="POST", body={"parameters": {"lr": "x"}}
+    )
+    assert (code, rerun["field"]) == (400, "parameters.lr")
+    code, again = await api(
+        f"jobs/{job['id']}/rerun", method="POST", body={"parameters": {"epochs": 7}}
+    )
+    assert code == 201
+    assert again["spec"]["parameters"] == {"lr": 2, "epochs": 7}
+    assert again["rerun_of"] == job["id"]
+    assert again["snapshot_sha256"] == job["snapshot_sha256"]
+    for _ in range(600):
+        code, state = await api(f"jobs/{again['id']}")
+        if state["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        await asyncio.sleep(0.2)
+    assert state["status"] == "SUCCEEDED"
+    code, _ = await api(f"jobs/{job['id']}", method="DELETE")
+    assert code == 204
+    assert not (server_root / job["output_path"]).exists()
+    code, _ = await api(f"jobs/{job['id']}")
+    assert code == 404
