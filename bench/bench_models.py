@@ -263,6 +263,7 @@ if mode == "single":
     with mlflow.start_run() as run:
         mlflow.log_artifact(src, artifact_path="model")
         client.create_model_version("big", f"{run.info.artifact_uri}/model", run.info.run_id)
+    os.sync()
     print(json.dumps({"seconds": time.perf_counter() - start}))
 else:
     go, count = sys.argv[4], int(sys.argv[5])
