@@ -131,6 +131,21 @@ print(json.dumps({"versions": done, "errors": errors}))
 """
 
 
+def collect(children: list[subprocess.Popen[str]], timeout: int) -> tuple[list[int], list[str]]:
+    """The versions each child registered and the errors it met (its last line is JSON)."""
+    versions: list[int] = []
+    errors: list[str] = []
+    for child in children:
+        out, err = child.communicate(timeout=timeout)
+        if child.returncode != 0:
+            errors.append(err.strip().splitlines()[-1] if err.strip() else "crashed")
+            continue
+        result = json.loads(out.strip().splitlines()[-1])
+        versions += result["versions"]
+        errors += result["errors"]
+    return versions, errors
+
+
 def bench_concurrency(work: Path, procs: int, per_proc: int) -> dict[str, Any]:
     root = work / "state-concurrency"
     services_at(root).close()  # migrate once
@@ -150,16 +165,7 @@ def bench_concurrency(work: Path, procs: int, per_proc: int) -> dict[str, Any]:
     time.sleep(3.0)
     start = time.perf_counter()
     go.touch()
-    versions: list[int] = []
-    errors: list[str] = []
-    for child in children:
-        out, err = child.communicate(timeout=600)
-        if child.returncode != 0:
-            errors.append(err.strip().splitlines()[-1] if err.strip() else "crashed")
-            continue
-        result = json.loads(out)
-        versions += result["versions"]
-        errors += result["errors"]
+    versions, errors = collect(children, 600)
     elapsed = time.perf_counter() - start
     expected = list(range(1, procs * per_proc + 1))
     return {
@@ -329,16 +335,7 @@ def bench_mlflow(
     ]
     time.sleep(8.0)
     go.touch()
-    versions: list[int] = []
-    errors: list[str] = []
-    for child in children:
-        out, err = child.communicate(timeout=900)
-        if child.returncode != 0:
-            errors.append(err.strip().splitlines()[-1] if err.strip() else "crashed")
-            continue
-        result = json.loads(out.strip().splitlines()[-1])
-        versions += result["versions"]
-        errors += result["errors"]
+    versions, errors = collect(children, 900)
     return {
         "register_s": min(times),
         "concurrency": {
