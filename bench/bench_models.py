@@ -112,6 +112,7 @@ from pathlib import Path
 import labrig.models as models
 worker, count, go, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 models.open_registry()
+print("ready", flush=True)
 while not go.exists():
     time.sleep(0.002)
 done, errors = [], []
@@ -124,6 +125,17 @@ for i in range(count):
         errors.append(repr(err))
 print(json.dumps({"versions": done, "errors": errors}))
 """
+
+
+def wait_ready(children: list[subprocess.Popen[str]]) -> None:
+    """Start the clock only once every child has imported and opened its database."""
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(
+                f"a child did not start: {line!r} {child.stderr and child.stderr.read()}"
+            )
 
 
 def collect(children: list[subprocess.Popen[str]], timeout: int) -> tuple[list[int], list[str]]:
@@ -157,7 +169,7 @@ def bench_concurrency(work: Path, procs: int, per_proc: int) -> dict[str, Any]:
         )
         for w in range(procs)
     ]
-    time.sleep(3.0)
+    wait_ready(children)
     start = time.perf_counter()
     go.touch()
     versions, errors = collect(children, 600)
@@ -266,6 +278,8 @@ if mode == "single":
     print(json.dumps({"seconds": time.perf_counter() - start}))
 else:
     go, count = sys.argv[4], int(sys.argv[5])
+    client.search_registered_models()  # connect before the start line
+    print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.002)
     done, errors = [], []
@@ -328,7 +342,8 @@ def bench_mlflow(
         )
         for _ in range(procs)
     ]
-    time.sleep(8.0)
+    wait_ready(children)
+    start = time.perf_counter()
     go.touch()
     versions, errors = collect(children, 900)
     return {
@@ -337,6 +352,7 @@ def bench_mlflow(
             "registered": len(versions),
             "distinct": len(set(versions)),
             "consecutive_and_distinct": sorted(versions) == list(range(1, procs * per_proc + 1)),
+            "seconds": time.perf_counter() - start,
             "errors": len(errors),
             "error_samples": sorted(set(errors))[:3],
         },
