@@ -76,6 +76,15 @@ def _hash_stream(handle: Any, total: int, progress: Progress | None) -> tuple[st
     return digest.hexdigest(), done
 
 
+def _copy_durably(src: int, dst: int, size: int) -> int:
+    """Copy, then flush the copy to disk before it is renamed to its hash (a crash after the
+    version commits must not leave a blob with missing bytes). The flush runs in the copying
+    thread, so the disk writes overlap with the hashing that is still going on."""
+    copied = _kernel_copy(src, dst, size)
+    os.fdatasync(dst)
+    return copied
+
+
 def _kernel_copy(src: int, dst: int, size: int) -> int:
     """Copy ``size`` bytes between file descriptors inside the kernel; bytes copied."""
     offset = 0
@@ -234,9 +243,10 @@ class BlobStore:
     def _copy_local(self, path: Path, progress: Progress | None) -> StoredBlob:
         """Copy into tmp/ while hashing, then rename to blobs/<sha>.
 
-        The copy runs in the kernel (``copy_file_range``, what ``cp`` uses) in a second thread
-        while this thread hashes the same file, so registering costs about the longer of the two
-        rather than their sum. Size and mtime are compared before and after both.
+        The copy runs in the kernel (``copy_file_range``, what ``cp`` uses) and is flushed to
+        disk in a second thread while this thread hashes the same file, so registering costs
+        about the longer of the two rather than their sum. Size and mtime are compared before
+        and after both.
         """
         tmp = self._tmp_path()
         self.fs.makedirs(tmp.rsplit("/", 1)[0], exist_ok=True)
@@ -247,7 +257,7 @@ class BlobStore:
                 open(tmp, "wb", buffering=0) as dst,
                 ThreadPoolExecutor(1, thread_name_prefix="labrig-copy") as pool,
             ):
-                copying = pool.submit(_kernel_copy, src.fileno(), dst.fileno(), before[0])
+                copying = pool.submit(_copy_durably, src.fileno(), dst.fileno(), before[0])
                 with path.open("rb", buffering=0) as reader:
                     sha, done = _hash_stream(reader, before[0], progress)
                 copied = copying.result()
