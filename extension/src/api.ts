@@ -91,6 +91,10 @@ export interface IModel {
   tags: { [key: string]: string };
   created_at: string;
   latest_version: number | null;
+  /** Alias name -> version number. */
+  aliases?: { [alias: string]: number };
+  /** Only on a single model. */
+  version_count?: number;
 }
 
 /**

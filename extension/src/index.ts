@@ -4,6 +4,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
@@ -13,6 +14,7 @@ import { IDisposable } from '@lumino/disposable';
 import { labrigIcon, runJobIcon } from './icons';
 import { JobsUI } from './jobs/widgets';
 import { LabrigModel } from './model';
+import { addRegisterModelCommand } from './models/commands';
 import { LabrigPanel } from './panel/LabrigPanel';
 
 export { LabrigAPIError, requestAPI } from './request';
@@ -73,13 +75,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'labrig side panel, commands and the Run as job notebook button.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    INotebookTracker,
+    ISettingRegistry,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): void => {
     const { commands, shell } = app;
     const model = new LabrigModel();
@@ -143,6 +152,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     app.docRegistry.addWidgetExtension('Notebook', new RunAsJobButtonExtension(commands));
+    addRegisterModelCommand(app, model, fileBrowser, palette);
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings): void => {

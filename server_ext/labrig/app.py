@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Type, Unicode, default
 
 from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 
@@ -16,6 +17,7 @@ from ._version import __version__
 from .handlers import routes
 from .jobs.backend import JobBackend, LocalJobBackend
 from .jobs.ticker import start_job_ticker
+from .models.background import periodic_gc
 from .resources.backend import KernelBackend, LocalKernelBackend
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
@@ -84,6 +86,12 @@ class LabrigApp(ExtensionApp):
         help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
         "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
     )
+    model_gc_interval = Float(
+        6 * 3600.0,
+        config=True,
+        help="""Seconds between garbage collections of the model store (files no version
+        references); 0 turns the periodic collection off (`labrig models gc` still works).""",
+    )
 
     @default("data_dir")
     def _default_data_dir(self) -> str:
@@ -129,11 +137,16 @@ class LabrigApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
+        self._background_tasks = [
+            asyncio.create_task(periodic_gc(self.services.models, self.model_gc_interval, self.log))
+        ]
 
     async def stop_extension(self) -> None:
         ticker = getattr(self, "_job_ticker", None)
         if ticker is not None:
             ticker.stop()
+        for task in getattr(self, "_background_tasks", []):
+            task.cancel()
         set_current_resources(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory

@@ -5,7 +5,8 @@ import { labrigIcon } from '../icons';
 import { LabrigModel, SectionId } from '../model';
 import { basename } from './format';
 import { useSignal } from './hooks';
-import { DatasetsList, JobsList, ModelsList, ResourcesList } from './lists';
+import { ModelsBrowser } from '../models/ModelsBrowser';
+import { DatasetsList, JobsList, ResourcesList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
 import { StatusLine } from './StatusLine';
@@ -138,7 +139,10 @@ export function LabrigPanelView(props: {
           }
           footer={<NewModelForm onCreate={body => model.createModel(body)} />}
         >
-          <ModelsList items={model.section('models').items} />
+          <ModelsBrowser
+            items={model.section('models').items}
+            onChanged={() => void model.refreshSection('models')}
+          />
         </Section>
       </div>
     </div>

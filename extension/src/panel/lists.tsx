@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { IDataset, IJob, IModel, IResourceRequest } from '../api';
+import { IDataset, IJob, IResourceRequest } from '../api';
 import { basename, formatAbsolute, formatBytes, formatRelative, plural } from './format';
 
 /**
@@ -131,36 +131,6 @@ export function JobsList(props: {
           </li>
         );
       })}
-    </ul>
-  );
-}
-
-/**
- * Registered models.
- */
-export function ModelsList(props: { items: ReadonlyArray<IModel> }): JSX.Element | null {
-  if (props.items.length === 0) {
-    return null;
-  }
-  return (
-    <ul className="labrig-List" aria-label="Models">
-      {props.items.map(model => (
-        <li key={model.name} className="labrig-Item" data-testid="labrig-model">
-          <div className="labrig-Item-primary">
-            <span className="labrig-Item-name" title={model.name}>
-              {model.name}
-            </span>
-            <span className="labrig-Tag">
-              {model.latest_version === null ? 'no versions' : `v${model.latest_version}`}
-            </span>
-          </div>
-          {model.description && (
-            <div className="labrig-Item-secondary" title={model.description}>
-              {model.description}
-            </div>
-          )}
-        </li>
-      ))}
     </ul>
   );
 }

@@ -103,8 +103,7 @@ class RegisterWidget(widgets.VBox):
         if name not in self.name.options:
             self.name.options = (*self.name.options, name)
         self.result.value = (
-            f'Registered <b>{ref}</b> &middot; <a href="#" data-labrig-model="{html.escape(name)}" '
-            f'title="Open the labrig panel, Models">see it in the labrig panel</a> &middot; '
-            f"<code>labrig.models.load(&quot;{ref}&quot;)</code>"
+            f"Registered <b>{ref}</b> &middot; open it in the labrig panel under Models "
+            f"&middot; <code>labrig.models.load(&quot;{ref}&quot;)</code>"
         )
         return self.version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -23,7 +24,9 @@ def _json_env(name: str) -> Any:
         return raw
 
 
-def package_versions() -> dict[str, str]:
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    """Looked up once per process: scanning the installed distributions is slow."""
     found = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -31,6 +34,10 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def package_versions() -> dict[str, str]:
+    return dict(_installed_versions())
 
 
 def git_commit(directory: Path) -> dict[str, Any] | None:

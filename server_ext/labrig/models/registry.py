@@ -233,14 +233,12 @@ class ModelRegistry:
         return model_json(row)
 
     def _ensure_model(self, name: str) -> None:
-        """Create the model (if new) and its version counter (if missing)."""
+        """Create the model when it is new (its counter row comes with its first version)."""
         with self.db.session() as session:
             exists = session.get(RegisteredModel, name) is not None
         if not exists:
             with contextlib.suppress(Conflict):  # another process may create it meanwhile
                 self.create({"name": name})
-        with self.db.session() as session:
-            self._insert_ignore(session, ModelCounter, {"model_name": name, "next_version": 1})
 
     def delete(self, name: str) -> None:
         check_model_name(name)
@@ -458,10 +456,15 @@ class ModelRegistry:
                 idempotency_key=idempotency_key,
             )
         except _AlreadyRegistered as done:
+            self._drop_lease(lease)
             return done.version
-        finally:
-            with self.db.session() as session:
-                session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
+        except BaseException:
+            self._drop_lease(lease)  # the committed version drops its lease itself
+            raise
+
+    def _drop_lease(self, lease: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
 
     def _store_files(
         self, files: builtins.list[SourceFile], lease: str, progress: Progress | None
@@ -512,12 +515,18 @@ class ModelRegistry:
         try:
             with self.db.session() as session:
                 # First statement of the transaction: takes the write lock, allocates the number.
-                allocated = session.execute(
+                bump = (
                     update(ModelCounter)
                     .where(ModelCounter.model_name == name)
                     .values(next_version=ModelCounter.next_version + 1)
                     .returning(ModelCounter.next_version)
-                ).scalar_one_or_none()
+                )
+                allocated = session.execute(bump).scalar_one_or_none()
+                if allocated is None:  # the model's first version: its counter starts now
+                    self._insert_ignore(
+                        session, ModelCounter, {"model_name": name, "next_version": 1}
+                    )
+                    allocated = session.execute(bump).scalar_one_or_none()
                 if allocated is None:
                     raise NotFound(f"model {name!r} was deleted during the registration")
                 number = allocated - 1

@@ -324,3 +324,22 @@ def test_blob_store_refuses_an_unknown_protocol() -> None:
     with pytest.raises(InvalidInput) as caught:
         BlobStore("nosuchproto://bucket/x")
     assert caught.value.field == "model_store_url"
+
+
+async def test_periodic_gc_runs_in_the_background(
+    reg: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import logging
+
+    from labrig.models.background import periodic_gc
+
+    calls: list[int] = []
+    monkeypatch.setattr(
+        reg, "gc", lambda: calls.append(1) or {"removed_blobs": 0, "removed_tmp": 0}
+    )
+    task = asyncio.create_task(periodic_gc(reg, 0.01, logging.getLogger("test")))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    assert len(calls) >= 2
+    await periodic_gc(reg, 0, logging.getLogger("test"))  # 0: off, returns at once
