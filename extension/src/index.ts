@@ -130,7 +130,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (notebooks) {
-      notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.runAsJob));
+      const focus = (): void => {
+        model.setFocusedNotebook(notebooks.currentWidget?.context.path ?? null);
+      };
+      notebooks.currentChanged.connect(() => {
+        commands.notifyCommandChanged(CommandIDs.runAsJob);
+        focus();
+      });
+      focus();
     }
 
     if (palette) {
