@@ -13,6 +13,7 @@ import { IDisposable } from '@lumino/disposable';
 import { labrigIcon, runJobIcon } from './icons';
 import { LabrigModel } from './model';
 import { LabrigPanel } from './panel/LabrigPanel';
+import { watchKernelStops } from './resources/stopNotice';
 
 export { LabrigAPIError, requestAPI } from './request';
 export * from './api';
@@ -138,6 +139,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         focus();
       });
       focus();
+      notebooks.widgetAdded.connect((_, notebook) => void watchKernelStops(notebook));
     }
 
     if (palette) {

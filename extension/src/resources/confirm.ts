@@ -1,7 +1,7 @@
 /**
  * The confirmation asked before a kernel restarts with new resources.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 
 /**
  * Ask the user; resolves true only when they chose the accept button.
@@ -13,4 +13,11 @@ export async function confirmDialog(title: string, body: string, accept: string)
     buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: accept })]
   });
   return result.button.accept;
+}
+
+/**
+ * A notification that stays until dismissed, for what the user must not miss.
+ */
+export function notifyError(message: string): void {
+  Notification.error(message, { autoClose: false });
 }
