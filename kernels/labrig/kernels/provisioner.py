@@ -109,6 +109,7 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
             plan.prefix = []
         plan.labels = enforce.applied_labels(support, plan.groups, cpus=cpus, memory=memory)
         plan.labels["cpu_list"] = cpu_list
+        plan.labels["cgroups"] = dict(plan.groups.paths)
         if memory is not None and "memory" not in plan.groups.paths:
             plan.watchdog_limit = memory
         plan.env["CUDA_VISIBLE_DEVICES"] = ",".join(uuids)
