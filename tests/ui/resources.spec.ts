@@ -61,4 +61,34 @@ test.describe('labrig resources', () => {
     await page.notebook.runCell(0);
     await expect(page.locator('.jp-OutputArea-output').first()).toHaveText('cpus 1');
   });
+
+  test('a kernel past its memory limit is stopped and the user is told why', async ({ page }) => {
+    test.setTimeout(180_000);
+    await page.notebook.createNew();
+    const resources = new ResourcesSectionPage(page);
+    await resources.open();
+    await resources.form.getByLabel('Profile').selectOption('custom');
+    await resources.form.getByLabel('Memory').fill('300Mi');
+    await resources.form.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('.jp-Dialog').getByRole('button', { name: 'Restart kernel' }).click();
+    await expect(resources.view.getByRole('status')).toHaveText(
+      'Applied: 1 kernel restarted with the new resources.'
+    );
+    await expect(resources.bar('memory')).toContainText('of 300 MiB');
+
+    await page.notebook.activate('Untitled.ipynb');
+    await page.notebook.setCell(0, 'code', 'x = bytearray(900 * 2**20)');
+    // The cell never finishes (its kernel is stopped), so run it without waiting for it.
+    await page.evaluate(async () => {
+      await (window as any).jupyterapp.commands.execute('notebook:run-cell');
+    });
+
+    const message = 'kernel stopped: memory limit 300 MiB reached';
+    await expect(page.locator('.Toastify__toast').filter({ hasText: message })).toBeVisible({
+      timeout: 60_000
+    });
+    await expect(resources.view.getByTestId('labrig-resources-stop')).toHaveText(message, {
+      timeout: 15_000
+    });
+  });
 });
