@@ -112,6 +112,7 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
         plan.labels["cgroups"] = dict(plan.groups.paths)
         if memory is not None and "memory" not in plan.groups.paths:
             plan.watchdog_limit = memory
+        plan.env["LABRIG_ROOT_DIR"] = str(service.root_dir)  # notebook paths are relative to it
         plan.env["CUDA_VISIBLE_DEVICES"] = ",".join(uuids)
         plan.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         if cpus is not None:

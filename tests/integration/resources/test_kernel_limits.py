@@ -91,6 +91,11 @@ async def _check_one_cpu(
         assert seen["env"]["LABRIG_NOTEBOOK_PATH"] == "nb/cpu.ipynb"
         assert Path(seen["env"]["LABRIG_SCRATCH"]) == kernel_resources.scratch_dir("nb/cpu.ipynb")
         assert seen["scratch_is_dir"]
+        # The Python API inside the kernel sees the same request (paths relative to the root).
+        api = await run(
+            client, "import labrig.resources as r; print(r.show('nb/cpu.ipynb')['request']['cpus'])"
+        )
+        assert api.strip() == "1.0"
         torch_threads = await run(client, "import torch; print(torch.get_num_threads())")
         assert torch_threads.strip() == "1"
         shown = kernel_resources.show("nb/cpu.ipynb")
