@@ -195,11 +195,10 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
         if status is not None:
-            await asyncio.to_thread(self._record_exit)
+            await asyncio.to_thread(self._record_exit, status)
         return status
 
     async def cleanup(self, restart: bool = False) -> None:
-        await asyncio.to_thread(self._record_exit)
         await super().cleanup(restart=restart)
         await asyncio.to_thread(self._release)
 
@@ -217,10 +216,11 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         memory = self._plan.request.memory if self._plan and self._plan.request else None
         return f"kernel stopped: memory limit {format_bytes(memory or 0)} reached"
 
-    def _record_exit(self) -> None:
-        """After the kernel died: was it the memory cgroup's OOM killer?"""
+    def _record_exit(self, status: int) -> None:
+        """After the kernel died: was it killed (SIGKILL) by its memory cgroup's OOM killer?"""
         plan = self._plan
-        if plan is not None and plan.groups.memory_stopped():
+        killed = status in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        if plan is not None and killed and plan.groups.memory_stopped():
             self._stopped(self._limit_message())
 
     async def _watch_memory(self, limit: int) -> None:

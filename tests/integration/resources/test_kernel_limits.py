@@ -114,6 +114,7 @@ async def _check_one_cpu(
     finally:
         await stop(manager, client)
     assert kernel_resources.show("nb/cpu.ipynb")["allocations"] == []
+    assert kernel_resources.last_stop("nb/cpu.ipynb") is None  # a normal shutdown is no stop
 
 
 MEMORY_MODES = [
