@@ -1,6 +1,8 @@
 import * as React from 'react';
 import { createRoot, Root } from 'react-dom/client';
 
+import { LabrigModel } from '../model';
+import { LabrigPanelView } from '../panel/LabrigPanel';
 import { IResourceShow, IResourceUsage } from '../resources/api';
 import { ResourcesView } from '../resources/ResourcesView';
 import { LabrigAPIError, requestAPI } from '../request';
@@ -273,5 +275,47 @@ describe('ResourcesView', () => {
       "'4GB' is not a quantity"
     );
     expect(memory.getAttribute('aria-invalid')).toBe('true');
+  });
+});
+
+describe('the Resources section of the panel', () => {
+  it('shows the notebook in focus, and the empty state without one', async () => {
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (path: string) => {
+      if (path === 'resource-profiles') {
+        return PROFILES;
+      }
+      if (path.startsWith('resource-usage/')) {
+        return usage();
+      }
+      if (path.startsWith('resources/')) {
+        return show();
+      }
+      if (path === 'status') {
+        return { version: '0.1.0', backends: {}, capabilities: {}, database: {} };
+      }
+      return { items: [], next_page_token: null };
+    }) as typeof requestAPI);
+    const model = new LabrigModel({ standby: 'never' });
+    const host = document.createElement('div');
+    document.body.appendChild(host);
+    const root = createRoot(host);
+    await React.act(async () => root.render(<LabrigPanelView model={model} />));
+    await React.act(() => model.refresh());
+    const section = host.querySelector('[data-testid="labrig-section-resources"]') as HTMLElement;
+    expect(section.querySelector('[data-testid="labrig-empty"]')?.textContent).toContain(
+      'No resource requests yet'
+    );
+
+    await React.act(async () => model.setFocusedNotebook(NB));
+    await flush();
+    expect(section.querySelector('[data-testid="labrig-empty"]')).toBeNull();
+    expect(section.querySelector('[data-testid="labrig-resources-view"]')?.textContent).toContain(
+      'Notebook: train.ipynb'
+    );
+
+    await React.act(async () => root.unmount());
+    host.remove();
+    model.dispose();
   });
 });
