@@ -16,6 +16,7 @@ import { JobsUI } from './jobs/widgets';
 import { LabrigModel } from './model';
 import { addRegisterModelCommand } from './models/commands';
 import { LabrigPanel } from './panel/LabrigPanel';
+import { watchKernelStops } from './resources/stopNotice';
 
 export { LabrigAPIError, requestAPI } from './request';
 export * from './api';
@@ -142,7 +143,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (notebooks) {
-      notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.runAsJob));
+      const focus = (): void => {
+        model.setFocusedNotebook(notebooks.currentWidget?.context.path ?? null);
+      };
+      notebooks.currentChanged.connect(() => {
+        commands.notifyCommandChanged(CommandIDs.runAsJob);
+        focus();
+      });
+      focus();
+      notebooks.widgetAdded.connect((_, notebook) => void watchKernelStops(notebook));
     }
 
     if (palette) {

@@ -68,7 +68,11 @@ def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
 
 def _resource_service(app: LabrigApp, db: Database) -> ResourceService:
     server = getattr(app, "serverapp", None)
-    root = server.root_dir if server is not None else app.config.ServerApp.get("root_dir")
+    root = (
+        server.root_dir
+        if server is not None
+        else app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
+    )
     service = ResourceService(db, root_dir=root or None, parent=app)
     if "scratch_root" not in app.config.ResourceService:
         service.scratch_root = str(Path(app.data_dir) / "scratch")

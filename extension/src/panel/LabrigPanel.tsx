@@ -2,11 +2,12 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { labrigIcon } from '../icons';
+import { ResourcesView } from '../resources/ResourcesView';
 import { LabrigModel, SectionId } from '../model';
 import { basename } from './format';
 import { useSignal } from './hooks';
 import { ModelsBrowser } from '../models/ModelsBrowser';
-import { DatasetsList, JobsList, ResourcesList } from './lists';
+import { DatasetsList, JobsList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
 import { StatusLine } from './StatusLine';
@@ -51,6 +52,7 @@ export function LabrigPanelView(props: {
   useSignal(model.changed);
   const jobsRef = React.useRef<HTMLElement>(null);
   const selected = model.selectedNotebook;
+  const focused = model.focusedNotebook;
 
   React.useEffect(() => {
     if (selected && jobsRef.current && typeof jobsRef.current.scrollIntoView === 'function') {
@@ -80,10 +82,11 @@ export function LabrigPanelView(props: {
       <div className="labrig-Sections">
         <Section
           {...common('resources')}
+          count={focused ? null : common('resources').count}
           title="Resources"
           empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
         >
-          <ResourcesList items={model.section('resources').items} />
+          {focused && <ResourcesView notebookPath={focused} />}
         </Section>
         <Section
           {...common('datasets')}

@@ -1,53 +1,7 @@
 import * as React from 'react';
 
-import { IDataset, IJob, IResourceRequest } from '../api';
-import { basename, formatAbsolute, formatBytes, formatRelative, plural } from './format';
-
-/**
- * Resource requests, one per notebook.
- */
-export function ResourcesList(props: {
-  items: ReadonlyArray<IResourceRequest>;
-}): JSX.Element | null {
-  if (props.items.length === 0) {
-    return null;
-  }
-  return (
-    <ul className="labrig-List" aria-label="Resource requests">
-      {props.items.map(item => (
-        <li key={item.notebook_path} className="labrig-Item" data-testid="labrig-resource">
-          <div className="labrig-Item-primary">
-            <span className="labrig-Item-name" title={item.notebook_path}>
-              {basename(item.notebook_path)}
-            </span>
-            {item.profile && <span className="labrig-Tag">{item.profile}</span>}
-          </div>
-          <div className="labrig-Item-secondary">{describeResources(item)}</div>
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-/**
- * "4 CPUs · 16 GiB memory · 1 GPU (A100) · 50 GiB disk".
- */
-export function describeResources(item: IResourceRequest): string {
-  const parts: string[] = [];
-  if (item.cpus !== null) {
-    parts.push(plural(item.cpus, 'CPU'));
-  }
-  if (item.memory !== null) {
-    parts.push(`${formatBytes(item.memory)} memory`);
-  }
-  if (item.gpus > 0) {
-    parts.push(plural(item.gpus, 'GPU') + (item.gpu_type ? ` (${item.gpu_type})` : ''));
-  }
-  if (item.disk !== null) {
-    parts.push(`${formatBytes(item.disk)} disk`);
-  }
-  return parts.length ? parts.join(' · ') : 'Server defaults';
-}
+import { IDataset, IJob } from '../api';
+import { basename, formatAbsolute, formatRelative } from './format';
 
 /**
  * Datasets in the catalog.

@@ -109,8 +109,10 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
             plan.prefix = []
         plan.labels = enforce.applied_labels(support, plan.groups, cpus=cpus, memory=memory)
         plan.labels["cpu_list"] = cpu_list
+        plan.labels["cgroups"] = dict(plan.groups.paths)
         if memory is not None and "memory" not in plan.groups.paths:
             plan.watchdog_limit = memory
+        plan.env["LABRIG_ROOT_DIR"] = str(service.root_dir)  # notebook paths are relative to it
         plan.env["CUDA_VISIBLE_DEVICES"] = ",".join(uuids)
         plan.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         if cpus is not None:
@@ -193,11 +195,10 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
         if status is not None:
-            await asyncio.to_thread(self._record_exit)
+            await asyncio.to_thread(self._record_exit, status)
         return status
 
     async def cleanup(self, restart: bool = False) -> None:
-        await asyncio.to_thread(self._record_exit)
         await super().cleanup(restart=restart)
         await asyncio.to_thread(self._release)
 
@@ -215,10 +216,11 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         memory = self._plan.request.memory if self._plan and self._plan.request else None
         return f"kernel stopped: memory limit {format_bytes(memory or 0)} reached"
 
-    def _record_exit(self) -> None:
-        """After the kernel died: was it the memory cgroup's OOM killer?"""
+    def _record_exit(self, status: int) -> None:
+        """After the kernel died: was it killed (SIGKILL) by its memory cgroup's OOM killer?"""
         plan = self._plan
-        if plan is not None and plan.groups.memory_stopped():
+        killed = status in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        if plan is not None and killed and plan.groups.memory_stopped():
             self._stopped(self._limit_message())
 
     async def _watch_memory(self, limit: int) -> None:

@@ -149,7 +149,7 @@ class KernelGroups:
 
     def remove(self) -> None:
         for path in self.paths.values():
-            _remove_group(Path(path))
+            remove_group(Path(path))
 
     def memory_stopped(self) -> bool:
         """Whether the kernel OOM killer acted in this group (the limit was hit)."""
@@ -182,8 +182,10 @@ def oom_kills(group: Path) -> int:
         return 0
 
 
-def _remove_group(group: Path) -> None:
+def remove_group(group: Path) -> None:
     """Move stragglers to the parent, then remove the (empty) group."""
+    if group.parent.name != "labrig" or not group.is_relative_to(CGROUP_ROOT):
+        return  # only ever a group labrig made
     if not group.is_dir():
         return
     with contextlib.suppress(OSError):

@@ -659,6 +659,8 @@ class ResourceService(LoggingConfigurable):
             if not self._alive(row):
                 self.log.info("labrig: %s is gone; freeing %s", row.holder, row.gpus or "nothing")
                 session.execute(delete(GpuAllocation).where(GpuAllocation.holder == row.holder))
+                for group in (row.enforcement or {}).get("cgroups", {}).values():
+                    enforce.remove_group(Path(group))  # left behind by a crashed server
                 session.delete(row)
         session.flush()
 

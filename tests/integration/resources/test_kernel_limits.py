@@ -55,8 +55,30 @@ async def stop(manager: AsyncKernelManager, client: Any) -> None:
     await manager.shutdown_kernel(now=True)
 
 
+CPU_MODES = [
+    pytest.param(
+        True,
+        id="cgroup",
+        marks=pytest.mark.skipif(not enforce.detect().cpuset, reason="no cpuset cgroup here"),
+    ),
+    pytest.param(False, id="affinity"),
+]
+
+
+@pytest.mark.parametrize("use_cgroups", CPU_MODES)
 async def test_one_cpu_means_one_cpu_and_one_thread(
-    labrig_kernel: str, kernel_resources: ResourceService
+    labrig_kernel: str, labrig_env: Path, tmp_path: Path, use_cgroups: bool
+) -> None:
+    kernel_resources = provisioner_service(labrig_env, tmp_path / "root", use_cgroups=use_cgroups)
+    try:
+        await _check_one_cpu(labrig_kernel, kernel_resources, use_cgroups)
+    finally:
+        runtime.set_current(None)
+        kernel_resources.db.dispose()
+
+
+async def _check_one_cpu(
+    labrig_kernel: str, kernel_resources: ResourceService, use_cgroups: bool
 ) -> None:
     kernel_resources.save("nb/cpu.ipynb", {"cpus": 1, "memory": "1Gi", "disk": "1Gi"})
     manager, client = await start(labrig_kernel, "nb/cpu.ipynb")
@@ -69,20 +91,30 @@ async def test_one_cpu_means_one_cpu_and_one_thread(
         assert seen["env"]["LABRIG_NOTEBOOK_PATH"] == "nb/cpu.ipynb"
         assert Path(seen["env"]["LABRIG_SCRATCH"]) == kernel_resources.scratch_dir("nb/cpu.ipynb")
         assert seen["scratch_is_dir"]
+        # The Python API inside the kernel sees the same request (paths relative to the root).
+        api = await run(
+            client, "import labrig.resources as r; print(r.show('nb/cpu.ipynb')['request']['cpus'])"
+        )
+        assert api.strip() == "1.0"
         torch_threads = await run(client, "import torch; print(torch.get_num_threads())")
         assert torch_threads.strip() == "1"
         shown = kernel_resources.show("nb/cpu.ipynb")
         (allocation,) = shown["allocations"]
         assert allocation["pid"] == manager.provisioner.pid  # type: ignore[union-attr]
         labels = allocation["enforcement"]
-        if kernel_resources.host_support().cpuset:
+        if use_cgroups:
             assert labels["cpu"]["state"] == "enforced"
             assert f"kernel-{manager.kernel_id}" in seen["cgroup"]
         else:
-            assert labels["cpu"]["state"] == "advisory"
+            assert labels["cpu"] == {
+                "state": "advisory",
+                "mechanism": "CPU affinity + OMP/MKL/torch thread counts",
+            }
+            assert "labrig" not in seen["cgroup"]
     finally:
         await stop(manager, client)
     assert kernel_resources.show("nb/cpu.ipynb")["allocations"] == []
+    assert kernel_resources.last_stop("nb/cpu.ipynb") is None  # a normal shutdown is no stop
 
 
 MEMORY_MODES = [

@@ -182,6 +182,12 @@ async def test_apply_restarts_the_running_kernel_with_the_new_limits(
         assert allocation["cpus"] == 1
         assert [g["uuid"] for g in allocation["gpus"]] == [INVENTORY[0]["uuid"]]
         assert kernel.provisioner.pid != first_pid
+        # A refused request changes nothing: the running kernel is not restarted.
+        second_pid = kernel.provisioner.pid
+        status, body = await api(f"resources/{NB}", method="PUT", body={"gpus": 3})
+        assert status == 400
+        assert kernel.provisioner.pid == second_pid
+        assert (await api(f"resources/{NB}"))[1]["request"]["gpus"] == 1
         for _ in range(20):
             status, usage = await api(f"resource-usage/{NB}")
             if usage["memory"]["used"]:

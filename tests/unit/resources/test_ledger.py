@@ -13,6 +13,7 @@ import pytest
 from resources_kit import INVENTORY, make_service
 
 from labrig.errors import CapacityExceeded, InvalidInput
+from labrig.resources import enforce
 from labrig.resources.service import ResourceService
 
 GPU_A, GPU_B = (g["uuid"] for g in INVENTORY)
@@ -166,3 +167,21 @@ def test_twenty_concurrent_requests_for_two_gpus_get_exactly_two_grants(
     live = [h for h in check.holders() if h["gpus"]]
     assert sorted(u for h in live for u in h["gpus"]) == sorted([GPU_A, GPU_B])
     check.db.dispose()
+
+
+@pytest.mark.skipif(not enforce.detect().v1_bases, reason="labrig cannot create cgroups here")
+def test_a_crashed_servers_cgroups_are_removed_with_its_dead_holder(
+    resources: ResourceService,
+) -> None:
+    support = enforce.detect()
+    groups = enforce.create_groups(support, "kernel-crashed", cpus=1, memory=2**28, busy_cpus={})
+    assert set(groups.paths) >= {"cpuset", "memory"} & set(support.v1_bases)
+    assert groups.paths
+    victim = subprocess.Popen([sys.executable, "-c", "pass"])
+    victim.wait()
+    resources.acquire("kernel:crashed", 1, 2**28, 1, None, pid=victim.pid)
+    resources.attach("kernel:crashed", victim.pid, {"cgroups": groups.paths})
+    assert all(Path(p).is_dir() for p in groups.paths.values())
+    assert resources.acquire("kernel:next", None, None, 2, None) == [GPU_A, GPU_B]
+    assert not any(Path(p).exists() for p in groups.paths.values())
+    groups.remove()
