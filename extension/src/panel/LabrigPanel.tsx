@@ -5,7 +5,9 @@ import { labrigIcon } from '../icons';
 import { LabrigModel, SectionId } from '../model';
 import { basename } from './format';
 import { useSignal } from './hooks';
-import { DatasetsList, JobsList, ModelsList, ResourcesList } from './lists';
+import { AddDatasetForm, DatasetsView } from '../datasets/DatasetsView';
+import { IDatasetInfo } from '../datasets/api';
+import { JobsList, ModelsList, ResourcesList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
 import { StatusLine } from './StatusLine';
@@ -86,8 +88,12 @@ export function LabrigPanelView(props: { model: LabrigModel }): JSX.Element {
               No datasets yet — add one with <code>labrig datasets add</code>
             </>
           }
+          footer={<AddDatasetForm onAdded={() => void model.refreshSection('datasets')} />}
         >
-          <DatasetsList items={model.section('datasets').items} />
+          <DatasetsView
+            items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
+            onChanged={() => void model.refreshSection('datasets')}
+          />
         </Section>
         <Section
           {...common('jobs')}
