@@ -146,12 +146,12 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
           <code>{item.mount_path}</code>
         </div>
       )}
-      {warm && warm.state !== 'idle' && (running || warm.state !== 'succeeded') && (
+      {warm && warm.state !== 'idle' && (
         <div className="labrig-WarmUp" data-testid="labrig-warmup">
           <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
           <span className="labrig-WarmUp-text">
-            {warm.state === 'running' || warm.state === 'listing'
-              ? describeProgress(warm)
+            {running || warm.state === 'succeeded'
+              ? `${warm.state === 'succeeded' ? 'warmed · ' : ''}${describeProgress(warm)}`
               : warm.state}
           </span>
           {warm.error && !running && <span className="labrig-Error-inline">{warm.error}</span>}
@@ -210,6 +210,8 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
           type="button"
           className="labrig-LinkButton"
           disabled={busy || running}
+          aria-label={`Check ${item.name} at its source for changes`}
+          title="List the source again and show what changed before switching versions"
           onClick={() => void act(async () => setPreview(await refreshDataset(item.name)))}
         >
           Refresh
