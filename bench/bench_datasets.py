@@ -191,9 +191,9 @@ def main() -> None:
             lambda: subprocess.run(["cp", "-r", str(mount), str(plain)], check=True)
         )
         # Warm reads: every byte once; both trees are in the page cache (dropping it needs
-        # privileges these machines do not give). Best of three, alternating.
+        # privileges these machines do not give). Best of five, alternating.
         warm_mount, warm_plain, warm_filecache = [], [], []
-        for _ in range(3):
+        for _ in range(5):
             warm_plain.append(timed(lambda: read_tree(plain)))
             warm_mount.append(timed(lambda: read_tree(mount)))
             warm_filecache.append(timed(through_cache("filecache")))

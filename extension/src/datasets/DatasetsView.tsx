@@ -343,6 +343,13 @@ export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
     }
   };
 
+  const fields: Array<[string, string, string, (value: string) => void]> = [
+    ['Dataset name', 'name', name, setName],
+    ['Source URL', 's3://bucket/prefix/, https://..., file:///...', source, setSource],
+    ['Include pattern', 'include (optional), e.g. *.parquet', include, setInclude],
+    ['Endpoint URL', 'endpoint (optional, S3/OSS-compatible)', endpoint, setEndpoint]
+  ];
+
   return (
     <form
       className="labrig-Form"
@@ -350,34 +357,16 @@ export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
       data-testid="labrig-add-dataset"
       onSubmit={event => void submit(event)}
     >
-      <input
-        className="jp-mod-styled"
-        aria-label="Dataset name"
-        placeholder="name"
-        value={name}
-        onChange={event => setName(event.target.value)}
-      />
-      <input
-        className="jp-mod-styled"
-        aria-label="Source URL"
-        placeholder="s3://bucket/prefix/, https://..., file:///..."
-        value={source}
-        onChange={event => setSource(event.target.value)}
-      />
-      <input
-        className="jp-mod-styled"
-        aria-label="Include pattern"
-        placeholder="include (optional), e.g. *.parquet"
-        value={include}
-        onChange={event => setInclude(event.target.value)}
-      />
-      <input
-        className="jp-mod-styled"
-        aria-label="Endpoint URL"
-        placeholder="endpoint (optional, S3/OSS-compatible)"
-        value={endpoint}
-        onChange={event => setEndpoint(event.target.value)}
-      />
+      {fields.map(([label, placeholder, value, set]) => (
+        <input
+          key={label}
+          className="jp-mod-styled"
+          aria-label={label}
+          placeholder={placeholder}
+          value={value}
+          onChange={event => set(event.target.value)}
+        />
+      ))}
       <button
         type="submit"
         className="jp-mod-styled jp-mod-accept"
