@@ -162,6 +162,15 @@ def file_server(http_root: Path) -> Iterator[FileServer]:
 # -- S3 (moto) --------------------------------------------------------------------------------
 
 
+def _access_denied(start_response: Any, message: bytes) -> list[bytes]:
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+        b"<Message>" + message + b"</Message></Error>"
+    )
+    start_response("403 Forbidden", [("Content-Type", "application/xml")])
+    return [body]
+
+
 class CountingApp:
     """WSGI middleware counting object GETs (by key) and every request."""
 
@@ -181,12 +190,7 @@ class CountingApp:
         if environ.get("HTTP_AUTHORIZATION", "").startswith("OSS "):
             return self._oss_dialect(environ, start_response)
         if self.deny:
-            body = (
-                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-                b"<Message>Access Denied</Message></Error>"
-            )
-            start_response("403 Forbidden", [("Content-Type", "application/xml")])
-            return [body]
+            return _access_denied(start_response, b"Access Denied")
         return self.app(environ, start_response)
 
     def _oss_dialect(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -199,12 +203,9 @@ class CountingApp:
             captured["status"], captured["headers"] = status, headers
 
         if self.deny:
-            body = (
-                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-                b"<Message>The OSS Access Key Id you provided does not exist.</Message></Error>"
+            return _access_denied(
+                start_response, b"The OSS Access Key Id you provided does not exist."
             )
-            start_response("403 Forbidden", [("Content-Type", "application/xml")])
-            return [body]
         body = b"".join(self.app(environ, capture))
         content_type = dict((k.lower(), v) for k, v in captured["headers"]).get("content-type", "")
         if "xml" in content_type:  # listings and errors; object bodies pass through untouched

@@ -135,6 +135,7 @@ class DatasetCatalog:
         self._warmups: dict[str, WarmUp] = {}
         self._warm_lock = threading.Lock()
         self._admin_synced = False
+        self._lazy_bytes = 0
 
     @property
     def store(self) -> ObjectStore:
@@ -664,7 +665,15 @@ class DatasetCatalog:
         entry = next((e for e in entries if e.path == rel.strip("/")), None)
         if entry is None:
             raise NotFound(f"dataset {name!r} (version {version}) has no file {rel!r}")
-        path, _ = self.store.ensure(self.source(name), entry)
+        store = self.store
+        path, fetched = store.ensure(self.source(name), entry)
+        if fetched and store.size_limit:
+            # Lazy reads of a dataset larger than the cache: keep under the cap as we go
+            # (every tenth of the cap fetched), sparing the file just opened.
+            self._lazy_bytes += entry.size
+            if self._lazy_bytes >= store.size_limit // 10:
+                self._lazy_bytes = 0
+                store.evict(self.protected_keys() | {path.name})
         return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import errno
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -377,6 +378,16 @@ class Source:
                 self._fs = self._make_fs()
             return self._fs
 
+    def _module(self, name: str) -> Any:
+        try:
+            return importlib.import_module(name)
+        except ImportError as err:
+            raise InvalidInput(
+                f"dataset {self.name!r}: {self.protocol}:// sources need {name} "
+                f"(pip install {name})",
+                field="source_url",
+            ) from err
+
     def _make_fs(self) -> Any:
         opts = self.options
         sec = self.secrets.values
@@ -385,13 +396,7 @@ class Source:
 
             return LocalFileSystem()
         if self.protocol == "s3":
-            try:
-                import s3fs
-            except ImportError as err:
-                raise InvalidInput(
-                    f"dataset {self.name!r}: s3:// sources need s3fs (pip install s3fs)",
-                    field="source_url",
-                ) from err
+            s3fs = self._module("s3fs")
             client_kwargs: dict[str, Any] = {}
             if opts.get("region"):
                 client_kwargs["region_name"] = opts["region"]
@@ -410,13 +415,7 @@ class Source:
                 skip_instance_cache=True,
             )
         if self.protocol == "oss":
-            try:
-                import ossfs
-            except ImportError as err:
-                raise InvalidInput(
-                    f"dataset {self.name!r}: oss:// sources need ossfs (pip install ossfs)",
-                    field="source_url",
-                ) from err
+            ossfs = self._module("ossfs")
             endpoint = opts.get("endpoint_url") or (
                 f"https://oss-{opts['region']}.aliyuncs.com" if opts.get("region") else None
             )
@@ -431,13 +430,7 @@ class Source:
                 kwargs.update(key=sec.get("key"), secret=sec.get("secret"), token=sec.get("token"))
             return ossfs.OSSFileSystem(**kwargs)
         if self.protocol == "gs":
-            try:
-                import gcsfs
-            except ImportError as err:
-                raise InvalidInput(
-                    f"dataset {self.name!r}: gs:// sources need gcsfs (pip install gcsfs)",
-                    field="source_url",
-                ) from err
+            gcsfs = self._module("gcsfs")
             token: Any = "anon" if opts.get("anonymous") else opts.get("credentials_file")
             return gcsfs.GCSFileSystem(
                 token=token, endpoint_url=opts.get("endpoint_url"), skip_instance_cache=True

@@ -7,7 +7,9 @@ import { LabrigModel, SectionId } from '../model';
 import { basename } from './format';
 import { useSignal } from './hooks';
 import { ModelsBrowser } from '../models/ModelsBrowser';
-import { DatasetsList, JobsList } from './lists';
+import { AddDatasetForm, DatasetsView } from '../datasets/DatasetsView';
+import { IDatasetInfo } from '../datasets/api';
+import { JobsList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
 import { StatusLine } from './StatusLine';
@@ -96,8 +98,12 @@ export function LabrigPanelView(props: {
               No datasets yet — add one with <code>labrig datasets add</code>
             </>
           }
+          footer={<AddDatasetForm onAdded={() => void model.refreshSection('datasets')} />}
         >
-          <DatasetsList items={model.section('datasets').items} />
+          <DatasetsView
+            items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
+            onChanged={() => void model.refreshSection('datasets')}
+          />
         </Section>
         <Section
           {...common('jobs')}

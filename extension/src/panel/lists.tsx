@@ -1,38 +1,7 @@
 import * as React from 'react';
 
-import { IDataset, IJob } from '../api';
+import { IJob } from '../api';
 import { basename, formatAbsolute, formatRelative } from './format';
-
-/**
- * Datasets in the catalog.
- */
-export function DatasetsList(props: { items: ReadonlyArray<IDataset> }): JSX.Element | null {
-  if (props.items.length === 0) {
-    return null;
-  }
-  return (
-    <ul className="labrig-List" aria-label="Datasets">
-      {props.items.map(item => (
-        <li key={item.name} className="labrig-Item" data-testid="labrig-dataset">
-          <div className="labrig-Item-primary">
-            <span className="labrig-Item-name" title={item.name}>
-              {item.name}
-            </span>
-            {item.read_only && <span className="labrig-Tag">read-only</span>}
-          </div>
-          <div className="labrig-Item-secondary">
-            <span className="labrig-Item-source" title={item.source_url}>
-              {item.source_url}
-            </span>
-            {item.version && (
-              <span title={`Pinned manifest ${item.version}`}> · {item.version.slice(0, 8)}</span>
-            )}
-          </div>
-        </li>
-      ))}
-    </ul>
-  );
-}
 
 /**
  * Jobs, newest first; those of the selected notebook are highlighted.

@@ -226,3 +226,20 @@ def test_oss_dataset_through_ossfs(
             catalog.create({**body, "name": "oss-denied"})
     finally:
         s3_server.counter.deny = False
+
+
+def test_lazy_reads_of_a_dataset_larger_than_the_cache_stay_under_its_cap(
+    catalog: DatasetCatalog, tmp_path: Path
+) -> None:
+    from labrig.dataset_mounts.fs import LabrigFileSystem
+
+    files = make_files(20, 10_000, seed=91)
+    write_tree(tmp_path / "large", files)
+    catalog.create({"name": "large", "source_url": (tmp_path / "large").as_uri()})
+    catalog.store.size_limit = 50_000  # a fifth of the dataset
+    fs = LabrigFileSystem(catalog=catalog)
+    for name, data in files.items():
+        with fs.open(f"large/{name}") as f:
+            assert f.read() == data
+    assert catalog.cache_stats()["used_bytes"] <= 50_000
+    assert catalog.cache_stats()["misses"] == 20
