@@ -698,7 +698,7 @@ class JobService:
                     "notebook_path": row.notebook_path,
                     "snapshot_sha256": row.snapshot_sha256,
                     "parameters": row.spec.get("parameters", {}),
-                    "datasets": row.spec.get("datasets", []),
+                    "datasets": self._pinned_datasets(row.id),
                 }
                 self.model_outputs.register_job_outputs(row.id, 0, outputs, lineage)
             with self.db.session() as session:
@@ -706,6 +706,15 @@ class JobService:
                 if stored is not None:
                     stored.finalized = True
                     stored.holds_resources = False
+
+    def _pinned_datasets(self, job_id: str) -> dict[str, str]:
+        """The dataset versions a job was started with (name -> version)."""
+        try:
+            env = self.layout(job_id).read_job()["env"]
+            pinned: dict[str, str] = json.loads(env.get("LABRIG_DATASETS", "{}"))
+            return pinned
+        except (OSError, ValueError, KeyError):
+            return {}
 
     def tick(self) -> None:
         """One round of housekeeping; the first one after start reconciles with what runs."""
