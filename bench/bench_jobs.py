@@ -90,7 +90,11 @@ def median(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--parts", default="notebooks,ddp,list", help="comma-separated: notebooks, ddp, list"
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     work = Path(tempfile.mkdtemp(prefix="labrig-bench-"))
     root = work / "root"
     root.mkdir()
@@ -102,15 +106,19 @@ def main() -> None:
     small = notebook(root / "small.ipynb", ["x = 1", "y = x + 1", "print(y)"])
     big = notebook(root / "big.ipynb", [f"v{i} = {i}" for i in range(200)])
     for name, path, peers in (
-        ("3-cell notebook", small, {"papermill (defaults)": []}),
-        (
-            "200-cell notebook",
-            big,
-            {
-                "papermill (defaults)": [],
-                "papermill (per-cell save off)": ["--no-request-save-on-cell-execute"],
-            },
-        ),
+        ()
+        if "notebooks" not in parts
+        else (
+            ("3-cell notebook", small, {"papermill (defaults)": []}),
+            (
+                "200-cell notebook",
+                big,
+                {
+                    "papermill (defaults)": [],
+                    "papermill (per-cell save off)": ["--no-request-save-on-cell-execute"],
+                },
+            ),
+        )
     ):
         ours = [run_job(jobs, {"notebook_path": path.name})[0] for _ in range(args.repeat)]
         for peer, extra in peers.items():
@@ -127,7 +135,7 @@ def main() -> None:
     script.write_text(DDP_CODE)
     ddp_nb = notebook(root / "ddp.ipynb", [DDP_CODE])
     job_rates, script_rates = [], []
-    for _ in range(args.repeat):
+    for _ in range(args.repeat if "ddp" in parts else 0):
         _, done = run_job(jobs, {"notebook_path": ddp_nb.name, "procs_per_node": 2})
         log = jobs.logs(str(done["id"]), 0)["text"]
         job_rates.append(float(log.split("STEPS_PER_S")[1].split()[0]))
@@ -141,8 +149,29 @@ def main() -> None:
         script_rates.append(float(out.split("STEPS_PER_S")[1].split()[0]))
         print("ddp", job_rates[-1], script_rates[-1], flush=True)
 
+    first, deep = list_timings(jobs) if "list" in parts else ([], [])
+
+    print(f"labrig jobs benchmark ({os.cpu_count()} CPUs, median of {args.repeat})")
+    print(f"{'case':<20} {'comparison':<44} {'labrig':>9} {'peer':>9} {'ratio':>7}")
+    for name, what, ours_s, theirs_s in rows:
+        print(f"{name:<20} {what:<44} {ours_s:>8.2f}s {theirs_s:>8.2f}s {ours_s / theirs_s:>6.2f}x")
+    if job_rates:
+        job_rate, script_rate = median(job_rates), median(script_rates)
+        print(
+            f"{'2-rank DDP (gloo)':<20} {'steps/s: job vs script under torchrun':<44} "
+            f"{job_rate:>9.1f} {script_rate:>9.1f} {job_rate / script_rate:>6.2f}x"
+        )
+    if first:
+        print(
+            f"{'jobs list':<20} {'page of 50 of 10,000 (first / page 101)':<44} "
+            f"{median(first) * 1000:>7.1f}ms {median(deep) * 1000:>7.1f}ms"
+        )
+
+
+def list_timings(jobs: JobService) -> tuple[list[float], list[float]]:
+    """Server time (query + JSON) of the first page and of page 101, 50 jobs each."""
     now = datetime.now(UTC)
-    with db.session() as session:
+    with jobs.db.session() as session:
         session.add_all(
             Job(
                 id=f"bench-{i:05d}",
@@ -154,12 +183,10 @@ def main() -> None:
             )
             for i in range(10_000)
         )
-    first = []
-    deep = []
     token = None
     for _ in range(100):
-        page = jobs.list(PageRequest(50, token))
-        token = page.next_page_token
+        token = jobs.list(PageRequest(50, token)).next_page_token
+    first, deep = [], []
     for _ in range(50):
         start = time.perf_counter()
         json.dumps(jobs.list(PageRequest(50)).items)
@@ -167,20 +194,7 @@ def main() -> None:
         start = time.perf_counter()
         json.dumps(jobs.list(PageRequest(50, token)).items)
         deep.append(time.perf_counter() - start)
-
-    print(f"labrig jobs benchmark ({os.cpu_count()} CPUs, median of {args.repeat})")
-    print(f"{'case':<20} {'comparison':<44} {'labrig':>9} {'peer':>9} {'ratio':>7}")
-    for name, what, ours_s, theirs_s in rows:
-        print(f"{name:<20} {what:<44} {ours_s:>8.2f}s {theirs_s:>8.2f}s {ours_s / theirs_s:>6.2f}x")
-    job_rate, script_rate = median(job_rates), median(script_rates)
-    print(
-        f"{'2-rank DDP (gloo)':<20} {'steps/s: job vs script under torchrun':<44} "
-        f"{job_rate:>9.1f} {script_rate:>9.1f} {job_rate / script_rate:>6.2f}x"
-    )
-    print(
-        f"{'jobs list':<20} {'page of 50 of 10,000 (first / page 101)':<44} "
-        f"{median(first) * 1000:>7.1f}ms {median(deep) * 1000:>7.1f}ms"
-    )
+    return first, deep
 
 
 if __name__ == "__main__":
