@@ -637,6 +637,7 @@ class JobService:
             "nodes": int(spec["nodes"]),
             "procs_per_node": int(spec["procs_per_node"]),
             "timeout": spec.get("timeout"),
+            "memory": spec.get("memory"),
             "env": env,
             "gpus": granted,
             "cwd": str(cwd),

@@ -9,6 +9,7 @@ final state with a one-line reason. It talks only to the state database and the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -19,8 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..store import Database
-from .runtime import ACTIVE, JobLayout, kill_tree, set_status
+from .runtime import ACTIVE, JobLayout, kernel_processes_of, kill_tree, set_status
 
 POLL = 0.2
 
@@ -104,6 +107,21 @@ class ForkedRank:
         return self.returncode
 
 
+def over_memory(layout: JobLayout, world: int, limit: int | None) -> int | None:
+    """The first rank whose kernel (with its children) uses more memory than ``limit``."""
+    if not limit:
+        return None
+    for rank in range(world):
+        tree = [p for p in kernel_processes_of(layout, rank)]
+        used = 0
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                used += proc.memory_info().rss
+        if used > limit:
+            return rank
+    return None
+
+
 def outcome(layout: JobLayout, world: int, codes: list[int | None]) -> tuple[str, str | None]:
     """SUCCEEDED, or FAILED with the most telling rank's one-line reason."""
     results: dict[int, dict[str, Any]] = {}
@@ -164,6 +182,20 @@ def supervise(layout: JobLayout) -> int:
             kill_tree(None, None, layout)
             set_status(
                 db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s"
+            )
+            return 1
+        over = over_memory(layout, world, job.get("memory"))
+        if over is not None:
+            for proc in procs:
+                kill_tree(proc.pid, None, None)
+            kill_tree(None, None, layout)
+            mib = job["memory"] / 2**20
+            set_status(
+                db,
+                job_id,
+                "FAILED",
+                only_from=ACTIVE,
+                reason=f"stopped: memory limit ({mib:.0f} MiB per process) exceeded by rank {over}",
             )
             return 1
         if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):
