@@ -32,6 +32,7 @@ export class JobsUI {
         }}
       />
     );
+    content.addClass('labrig-JobWidget');
     const widget = new MainAreaWidget({ content });
     widget.id = `labrig-run-job-${Date.now()}`;
     widget.title.label = `Run as job: ${path.split('/').pop()}`;
@@ -66,6 +67,7 @@ export class JobsUI {
         }}
       />
     );
+    content.addClass('labrig-JobWidget');
     const widget = new MainAreaWidget({ content });
     widget.id = id;
     widget.title.label = `Job ${jobId}`;

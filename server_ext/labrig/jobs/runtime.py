@@ -138,17 +138,27 @@ def _pid_file_process(path: Path) -> psutil.Process | None:
         return None
 
 
+def _with_children(proc: psutil.Process | None) -> list[psutil.Process]:
+    if proc is None:
+        return []
+    found = [proc]
+    with contextlib.suppress(psutil.Error):
+        found.extend(proc.children(recursive=True))
+    return found
+
+
 def kernel_processes(layout: JobLayout) -> list[psutil.Process]:
     """The kernels the ranks started (they run in their own sessions, so a process-group kill
     would miss them) and everything below them."""
     found: list[psutil.Process] = []
     for pid_file in layout.root.glob("ranks/*/kernel.pid"):
-        proc = _pid_file_process(pid_file)
-        if proc is not None:
-            found.append(proc)
-            with contextlib.suppress(psutil.Error):
-                found.extend(proc.children(recursive=True))
+        found.extend(_with_children(_pid_file_process(pid_file)))
     return found
+
+
+def kernel_processes_of(layout: JobLayout, rank: int) -> list[psutil.Process]:
+    """One rank's kernel and everything below it (none before the kernel is up)."""
+    return _with_children(_pid_file_process(layout.kernel_pid(rank)))
 
 
 def kill_tree(pid: int | None, started: float | None, layout: JobLayout | None) -> int:

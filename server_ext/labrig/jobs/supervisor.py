@@ -9,6 +9,7 @@ final state with a one-line reason. It talks only to the state database and the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -19,8 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..store import Database
-from .runtime import ACTIVE, JobLayout, kill_tree, set_status
+from .runtime import ACTIVE, JobLayout, kernel_processes_of, kill_tree, set_status
 
 POLL = 0.2
 
@@ -70,6 +73,55 @@ def _single_rank_env(port: int) -> dict[str, str]:
     }
 
 
+class ForkedRank:
+    """The only rank of a one-process job, forked from the supervisor with papermill already
+    imported (one interpreter start instead of two); polled like a ``Popen``."""
+
+    def __init__(self, layout: JobLayout, env: dict[str, str], cwd: str) -> None:
+        import papermill  # noqa: F401 - imported once, before the fork, for the rank to reuse
+
+        from . import worker
+
+        log = os.open(layout.agent_log(0), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; its work is checked through its files
+            code = 1
+            try:
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                os.chdir(cwd)
+                os.environ.clear()
+                os.environ.update(env)
+                code = worker.main([str(layout.root)])
+            finally:
+                os._exit(code)
+        os.close(log)
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def over_memory(layout: JobLayout, world: int, limit: int | None) -> int | None:
+    """The first rank whose kernel (with its children) uses more memory than ``limit``."""
+    if not limit:
+        return None
+    for rank in range(world):
+        tree = [p for p in kernel_processes_of(layout, rank)]
+        used = 0
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                used += proc.memory_info().rss
+        if used > limit:
+            return rank
+    return None
+
+
 def outcome(layout: JobLayout, world: int, codes: list[int | None]) -> tuple[str, str | None]:
     """SUCCEEDED, or FAILED with the most telling rank's one-line reason."""
     results: dict[int, dict[str, Any]] = {}
@@ -99,10 +151,11 @@ def supervise(layout: JobLayout) -> int:
     port = free_port()
     env = {**os.environ, **job["env"], "MASTER_ADDR": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
     cmds = commands(job, layout, port)
+    procs: list[subprocess.Popen[bytes] | ForkedRank] = []
     if len(cmds) == 1 and "torch.distributed.run" not in cmds[0]:
         env.update(_single_rank_env(port))
-    procs = []
-    for node, cmd in enumerate(cmds):
+        procs.append(ForkedRank(layout, env, job["cwd"]))
+    for node, cmd in enumerate(cmds if not procs else []):
         log = layout.agent_log(node).open("ab")
         procs.append(
             subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=job["cwd"])
@@ -129,6 +182,20 @@ def supervise(layout: JobLayout) -> int:
             kill_tree(None, None, layout)
             set_status(
                 db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s"
+            )
+            return 1
+        over = over_memory(layout, world, job.get("memory"))
+        if over is not None:
+            for proc in procs:
+                kill_tree(proc.pid, None, None)
+            kill_tree(None, None, layout)
+            mib = job["memory"] / 2**20
+            set_status(
+                db,
+                job_id,
+                "FAILED",
+                only_from=ACTIVE,
+                reason=f"stopped: memory limit ({mib:.0f} MiB per process) exceeded by rank {over}",
             )
             return 1
         if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):

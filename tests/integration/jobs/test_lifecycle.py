@@ -146,6 +146,12 @@ ENDINGS = [
         "FAILED",
     ),
     ("hang", "import time\ntime.sleep(600)", r"^timed out after 4 s$", "FAILED"),
+    (
+        "memory",
+        "x = bytearray(600 * 2**20)\nimport time\ntime.sleep(60)",
+        r"^stopped: memory limit \(300 MiB per process\) exceeded by rank 0$",
+        "FAILED",
+    ),
     ("loud", "print('x' * 4_000_000)\nprint('end')", None, "SUCCEEDED"),
 ]
 
@@ -166,6 +172,8 @@ def test_each_way_a_notebook_ends_gives_the_right_state_and_one_line_reason(
     body: dict[str, Any] = {"notebook_path": f"{name}.ipynb"}
     if name == "hang":
         body["timeout"] = 4
+    if name == "memory":
+        body["memory"] = 300 * 2**20
     job = wait(jobs, jobs.submit(body)["id"], FINAL, timeout=120)
     assert job["status"] == status, job
     if reason is None:

@@ -1,0 +1,201 @@
+"""Jobs benchmark: labrig jobs against papermill and torchrun measured in the same run.
+
+    .venv/bin/python bench/bench_jobs.py [--repeat 3]
+
+1. a 3-cell notebook: submit -> SUCCEEDED vs `papermill in.ipynb out.ipynb`;
+2. a 200-trivial-cell notebook: the same, vs papermill with its defaults and with per-cell
+   saving off (labrig still reports per-cell progress and saves the output at most 2 s stale);
+3. 2-rank CPU DDP (gloo): training steps/s inside a 2-process job vs the same code as a script
+   under `torchrun --nproc-per-node 2`;
+4. the jobs list: server time for a page of 50 out of 10,000 jobs (first and a deep page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nbformat
+
+from labrig.jobs.capacity import HostCapacity
+from labrig.jobs.service import JobService
+from labrig.store import Database, PageRequest
+from labrig.store.tables import Job
+
+PY = sys.executable
+DDP_STEPS = 300
+DDP_CODE = f"""
+import os, time, torch, torch.distributed as dist
+from torch import nn
+dist.init_process_group("gloo")
+torch.manual_seed(0)
+torch.set_num_threads(1)
+net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))
+model = nn.parallel.DistributedDataParallel(net)
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+for _ in range(20):
+    opt.zero_grad(); nn.functional.cross_entropy(model(x), y).backward(); opt.step()
+start = time.perf_counter()
+for _ in range({DDP_STEPS}):
+    opt.zero_grad(); nn.functional.cross_entropy(model(x), y).backward(); opt.step()
+rate = {DDP_STEPS} / (time.perf_counter() - start)
+if dist.get_rank() == 0:
+    print("STEPS_PER_S", rate, flush=True)
+dist.destroy_process_group()
+"""
+
+
+def notebook(path: Path, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def run_job(jobs: JobService, body: dict[str, object]) -> tuple[float, dict[str, object]]:
+    jobs.tick()  # as the server does every second: releases the last job's resources
+    start = time.perf_counter()
+    job = jobs.submit(body)
+    while True:
+        state = jobs._row(str(job["id"])).status
+        if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    done = jobs.get(str(job["id"]))
+    assert done["status"] == "SUCCEEDED", done
+    return elapsed, done
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--parts", default="notebooks,ddp,list", help="comma-separated: notebooks, ddp, list"
+    )
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    work = Path(tempfile.mkdtemp(prefix="labrig-bench-"))
+    root = work / "root"
+    root.mkdir()
+    db = Database(f"sqlite:///{work / 'labrig.db'}")
+    db.upgrade()
+    jobs = JobService(db, work / "data", root, capacity=HostCapacity(work / "cap"))
+    rows = []
+
+    small = notebook(root / "small.ipynb", ["x = 1", "y = x + 1", "print(y)"])
+    big = notebook(root / "big.ipynb", [f"v{i} = {i}" for i in range(200)])
+    for name, path, peers in (
+        ()
+        if "notebooks" not in parts
+        else (
+            ("3-cell notebook", small, {"papermill (defaults)": []}),
+            (
+                "200-cell notebook",
+                big,
+                {
+                    "papermill (defaults)": [],
+                    "papermill (per-cell save off)": ["--no-request-save-on-cell-execute"],
+                },
+            ),
+        )
+    ):
+        ours = [run_job(jobs, {"notebook_path": path.name})[0] for _ in range(args.repeat)]
+        for peer, extra in peers.items():
+            theirs = [
+                timed(
+                    [PY, "-m", "papermill", "--no-progress-bar", *extra, path.name, "o.ipynb"], root
+                )
+                for _ in range(args.repeat)
+            ]
+            rows.append((name, f"labrig job vs {peer}", median(ours), median(theirs)))
+            print(rows[-1], flush=True)
+
+    script = work / "ddp.py"
+    script.write_text(DDP_CODE)
+    ddp_nb = notebook(root / "ddp.ipynb", [DDP_CODE])
+    job_rates, script_rates = [], []
+    for _ in range(args.repeat if "ddp" in parts else 0):
+        _, done = run_job(jobs, {"notebook_path": ddp_nb.name, "procs_per_node": 2})
+        log = jobs.logs(str(done["id"]), 0)["text"]
+        job_rates.append(float(log.split("STEPS_PER_S")[1].split()[0]))
+        out = subprocess.run(
+            [PY, "-m", "torch.distributed.run", "--nproc-per-node", "2", str(script)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        ).stdout
+        script_rates.append(float(out.split("STEPS_PER_S")[1].split()[0]))
+        print("ddp", job_rates[-1], script_rates[-1], flush=True)
+
+    first, deep = list_timings(jobs) if "list" in parts else ([], [])
+
+    print(f"labrig jobs benchmark ({os.cpu_count()} CPUs, median of {args.repeat})")
+    print(f"{'case':<20} {'comparison':<44} {'labrig':>9} {'peer':>9} {'ratio':>7}")
+    for name, what, ours_s, theirs_s in rows:
+        print(f"{name:<20} {what:<44} {ours_s:>8.2f}s {theirs_s:>8.2f}s {ours_s / theirs_s:>6.2f}x")
+    if job_rates:
+        job_rate, script_rate = median(job_rates), median(script_rates)
+        print(
+            f"{'2-rank DDP (gloo)':<20} {'steps/s: job vs script under torchrun':<44} "
+            f"{job_rate:>9.1f} {script_rate:>9.1f} {job_rate / script_rate:>6.2f}x"
+        )
+    if first:
+        print(
+            f"{'jobs list':<20} {'page of 50 of 10,000 (first / page 101)':<44} "
+            f"{median(first) * 1000:>7.1f}ms {median(deep) * 1000:>7.1f}ms"
+        )
+
+
+def list_timings(jobs: JobService) -> tuple[list[float], list[float]]:
+    """Server time (query + JSON) of the first page and of page 101, 50 jobs each."""
+    now = datetime.now(UTC)
+    with jobs.db.session() as session:
+        session.add_all(
+            Job(
+                id=f"bench-{i:05d}",
+                name=f"job {i}",
+                notebook_path="big.ipynb",
+                status="SUCCEEDED",
+                created_at=now - timedelta(seconds=i),
+                spec={"nodes": 1, "procs_per_node": 1},
+            )
+            for i in range(10_000)
+        )
+    token = None
+    for _ in range(100):
+        token = jobs.list(PageRequest(50, token)).next_page_token
+    first, deep = [], []
+    for _ in range(50):
+        start = time.perf_counter()
+        json.dumps(jobs.list(PageRequest(50)).items)
+        first.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        json.dumps(jobs.list(PageRequest(50, token)).items)
+        deep.append(time.perf_counter() - start)
+    return first, deep
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+/**
+ * Run the example notebook as a 2-process job from the toolbar with an edited parameter,
+ * watch its progress and logs, and open its output notebook.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { expect, test } from '@jupyterlab/galata';
+
+import { JobsPage } from './pages/jobs';
+
+const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples');
+
+test.use({ autoGoto: true });
+
+test('Run as job: edited parameter, 2 processes, progress, logs, output notebook', async ({
+  page
+}) => {
+  test.setTimeout(240 * 1000);
+  const notebook = fs.readFileSync(path.join(EXAMPLES, 'train_moons.ipynb'), 'utf-8');
+  const data = fs.readFileSync(path.join(EXAMPLES, 'data', 'moons.csv'), 'utf-8');
+  expect(await page.contents.uploadContent(notebook, 'text', 'train_moons.ipynb')).toBe(true);
+  expect(await page.contents.uploadContent(data, 'text', 'data/moons.csv')).toBe(true);
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', {
+      path: 'train_moons.ipynb'
+    });
+  });
+  await expect(page.locator('.jp-NotebookPanel .jp-Cell').first()).toBeVisible();
+  await page.locator('.jp-NotebookPanel-toolbar .labrig-run-as-job').click();
+
+  const jobs = new JobsPage(page);
+  await expect(jobs.parameter('epochs')).toHaveValue('60');
+  // A wrong type is refused in the form, naming the parameter.
+  await jobs.parameter('epochs').fill('sixty');
+  await jobs.parameter('epochs').press('Enter');
+  await expect(jobs.form.getByTestId('labrig-error-parameters.epochs')).toContainText(
+    'whole number'
+  );
+  await jobs.parameter('epochs').fill('7');
+  await jobs.field('procs_per_node').fill('2');
+  await jobs.field('name').fill('moons-ui');
+  await jobs.field('name').press('Enter');
+
+  await expect(jobs.view).toBeVisible();
+  await expect(jobs.rankBars).toHaveCount(2);
+  await expect(jobs.status).toHaveText('succeeded', { timeout: 180 * 1000 });
+  await expect(jobs.log).toContainText('epoch   6');
+  await expect(jobs.log).toContainText('test accuracy');
+  for (const bar of await jobs.rankBars.all()) {
+    expect(await bar.getAttribute('value')).toBe(await bar.getAttribute('max'));
+  }
+  await jobs.view.locator('select').selectOption('1');
+  await expect(jobs.log).toContainText('test accuracy');
+
+  await jobs.view.getByTestId('labrig-open-output').click();
+  await expect(
+    page.locator('.jp-NotebookPanel .jp-Cell').filter({ hasText: 'epochs = 7' }).first()
+  ).toBeVisible();
+});
