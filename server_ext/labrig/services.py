@@ -17,6 +17,7 @@ from labrig.dataset_mounts.catalog import DatasetCatalog
 
 from ._version import __version__
 from .jobs.backend import JobBackend
+from .jobs.capacity import SharedLedger
 from .jobs.service import JobService
 from .models.registry import ModelRegistry
 from .resources.backend import KernelBackend
@@ -91,20 +92,30 @@ def build_services(app: LabrigApp) -> Services:
     if app.migrate_on_start:
         db.upgrade()
     dataset_cache = _configured(app.dataset_cache_class, app)
+    resources = _resource_service(app, db)
+    datasets = DatasetCatalog(db, dataset_cache)
+    models = ModelRegistry(
+        db,
+        app.model_store_url,
+        store_options=dict(app.model_store_options),
+        cache_dir=Path(app.data_dir) / "model-cache",
+    )
+    jobs = JobService(db, app.data_dir, _root_dir(app))
+    # Kernels see mounted datasets. Jobs take GPUs from the ledger kernels use, mount datasets
+    # like kernels do, and register their declared outputs as model versions.
+    jobs.ledger = SharedLedger(jobs.capacity, resources)
+    jobs.dataset_mounts = datasets
+    jobs.model_outputs = models
+    resources.kernel_env_hooks.append(datasets.kernel_env)
     return Services(
         db=db,
         kernel_backend=_configured(app.kernel_backend, app),
         job_backend=_configured(app.job_backend_class, app),
         dataset_cache=dataset_cache,
-        resources=_resource_service(app, db),
-        datasets=DatasetCatalog(db, dataset_cache),
-        jobs=JobService(db, app.data_dir, _root_dir(app)),
-        models=ModelRegistry(
-            db,
-            app.model_store_url,
-            store_options=dict(app.model_store_options),
-            cache_dir=Path(app.data_dir) / "model-cache",
-        ),
+        resources=resources,
+        datasets=datasets,
+        jobs=jobs,
+        models=models,
     )
 
 

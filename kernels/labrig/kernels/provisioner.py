@@ -127,6 +127,8 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
             scratch.mkdir(parents=True, exist_ok=True)
             plan.env["LABRIG_SCRATCH"] = str(scratch)
             plan.env["LABRIG_NOTEBOOK_PATH"] = path
+        for hook in service.kernel_env_hooks:
+            plan.env.update(hook(path))
     except BaseException:
         plan.groups.remove()
         service.release(holder)

@@ -18,7 +18,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -283,6 +283,8 @@ class ResourceService(LoggingConfigurable):
         self.root_dir = Path(root_dir or os.getcwd()).resolve()
         self.hostname = socket.gethostname()
         self._nvml_gpus: builtins.list[Gpu] | None = None
+        #: More environment for a notebook's kernel (its dataset mounts), wired by build_services.
+        self.kernel_env_hooks: builtins.list[Callable[[str | None], dict[str, str]]] = []
 
     # ---- configuration ------------------------------------------------------------------
 
