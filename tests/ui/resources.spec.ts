@@ -9,7 +9,7 @@ import { ResourcesSectionPage } from './pages/resources';
 test.describe('labrig resources', () => {
   test('apply a profile: the kernel restarts with the new limits and live bars', async ({
     page
-  }) => {
+  }, testInfo) => {
     test.setTimeout(180_000);
     await page.notebook.createNew();
     await page.notebook.setCell(
@@ -50,6 +50,10 @@ test.describe('labrig resources', () => {
         /^(enforced|advisory)$/
       );
     }
+
+    const shot = testInfo.outputPath('labrig-resources.png');
+    await resources.panel.section('resources').screenshot({ path: shot });
+    await testInfo.attach('labrig-resources', { path: shot, contentType: 'image/png' });
 
     // The restarted kernel is inside the limit: one CPU.
     await page.notebook.activate('Untitled.ipynb');

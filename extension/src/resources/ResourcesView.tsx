@@ -207,8 +207,9 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
         }}
       >
         <label className="labrig-Field">
-          <span>Profile</span>
+          <span className="labrig-Field-label">Profile</span>
           <select
+            className="labrig-Input jp-mod-styled"
             name="profile"
             value={profile}
             onChange={event => setProfile(event.target.value)}
@@ -225,8 +226,9 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
         {selected?.allow_custom &&
           CUSTOM_FIELDS.map(field => (
             <label key={field} className="labrig-Field">
-              <span>{LABELS[field]}</span>
+              <span className="labrig-Field-label">{LABELS[field]}</span>
               <input
+                className="labrig-Input jp-mod-styled"
                 name={field}
                 value={values[field]}
                 placeholder={placeholder(selected, field)}
