@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from labrig.errors import Conflict, InvalidInput, LabrigError, NotFound
+from labrig.errors import Conflict, InvalidInput, LabrigError, NotFound, Unavailable
 from labrig.store import Database, Page, PageRequest
 from labrig.store.pagination import paginate
 from labrig.store.tables import Dataset, DatasetVersion
@@ -42,6 +42,8 @@ from .sources import (
     mask,
     public_options,
 )
+
+T = TypeVar("T")
 
 CREATE_FIELDS = {"name", "source_url", "options", "include", "read_only", "pinned"}
 
@@ -287,30 +289,38 @@ class DatasetCatalog:
         source = self.source(name)
         entries = source.list()
         version = self._record_version(name, source.url, source.include, entries)
-        with self.db.session() as session:
-            row = self._row(session, name)
-            if row.version is None:
-                row.version = version
-            pinned = row.version
+
+        def pin() -> str | None:
+            with self.db.session() as session:
+                row = self._row(session, name)
+                if row.version is None:
+                    row.version = version
+                return row.version
+
+        pinned = _retry_busy(pin)
         return (version, entries) if pinned == version else self.manifest(name, pinned)
 
     def _record_version(
         self, name: str, url: str, include: str | None, entries: list[Entry]
     ) -> str:
         version = manifest_version(url, include, entries)
-        # Several processes may list a cold dataset at once: the same manifest, one row.
-        with contextlib.suppress(IntegrityError), self.db.session() as session:
-            if session.get(DatasetVersion, (name, version)) is None:
-                session.add(
-                    DatasetVersion(
-                        dataset=name,
-                        version=version,
-                        manifest=[e.as_json() for e in entries],
-                        files=len(entries),
-                        bytes=sum(e.size for e in entries),
-                        complete=False,
+
+        def record() -> None:
+            # Several processes may list a cold dataset at once: the same manifest, one row.
+            with contextlib.suppress(IntegrityError), self.db.session() as session:
+                if session.get(DatasetVersion, (name, version)) is None:
+                    session.add(
+                        DatasetVersion(
+                            dataset=name,
+                            version=version,
+                            manifest=[e.as_json() for e in entries],
+                            files=len(entries),
+                            bytes=sum(e.size for e in entries),
+                            complete=False,
+                        )
                     )
-                )
+
+        _retry_busy(record)
         return version
 
     def versions_of(self, names: Iterable[str]) -> dict[str, str]:
@@ -522,10 +532,14 @@ class DatasetCatalog:
                 if isinstance(first, LabrigError):
                     raise first
                 raise source.error(first, "warming")
-        with self.db.session() as session:
-            v = session.get(DatasetVersion, (name, version))
-            if v is not None:
-                v.complete = True
+
+        def mark_complete() -> None:
+            with self.db.session() as session:
+                v = session.get(DatasetVersion, (name, version))
+                if v is not None:
+                    v.complete = True
+
+        _retry_busy(mark_complete)
         warm.state = "succeeded"
         with contextlib.suppress(LabrigError):
             self.evict()
@@ -675,6 +689,22 @@ class DatasetCatalog:
                 self._lazy_bytes = 0
                 store.evict(self.protected_keys() | {path.name})
         return path
+
+
+def _retry_busy(fn: Callable[[], T]) -> T:
+    """Run a read-then-write transaction again when SQLite refused to upgrade its lock.
+
+    In WAL mode a transaction that read before another process wrote gets SQLITE_BUSY at once
+    (no busy wait) when it tries to write; starting over is the remedy.
+    """
+    for attempt in range(8):
+        try:
+            return fn()
+        except Unavailable:
+            if attempt == 7:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _check_no_symlinks(name: str, root: Path, target: Path) -> None:

@@ -367,7 +367,9 @@ class Source:
                 "nothing partial was kept. Free space or lower LocalDatasetCache.size_limit",
             )
         return InvalidInput(
-            f"dataset {self.name!r}: {what} {where} failed: {text}", field="source_url"
+            f"dataset {self.name!r}: {what} {where} failed: {text}. Check that the source "
+            "serves it; warming again resumes where this stopped",
+            field="source_url",
         )
 
     # -- filesystem -------------------------------------------------------------------------
