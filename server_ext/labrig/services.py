@@ -102,10 +102,12 @@ def build_services(app: LabrigApp) -> Services:
     )
     jobs = JobService(db, app.data_dir, _root_dir(app))
     # Kernels see mounted datasets. Jobs take GPUs from the ledger kernels use, mount datasets
-    # like kernels do, and register their declared outputs as model versions.
+    # like kernels do, register their declared outputs as model versions, and are refused while
+    # their notebook's scratch disk is over its quota.
     jobs.ledger = SharedLedger(jobs.capacity, resources)
     jobs.dataset_mounts = datasets
     jobs.model_outputs = models
+    jobs.notebook_checks.append(resources.check_scratch)
     resources.kernel_env_hooks.append(datasets.kernel_env)
     return Services(
         db=db,

@@ -153,6 +153,8 @@ class JobService:
         #: Optional hooks the lead wires: ``services.datasets`` and ``services.models``.
         self.dataset_mounts: DatasetMounts | None = None
         self.model_outputs: ModelOutputs | None = None
+        #: Run on a notebook path before its job is queued; raise to refuse (scratch over quota).
+        self.notebook_checks: builtins.list[Callable[[str], None]] = []
         self.clock = clock
         self.admission_lock = FileLock(str(self.jobs_dir / "admission.lock"))
         self._children: builtins.list[subprocess.Popen[bytes]] = []
@@ -325,6 +327,8 @@ class JobService:
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """Validate, snapshot and queue a job; starts it at once when it fits. Returns at once."""
         spec, sha, kernel = self._validate(body)
+        for check in self.notebook_checks:
+            check(spec.notebook_path)
         with self.db.session() as session:
             row = self._new_job(session, spec, sha, kernel)
             job_id = row.id

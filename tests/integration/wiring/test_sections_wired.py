@@ -3,9 +3,11 @@ and jobs take GPUs from the same ledger as interactive kernels."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 from traitlets.config import Config
 
@@ -14,12 +16,15 @@ from labrig.errors import CapacityExceeded
 from labrig.jobs.capacity import SharedLedger
 from labrig.kernels.provisioner import plan_kernel
 from labrig.services import Services, build_services
+from labrig.store import PageRequest
 
 ONE_GPU = [{"uuid": "GPU-33333333-aaaa-bbbb-cccc-000000000000", "model": "Test-GPU-24GB"}]
 
 
 @pytest.fixture
-def wired(labrig_env: Path, tmp_path: Path) -> Iterator[Services]:
+def wired(labrig_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    (tmp_path / "root").mkdir()
+    monkeypatch.chdir(tmp_path / "root")  # the CLI's server root is its working directory
     config = {
         "ResourceService": {"gpu_inventory": ONE_GPU, "discover_gpus": False},
         "DatasetCache": {"mount_root": str(tmp_path / "datasets")},
@@ -63,3 +68,19 @@ def test_a_job_cannot_take_the_gpu_a_kernel_holds(wired: Services) -> None:
         wired.resources.acquire("kernel:k-late", None, None, 1, None)
     wired.jobs.ledger.release("job:j1/rank0")
     assert wired.resources.acquire("kernel:k-late", None, None, 1, None) == granted
+
+
+def test_a_notebook_over_its_scratch_quota_cannot_submit_jobs(
+    wired: Services, tmp_path: Path
+) -> None:
+    notebook = tmp_path / "root" / "train.ipynb"
+    notebook.write_text(json.dumps(nbformat.v4.new_notebook()))
+    wired.resources.save("train.ipynb", {"profile": "custom", "disk": "1Ki"})
+    scratch = wired.resources.scratch_dir("train.ipynb")
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "checkpoint.bin").write_bytes(b"x" * 4096)
+
+    with pytest.raises(CapacityExceeded, match="over its quota") as refused:
+        wired.jobs.submit({"notebook_path": "train.ipynb"})
+    assert refused.value.field == "disk"
+    assert wired.jobs.list(PageRequest(limit=10)).items == []
