@@ -17,7 +17,17 @@ const PORT = Number(process.env.LABRIG_UI_PORT ?? 18888);
 const config: PlaywrightTestConfig = {
   ...baseConfig,
   testDir: __dirname,
-  testMatch: '**/*.spec.ts',
+  // The foundation spec checks the sections' empty states, so it runs before the section
+  // specs, which leave datasets, jobs and models behind on the shared server.
+  projects: [
+    { name: 'foundation', testMatch: 'labrig.spec.ts' },
+    {
+      name: 'sections',
+      testMatch: '**/*.spec.ts',
+      testIgnore: 'labrig.spec.ts',
+      dependencies: ['foundation']
+    }
+  ],
   outputDir: path.join(__dirname, 'test-results'),
   timeout: 120 * 1000,
   expect: { timeout: 15 * 1000 },
