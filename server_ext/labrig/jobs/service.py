@@ -56,6 +56,8 @@ __all__ = ["STATUSES", "DatasetMounts", "JobService", "ModelOutputs"]
 
 VANISHED_AT_START = "processes vanished while the server was stopped"
 VANISHED = "processes vanished (killed outside labrig?)"
+NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
+LAUNCH_GRACE = timedelta(seconds=60)
 LOG_CHUNK = 256 * 1024
 
 
@@ -671,7 +673,13 @@ class JobService:
             active = list(session.scalars(select(Job).where(Job.status.in_(ACTIVE))))
         for row in active:
             if row.supervisor_pid is None:
-                continue  # being launched right now by another process
+                # Being launched right now by another process, unless that was long ago.
+                stale = row.starting_at and row.starting_at < utcnow() - LAUNCH_GRACE
+                if stale and set_status(
+                    self.db, row.id, "FAILED", only_from=ACTIVE, reason=NEVER_LAUNCHED
+                ):
+                    failed.append(row.id)
+                continue
             # The supervisor may have written the final state just before exiting.
             alive = process_alive(row.supervisor_pid, row.supervisor_started)
             if not alive and set_status(self.db, row.id, "FAILED", only_from=ACTIVE, reason=reason):

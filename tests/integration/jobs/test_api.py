@@ -87,6 +87,21 @@ async def test_bad_cron_and_bad_schedule_actions(api: Any, server_root: Path) ->
     assert code == 404
 
 
+async def test_a_notebook_without_parameters_cell_takes_parameters_only_when_not_strict(
+    api: Any, server_root: Path
+) -> None:
+    body = {"notebook_path": "nb/bare.ipynb", "parameters": {"x": 1}}
+    code, reply = await api("jobs", method="POST", body=body)
+    assert (code, reply["field"]) == (400, "parameters.x")
+    assert "no parameters cell" in reply["message"]
+    code, job = await api("jobs", method="POST", body={**body, "strict": False})
+    assert code == 201, job
+    assert job["spec"]["parameters"] == {"x": 1}
+    code, cancelled = await api(f"jobs/{job['id']}/cancel", method="POST", body={})
+    assert code == 200
+    assert cancelled["status"] == "CANCELLED"
+
+
 async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_parameters_cell(
     api: Any, check: Any, server_root: Path
 ) -> None:
