@@ -4,6 +4,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
@@ -31,6 +32,7 @@ export const PLUGIN_ID = 'labrig:plugin';
 export namespace CommandIDs {
   export const openPanel = 'labrig:open-panel';
   export const runAsJob = 'labrig:run-as-job';
+  export const runFileAsJob = 'labrig:run-file-as-job';
   export const refresh = 'labrig:refresh';
 }
 
@@ -73,13 +75,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'labrig side panel, commands and the Run as job notebook button.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    INotebookTracker,
+    ISettingRegistry,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): void => {
     const { commands, shell } = app;
     const model = new LabrigModel();
@@ -131,6 +140,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
         jobsUI.openRunForm(path);
       }
     });
+
+    if (fileBrowser) {
+      const selectedNotebook = (): string | null => {
+        const item = fileBrowser.selectedItems().next();
+        return item && !item.done && item.value.type === 'notebook' ? item.value.path : null;
+      };
+      commands.addCommand(CommandIDs.runFileAsJob, {
+        label: 'Run as Job',
+        caption: 'Run the selected notebook as a (distributed) job with typed parameters',
+        icon: runJobIcon,
+        isVisible: () => selectedNotebook() !== null,
+        execute: () => {
+          const path = selectedNotebook();
+          return path ? commands.execute(CommandIDs.runAsJob, { path }) : undefined;
+        }
+      });
+      app.contextMenu.addItem({
+        command: CommandIDs.runFileAsJob,
+        selector: '.jp-DirListing-item[data-file-type="notebook"]',
+        rank: 3
+      });
+    }
 
     if (notebooks) {
       notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.runAsJob));
