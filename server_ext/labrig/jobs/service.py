@@ -33,7 +33,7 @@ from ..errors import CapacityExceeded, Conflict, InvalidInput, NotFound
 from ..store import Database, Page, PageRequest
 from ..store.pagination import _decode as decode_token
 from ..store.pagination import paginate
-from ..store.tables import Dataset, Job, JobSchedule, JobScheduleRun
+from ..store.tables import Dataset, Job, JobSchedule, JobScheduleRun, ResourceRequest
 from .capacity import HostCapacity, HostTotals, Ledger
 from .runtime import (
     ACTIVE,
@@ -258,14 +258,25 @@ class JobService:
             "defaults": {
                 "nodes": 1,
                 "procs_per_node": 1,
-                "cpus": 1.0,
-                "memory": None,
-                "gpus": 0,
+                **self._kernel_resources(path),
                 "datasets": [],
                 "priority": 0,
                 "name": Path(path).stem,
             },
             "host": self.host.json(),
+        }
+
+    def _kernel_resources(self, path: str) -> dict[str, Any]:
+        """Per-process defaults: what the notebook's kernel was given (its saved request)."""
+        with self.db.session() as session:
+            saved = session.get(ResourceRequest, path)
+        if saved is None:
+            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None}
+        return {
+            "cpus": saved.cpus or 1.0,
+            "memory": saved.memory,
+            "gpus": saved.gpus or 0,
+            "gpu_type": saved.gpu_type,
         }
 
     # --- submission ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from labrig.services import Services
+from labrig.store.tables import ResourceRequest
 
 PARAMS = 'lr: float = 0.05  # learning rate\nepochs: int = 3\nname: str = "x"\nflag: bool = False'
 
@@ -103,7 +104,7 @@ async def test_a_notebook_without_parameters_cell_takes_parameters_only_when_not
 
 
 async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_parameters_cell(
-    api: Any, check: Any, server_root: Path
+    api: Any, check: Any, server_root: Path, server_services: Services
 ) -> None:
     code, form = await api("job-form/nb/train.ipynb")
     assert code == 200
@@ -116,6 +117,11 @@ async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_paramet
         ("flag", "bool", False),
     ]
     assert form["parameters"][0]["help"] == "learning rate"
+    assert (form["defaults"]["cpus"], form["defaults"]["gpus"]) == (1.0, 0)
+    with server_services.db.session() as session:
+        session.add(ResourceRequest(notebook_path="nb/train.ipynb", cpus=2, memory=2**30, gpus=0))
+    code, form = await api("job-form/nb/train.ipynb")
+    assert (form["defaults"]["cpus"], form["defaults"]["memory"]) == (2, 2**30)
     code, bare = await api("job-form/nb/bare.ipynb")
     assert code == 200
     assert bare["has_parameters_cell"] is False
