@@ -36,7 +36,10 @@ $(STAMPS)/python: pyproject.toml
 	# torch 2.13.0 is the CPU wheel on this machine's disk; any other spec downloads gigabytes.
 	$(BIN)/pip install --quiet torch==2.13.0 jupyterlab==4.5.11 hatchling hatch-nodejs-version \
 		hatch-jupyter-builder
-	# The lab extension is built by the node steps below, not inside pip.
+	# The lab extension is built by the node steps below, not inside pip. `labextension develop`
+	# links share/jupyter/labextensions/labrig to the build folder; unlink it first, or pip writes
+	# install.json through the link into the build folder and the next wheel holds it twice.
+	rm -f $(VENV)/share/jupyter/labextensions/labrig server_ext/labrig/labextension/install.json
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/pip install --quiet --no-build-isolation -e ".[test,torch]"
 	mkdir -p $(STAMPS) && touch $@
 

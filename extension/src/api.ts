@@ -5,6 +5,7 @@
  * can be checked against the OpenAPI schemas by eye.
  */
 import { requestAPI } from './request';
+import { IResourceShow } from './resources/api';
 
 /**
  * Version, configured backends and host capabilities (`Status`).
@@ -91,6 +92,10 @@ export interface IModel {
   tags: { [key: string]: string };
   created_at: string;
   latest_version: number | null;
+  /** Alias name -> version number. */
+  aliases?: { [alias: string]: number };
+  /** Only on a single model. */
+  version_count?: number;
 }
 
 /**
@@ -142,8 +147,11 @@ export function listResourceRequests(options?: IListOptions): Promise<IPage<IRes
   return requestAPI<IPage<IResourceRequest>>(listPath('resources', options), { method: 'GET' });
 }
 
-export function getResourceRequest(notebookPath: string): Promise<IResourceRequest> {
-  return requestAPI<IResourceRequest>(`resources/${encodePath(notebookPath)}`, { method: 'GET' });
+/**
+ * A notebook's request, allocation and enforcement (see `resources/api.ts` for the rest).
+ */
+export function getResourceRequest(notebookPath: string): Promise<IResourceShow> {
+  return requestAPI<IResourceShow>(`resources/${encodePath(notebookPath)}`, { method: 'GET' });
 }
 
 export function listDatasets(options?: IListOptions): Promise<IPage<IDataset>> {

@@ -14,7 +14,9 @@ import { IDisposable } from '@lumino/disposable';
 import { labrigIcon, runJobIcon } from './icons';
 import { JobsUI } from './jobs/widgets';
 import { LabrigModel } from './model';
+import { addRegisterModelCommand } from './models/commands';
 import { LabrigPanel } from './panel/LabrigPanel';
+import { watchKernelStops } from './resources/stopNotice';
 
 export { LabrigAPIError, requestAPI } from './request';
 export * from './api';
@@ -164,7 +166,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (notebooks) {
-      notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.runAsJob));
+      const focus = (): void => {
+        model.setFocusedNotebook(notebooks.currentWidget?.context.path ?? null);
+      };
+      notebooks.currentChanged.connect(() => {
+        commands.notifyCommandChanged(CommandIDs.runAsJob);
+        focus();
+      });
+      focus();
+      notebooks.widgetAdded.connect((_, notebook) => void watchKernelStops(notebook));
     }
 
     if (palette) {
@@ -174,6 +184,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     app.docRegistry.addWidgetExtension('Notebook', new RunAsJobButtonExtension(commands));
+    addRegisterModelCommand(app, model, fileBrowser, palette);
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings): void => {

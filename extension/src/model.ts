@@ -150,6 +150,24 @@ export class LabrigModel implements IDisposable {
   }
 
   /**
+   * The notebook in focus (the Resources section shows its kernel), or null.
+   */
+  get focusedNotebook(): string | null {
+    return this._focusedNotebook;
+  }
+
+  /**
+   * Set the notebook in focus.
+   */
+  setFocusedNotebook(path: string | null): void {
+    if (this._focusedNotebook === path) {
+      return;
+    }
+    this._focusedNotebook = path;
+    this._changed.emit('selection');
+  }
+
+  /**
    * The refresh interval in milliseconds.
    */
   get refreshInterval(): number {
@@ -351,6 +369,7 @@ export class LabrigModel implements IDisposable {
   private _poll: Poll;
   private _sections = {} as Record<SectionId, ISectionState<unknown>>;
   private _selectedNotebook: string | null = null;
+  private _focusedNotebook: string | null = null;
   private _status: IStatus | null = null;
   private _statusError: LabrigAPIError | null = null;
 }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Type, Unicode, default
 
 from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 
@@ -16,8 +17,13 @@ from ._version import __version__
 from .handlers import routes
 from .jobs.backend import JobBackend, LocalJobBackend
 from .jobs.ticker import start_job_ticker
+from .models.background import periodic_gc
 from .resources.backend import KernelBackend, LocalKernelBackend
+from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
+
+#: labrig's kernel provisioner, as registered in ``jupyter_client.kernel_provisioners``.
+PROVISIONER_NAME = "labrig-local-provisioner"
 
 
 class LabrigApp(ExtensionApp):
@@ -63,10 +69,28 @@ class LabrigApp(ExtensionApp):
         config=True,
         help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
     )
+    manage_kernels = Bool(
+        True,
+        config=True,
+        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
+        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
+        a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
+    )
     model_store_url = Unicode(
         config=True,
         help="""fsspec URL where model files are stored, content-addressed. Default:
         file://<data_dir>/models; s3://bucket/prefix or oss://bucket/prefix for shared stores.""",
+    )
+    model_store_options = Dict(
+        config=True,
+        help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
+    )
+    model_gc_interval = Float(
+        6 * 3600.0,
+        config=True,
+        help="""Seconds between garbage collections of the model store (files no version
+        references); 0 turns the periodic collection off (`labrig models gc` still works).""",
     )
 
     @default("data_dir")
@@ -90,18 +114,45 @@ class LabrigApp(ExtensionApp):
         # Kernels and job ranks started by this server find the same state through these.
         os.environ["LABRIG_DATA_DIR"] = self.data_dir
         os.environ["LABRIG_DATABASE_URL"] = self.database_url
+        set_current_resources(self.services.resources)
+        if self.manage_kernels:
+            self._default_to_labrig_provisioner()
         self.log.info("labrig %s: state in %s", __version__, self.services.db.dialect)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
+    def _default_to_labrig_provisioner(self) -> None:
+        """Make labrig's provisioner the default one, unless an admin chose another."""
+        from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+        configured = "default_provisioner_name" in self.config.get("KernelProvisionerFactory", {})
+        if configured or os.environ.get(KernelProvisionerFactory.default_provisioner_name_env):
+            return
+        factory = KernelProvisionerFactory.instance()
+        self._previous_default_provisioner = factory.default_provisioner_name
+        factory.default_provisioner_name = PROVISIONER_NAME
+
+    _previous_default_provisioner: str | None = None
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
+        self._background_tasks = [
+            asyncio.create_task(periodic_gc(self.services.models, self.model_gc_interval, self.log))
+        ]
 
     async def stop_extension(self) -> None:
         ticker = getattr(self, "_job_ticker", None)
         if ticker is not None:
             ticker.stop()
+        for task in getattr(self, "_background_tasks", []):
+            task.cancel()
+        set_current_resources(None)
+        if self._previous_default_provisioner is not None:
+            from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+            factory = KernelProvisionerFactory.instance()
+            factory.default_provisioner_name = self._previous_default_provisioner
         self.services.close()
 
 

@@ -43,7 +43,19 @@ class Unavailable(LabrigError):
     reason = "unavailable"
 
 
+class StorageFull(LabrigError):
+    """The store has no room left for the files being written."""
+
+    reason = "storage_full"
+
+
 class CapacityExceeded(Conflict):
-    """The resources asked for are not free now (busy GPUs name their holder)."""
+    """The request does not fit what is free now (GPUs held by others, quota, capacity)."""
 
     reason = "capacity_exceeded"
+
+
+class AccessDenied(LabrigError):
+    """A data source refused the credentials labrig was given (or none)."""
+
+    reason = "access_denied"

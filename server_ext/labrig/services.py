@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labrig.dataset_mounts.cache import DatasetCache
@@ -16,10 +17,11 @@ from labrig.dataset_mounts.catalog import DatasetCatalog
 
 from ._version import __version__
 from .jobs.backend import JobBackend
+from .jobs.capacity import SharedLedger
 from .jobs.service import JobService
 from .models.registry import ModelRegistry
 from .resources.backend import KernelBackend
-from .resources.service import ResourceRequests
+from .resources.service import ResourceService
 from .store import Database
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ class Services:
     kernel_backend: KernelBackend
     job_backend: JobBackend
     dataset_cache: DatasetCache
-    resources: ResourceRequests
+    resources: ResourceService
     datasets: DatasetCatalog
     jobs: JobService
     models: ModelRegistry
@@ -65,6 +67,19 @@ def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
     return cls(parent=app)
 
 
+def _resource_service(app: LabrigApp, db: Database) -> ResourceService:
+    server = getattr(app, "serverapp", None)
+    root = (
+        server.root_dir
+        if server is not None
+        else app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
+    )
+    service = ResourceService(db, root_dir=root or None, parent=app)
+    if "scratch_root" not in app.config.ResourceService:
+        service.scratch_root = str(Path(app.data_dir) / "scratch")
+    return service
+
+
 def _root_dir(app: LabrigApp) -> str:
     """The Jupyter server's root (notebook paths are relative to it); the CLI's cwd otherwise."""
     serverapp = getattr(app, "serverapp", None)
@@ -76,15 +91,31 @@ def build_services(app: LabrigApp) -> Services:
     db = Database(app.database_url)
     if app.migrate_on_start:
         db.upgrade()
+    dataset_cache = _configured(app.dataset_cache_class, app)
+    resources = _resource_service(app, db)
+    datasets = DatasetCatalog(db, dataset_cache)
+    models = ModelRegistry(
+        db,
+        app.model_store_url,
+        store_options=dict(app.model_store_options),
+        cache_dir=Path(app.data_dir) / "model-cache",
+    )
+    jobs = JobService(db, app.data_dir, _root_dir(app))
+    # Kernels see mounted datasets. Jobs take GPUs from the ledger kernels use, mount datasets
+    # like kernels do, and register their declared outputs as model versions.
+    jobs.ledger = SharedLedger(jobs.capacity, resources)
+    jobs.dataset_mounts = datasets
+    jobs.model_outputs = models
+    resources.kernel_env_hooks.append(datasets.kernel_env)
     return Services(
         db=db,
         kernel_backend=_configured(app.kernel_backend, app),
         job_backend=_configured(app.job_backend_class, app),
-        dataset_cache=_configured(app.dataset_cache_class, app),
-        resources=ResourceRequests(db),
-        datasets=DatasetCatalog(db),
-        jobs=JobService(db, app.data_dir, _root_dir(app)),
-        models=ModelRegistry(db, app.model_store_url),
+        dataset_cache=dataset_cache,
+        resources=resources,
+        datasets=datasets,
+        jobs=jobs,
+        models=models,
     )
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -61,7 +62,7 @@ def check(status: int, body: Any, path: str, verb: str) -> None:
     OAS30Validator(schema).validate(body)
 
 
-def seed(services: Services) -> None:
+def seed(services: Services, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     with services.db.session() as session:
         session.add(ResourceRequest(notebook_path="nb/train.ipynb", cpus=2, memory=2**31, gpus=0))
@@ -82,12 +83,18 @@ def seed(services: Services) -> None:
     notebook.parent.mkdir(parents=True, exist_ok=True)
     notebook.write_text(json.dumps(nbformat.v4.new_notebook()))
     services.models.create({"name": "resnet-mini", "description": "tiny", "tags": {"a": "b"}})
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    services.models.register("resnet-mini", tmp_path / "model.bin", metrics={"acc": 0.5})
+    services.models.set_alias("resnet-mini", "production", 1)
 
 
 EXISTING = {
     "notebook_path": "nb/train.ipynb",
     "name": "mnist-mini",
     "job_id": "job-1",
+    "version": "1",
+    "alias": "production",
+    "path": "model.bin",
     "schedule_id": "sched-1",
 }
 
@@ -114,11 +121,11 @@ def answers_json(path: str) -> bool:
     "path", sorted(p for p in SPEC["paths"] if "get" in SPEC["paths"][p] and answers_json(p))
 )
 async def test_every_get_answers_in_the_documented_shape(
-    api: Any, server_services: Services, path: str
+    api: Any, server_services: Services, path: str, tmp_path: Path
 ) -> None:
     empty_status, empty_body = await api(concrete(path, existing=False).lstrip("/"))
     check(empty_status, empty_body, path, "get")
-    seed(server_services)
+    seed(server_services, tmp_path)
     status, body = await api(concrete(path, existing=True).lstrip("/"))
     assert status == 200, body
     check(status, body, path, "get")

@@ -21,6 +21,7 @@ c.ServerApp.port_retries = 0
 _data_dir = Path(mkdtemp(prefix="labrig-ui-data-"))
 c.LabrigApp.data_dir = str(_data_dir)
 c.LabrigApp.database_url = f"sqlite:///{_data_dir / 'labrig.db'}"
+c.DatasetCache.mount_root = str(_data_dir / "mounts")
 
 # CI containers often run as root; the tests reach nothing outside this machine.
 c.ServerApp.allow_root = True

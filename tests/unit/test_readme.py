@@ -8,6 +8,7 @@ import pytest
 
 from labrig.app import LabrigApp
 from labrig.dataset_mounts.cache import LocalDatasetCache
+from labrig.resources.service import ResourceService
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -18,7 +19,7 @@ def test_opens_with_the_two_commands() -> None:
     assert commands == ["make run", "make test"]
 
 
-@pytest.mark.parametrize("cls", [LabrigApp, LocalDatasetCache])
+@pytest.mark.parametrize("cls", [LabrigApp, LocalDatasetCache, ResourceService])
 def test_every_setting_is_documented_with_help(cls: type) -> None:
     for name, trait in cls.class_own_traits(config=True).items():
         assert trait.help, f"{cls.__name__}.{name} has no help"

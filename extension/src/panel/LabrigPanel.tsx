@@ -2,10 +2,14 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { labrigIcon } from '../icons';
+import { ResourcesView } from '../resources/ResourcesView';
 import { LabrigModel, SectionId } from '../model';
 import { basename } from './format';
 import { useSignal } from './hooks';
-import { DatasetsList, JobsList, ModelsList, ResourcesList } from './lists';
+import { ModelsBrowser } from '../models/ModelsBrowser';
+import { AddDatasetForm, DatasetsView } from '../datasets/DatasetsView';
+import { IDatasetInfo } from '../datasets/api';
+import { JobsList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
 import { StatusLine } from './StatusLine';
@@ -50,6 +54,7 @@ export function LabrigPanelView(props: {
   useSignal(model.changed);
   const jobsRef = React.useRef<HTMLElement>(null);
   const selected = model.selectedNotebook;
+  const focused = model.focusedNotebook;
 
   React.useEffect(() => {
     if (selected && jobsRef.current && typeof jobsRef.current.scrollIntoView === 'function') {
@@ -79,10 +84,11 @@ export function LabrigPanelView(props: {
       <div className="labrig-Sections">
         <Section
           {...common('resources')}
+          count={focused ? null : common('resources').count}
           title="Resources"
           empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
         >
-          <ResourcesList items={model.section('resources').items} />
+          {focused && <ResourcesView notebookPath={focused} />}
         </Section>
         <Section
           {...common('datasets')}
@@ -92,8 +98,12 @@ export function LabrigPanelView(props: {
               No datasets yet — add one with <code>labrig datasets add</code>
             </>
           }
+          footer={<AddDatasetForm onAdded={() => void model.refreshSection('datasets')} />}
         >
-          <DatasetsList items={model.section('datasets').items} />
+          <DatasetsView
+            items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
+            onChanged={() => void model.refreshSection('datasets')}
+          />
         </Section>
         <Section
           {...common('jobs')}
@@ -138,7 +148,10 @@ export function LabrigPanelView(props: {
           }
           footer={<NewModelForm onCreate={body => model.createModel(body)} />}
         >
-          <ModelsList items={model.section('models').items} />
+          <ModelsBrowser
+            items={model.section('models').items}
+            onChanged={() => void model.refreshSection('models')}
+          />
         </Section>
       </div>
     </div>

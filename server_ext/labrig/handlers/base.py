@@ -12,7 +12,15 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
 from tornado.web import HTTPError
 
-from ..errors import Conflict, InvalidInput, LabrigError, NotFound, Unavailable
+from ..errors import (
+    AccessDenied,
+    Conflict,
+    InvalidInput,
+    LabrigError,
+    NotFound,
+    StorageFull,
+    Unavailable,
+)
 from ..services import Services
 from ..store import Page, PageRequest
 
@@ -27,6 +35,8 @@ STATUS_BY_ERROR: dict[type[LabrigError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unavailable: 503,
+    AccessDenied: 403,
+    StorageFull: 507,
 }
 
 

@@ -158,3 +158,37 @@ class HostCapacity:
             holders = self._read()
             if holders.pop(holder, None) is not None:
                 self._write(holders)
+
+
+class GpuLedger(Ledger, Protocol):
+    def attach(self, holder: str, pid: int, enforcement: dict[str, Any] | None = None) -> None:
+        """Tie ``holder``'s grant to the life of process ``pid``."""
+
+
+class SharedLedger:
+    """Jobs' CPUs and memory from the host ledger; GPUs from the ledger interactive kernels use.
+
+    GPUs must come from ``services.resources`` so that a job and a kernel never share one; the
+    grant is tied to the job's detached supervisor, so a server restart does not free it.
+    """
+
+    def __init__(self, host: HostCapacity, gpus: GpuLedger) -> None:
+        self.host = host
+        self.gpus = gpus
+
+    def acquire(
+        self, holder: str, cpus: float | None, memory: int | None, gpus: int, gpu_type: str | None
+    ) -> list[str]:
+        self.host.acquire(holder, cpus, memory, 0, None)
+        try:
+            return self.gpus.acquire(holder, None, None, gpus, gpu_type)
+        except BaseException:
+            self.host.release(holder)
+            raise
+
+    def attach(self, holder: str, pid: int) -> None:
+        self.gpus.attach(holder, pid)
+
+    def release(self, holder: str) -> None:
+        self.gpus.release(holder)
+        self.host.release(holder)

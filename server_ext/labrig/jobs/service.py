@@ -34,7 +34,7 @@ from ..store import Database, Page, PageRequest
 from ..store.pagination import _decode as decode_token
 from ..store.pagination import paginate
 from ..store.tables import Dataset, Job, JobSchedule, JobScheduleRun, ResourceRequest
-from .capacity import HostCapacity, HostTotals, Ledger
+from .capacity import HostCapacity, HostTotals, Ledger, SharedLedger
 from .runtime import (
     ACTIVE,
     FINAL,
@@ -672,6 +672,10 @@ class JobService:
             if stored is not None:
                 stored.supervisor_pid = proc.pid
                 stored.supervisor_started = process_started(proc.pid)
+        if isinstance(self.ledger, SharedLedger):
+            world = int(spec["nodes"]) * int(spec["procs_per_node"])
+            for holder in self._holders(row.id, world):
+                self.ledger.attach(holder, proc.pid)
 
     def _reap(self) -> None:
         self._children = [proc for proc in self._children if proc.poll() is None]

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
 from ..backend import Backend
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+from . import enforce
 
 
 class KernelBackend(Backend):
     """Starts kernels with the resources requested for their notebook."""
 
 
-def detect_cgroups(root: Path = CGROUP_ROOT) -> str:
-    """Which cgroup hierarchy this host has and whether labrig may create groups in it."""
-    if (root / "cgroup.controllers").exists():
-        version, probe = "v2", root
-    elif (root / "memory").is_dir() or (root / "cpu").is_dir():
-        version, probe = "v1", root / "memory"
-    else:
-        return "none"
-    return f"{version} ({'labrig can create groups' if _can_create_group(probe) else 'read-only'})"
-
-
-def _can_create_group(parent: Path) -> bool:
-    """Try it: access(2) says yes to root even where the kernel refuses new groups."""
-    probe = parent / f"labrig-probe-{os.getpid()}"
-    try:
-        probe.mkdir()
-    except OSError:
-        return False
-    probe.rmdir()
-    return True
+def describe_cgroups(support: enforce.HostSupport) -> str:
+    """``v1 (labrig creates cpuset, cpu, memory groups)``, ``v2 (not used)``, ``none``."""
+    if support.v1_bases:
+        controllers = ", ".join(sorted(support.v1_bases))
+        return f"{support.cgroup_version} (labrig creates {controllers} groups)"
+    if support.cgroup_version == "v2":
+        return "v2 (not used: affinity and the memory watchdog instead)"
+    return f"{support.cgroup_version} (read-only: affinity and the memory watchdog instead)"
 
 
 class LocalKernelBackend(KernelBackend):
@@ -45,6 +30,6 @@ class LocalKernelBackend(KernelBackend):
     def capabilities(self) -> dict[str, str]:
         nvml = importlib.util.find_spec("pynvml") is not None
         return {
-            "kernels.cgroups": detect_cgroups(),
+            "kernels.cgroups": describe_cgroups(enforce.detect()),
             "kernels.gpu_discovery": "nvml" if nvml else "configured inventory only",
         }

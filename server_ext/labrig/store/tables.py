@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -52,25 +52,11 @@ class ResourceRequest(Base):
     notebook_path: Mapped[str] = mapped_column(String(4096), primary_key=True)
     profile: Mapped[str | None] = mapped_column(String(255))
     cpus: Mapped[float | None] = mapped_column(Float)
-    memory: Mapped[int | None] = mapped_column(Integer)
+    memory: Mapped[int | None] = mapped_column(BigInteger)
     gpus: Mapped[int] = mapped_column(Integer, default=0)
     gpu_type: Mapped[str | None] = mapped_column(String(255))
-    disk: Mapped[int | None] = mapped_column(Integer)
+    disk: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class Dataset(Base):
-    """A named dataset in the catalog; ``version`` is the hash of its pinned manifest."""
-
-    __tablename__ = "datasets"
-
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    source_url: Mapped[str] = mapped_column(String(4096))
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    include: Mapped[str | None] = mapped_column(String(1024))
-    read_only: Mapped[bool] = mapped_column(Boolean, default=True)
-    version: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RegisteredModel(Base):
@@ -85,5 +71,9 @@ class RegisteredModel(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Each section defines its tables in its own module on the shared metadata.
+# Section tables live in their own modules on the same metadata.
+from labrig.dataset_mounts.tables import Dataset, DatasetVersion  # noqa: E402, F401
+
 from ..jobs.tables import Job, JobSchedule, JobScheduleRun  # noqa: E402, F401
+from ..models import tables as _models_tables  # noqa: E402, F401
+from ..resources import tables as _resources_tables  # noqa: E402, F401

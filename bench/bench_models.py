@@ -1,0 +1,405 @@
+"""Model registry benchmarks, each a ratio against a peer measured in the same run.
+
+    .venv/bin/python bench/bench_models.py [--size-mib 1024] [--procs 16] [--per-proc 10]
+        [--versions 100000] [--mlflow-python /path/to/venv-with-mlflow/bin/python]
+
+1. register a new 1 GiB file into the local store vs `cp` of it (same disk) and vs sha256 alone;
+2. re-register the identical file vs hashing it;
+3. N processes x M versions of one model at once: consecutive numbers, errors;
+4. one page of 50 versions from a model with 100,000 versions (service time, i.e. the server
+   side of GET /models/{name}/versions without HTTP);
+5. MLflow (SQLite backend, local artifacts: log_artifact + create_model_version) side by side,
+   when an interpreter with mlflow is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from labrig.app import LabrigApp
+from labrig.services import build_services
+from labrig.store import PageRequest
+
+CHUNK = 8 * 1024 * 1024
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(CHUNK)
+    with path.open("wb") as handle:
+        written = 0
+        while written < size:
+            n = min(CHUNK, size - written)
+            handle.write(block[:n] if written else os.urandom(n))
+            written += n
+            block = hashlib.sha256(block).digest() * (CHUNK // 32)  # varied, cheap
+    os.sync()
+
+
+def timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def sha256_file(path: Path) -> str:
+    """The peer for hashing: the standard library's own file hashing loop."""
+    with path.open("rb", buffering=0) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def services_at(root: Path) -> Any:
+    return build_services(LabrigApp(data_dir=str(root)))
+
+
+def bench_single_file(work: Path, size: int, repeat: int) -> dict[str, float]:
+    """cp, sha256, register (new blob) and re-register, interleaved round by round so that a
+    load spike on a shared machine hits all four alike; the best round of each counts."""
+    src = work / "model.bin"
+    make_file(src, size)
+    sha256_file(src)  # warm the page cache, as a checkpoint just written would be
+    times: dict[str, list[float]] = {"cp": [], "sha256": [], "register": [], "reregister": []}
+
+    def cp() -> None:
+        dst = work / "cp-copy.bin"
+        subprocess.run(["cp", str(src), str(dst)], check=True)
+        os.sync()
+        dst.unlink()
+
+    for i in range(repeat):
+        times["cp"].append(timed(cp))
+        times["sha256"].append(timed(lambda: sha256_file(src)))
+        root = work / f"state-{i}"
+        services = services_at(root)
+
+        def register(reg: Any = services.models) -> None:
+            reg.register("big", src)
+            os.sync()
+
+        times["register"].append(timed(register))
+        times["reregister"].append(timed(register))
+        services.close()
+        shutil.rmtree(root)
+    best_of = {key: min(values) for key, values in times.items()}
+    return {
+        "size_gib": size / 2**30,
+        "rounds": repeat,
+        "cp_s": best_of["cp"],
+        "sha256_s": best_of["sha256"],
+        "register_s": best_of["register"],
+        "reregister_s": best_of["reregister"],
+        "register_vs_cp_throughput": best_of["cp"] / best_of["register"],
+        "sha256_vs_cp_throughput": best_of["cp"] / best_of["sha256"],
+        "register_vs_sha256_time": best_of["register"] / best_of["sha256"],
+        "reregister_vs_sha256_time": best_of["reregister"] / best_of["sha256"],
+    }
+
+
+WORKER = """
+import json, os, sys, time
+from pathlib import Path
+import labrig.models as models
+worker, count, go, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+models.open_registry()
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.002)
+done, errors = [], []
+for i in range(count):
+    f = work / f"w{worker}-{i}.bin"
+    f.write_bytes(os.urandom(64 * 1024))
+    try:
+        done.append(models.register("concurrent", f)["version"])
+    except Exception as err:
+        errors.append(repr(err))
+print(json.dumps({"versions": done, "errors": errors}))
+"""
+
+
+def wait_ready(children: list[subprocess.Popen[str]]) -> None:
+    """Start the clock only once every child has imported and opened its database."""
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(
+                f"a child did not start: {line!r} {child.stderr and child.stderr.read()}"
+            )
+
+
+def collect(children: list[subprocess.Popen[str]], timeout: int) -> tuple[list[int], list[str]]:
+    """The versions each child registered and the errors it met (its last line is JSON)."""
+    versions: list[int] = []
+    errors: list[str] = []
+    for child in children:
+        out, err = child.communicate(timeout=timeout)
+        if child.returncode != 0:
+            errors.append(err.strip().splitlines()[-1] if err.strip() else "crashed")
+            continue
+        result = json.loads(out.strip().splitlines()[-1])
+        versions += result["versions"]
+        errors += result["errors"]
+    return versions, errors
+
+
+def bench_concurrency(work: Path, procs: int, per_proc: int) -> dict[str, Any]:
+    root = work / "state-concurrency"
+    services_at(root).close()  # migrate once
+    env = {**os.environ, "LABRIG_DATA_DIR": str(root)}
+    env.pop("LABRIG_DATABASE_URL", None)
+    go = work / "go"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(w), str(per_proc), str(go), str(work)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for w in range(procs)
+    ]
+    wait_ready(children)
+    start = time.perf_counter()
+    go.touch()
+    versions, errors = collect(children, 600)
+    elapsed = time.perf_counter() - start
+    expected = list(range(1, procs * per_proc + 1))
+    return {
+        "processes": procs,
+        "versions_each": per_proc,
+        "registered": len(versions),
+        "consecutive_and_distinct": sorted(versions) == expected,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "seconds": elapsed,
+    }
+
+
+def bench_listing(work: Path, count: int) -> dict[str, Any]:
+    from labrig.models.tables import ModelCounter, ModelVersion, ModelVersionMetric
+
+    services = services_at(work / "state-listing")
+    reg = services.models
+    reg.create({"name": "many"})
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "model_name": "many",
+            "version": v,
+            "created_at": now,
+            "user": "bench",
+            "note": "",
+            "kind": "file",
+            "metrics": {"acc": (v * 7919 % 10007) / 10007},
+            "params": {},
+            "tags": {},
+            "lineage": {},
+            "size": 1,
+            "file_count": 0,
+            "idempotency_key": None,
+        }
+        for v in range(1, count + 1)
+    ]
+    with services.db.engine.begin() as conn:
+        conn.execute(ModelVersion.__table__.insert(), rows)
+        ids = dict(
+            conn.execute(
+                ModelVersion.__table__.select().with_only_columns(
+                    ModelVersion.version, ModelVersion.id
+                )
+            ).all()
+        )
+        conn.execute(
+            ModelVersionMetric.__table__.insert(),
+            [
+                {
+                    "version_id": ids[r["version"]],
+                    "key": "acc",
+                    "model_name": "many",
+                    "version": r["version"],
+                    "value": r["metrics"]["acc"],
+                }
+                for r in rows
+            ],
+        )
+        conn.execute(
+            ModelCounter.__table__.insert(), {"model_name": "many", "next_version": count + 1}
+        )
+    first = reg.list_versions("many", PageRequest(50))
+    deep_token = first.next_page_token
+    for _ in range(200):  # walk 10,000 versions in
+        deep_token = reg.list_versions("many", PageRequest(50, deep_token)).next_page_token
+
+    def sample(fn: Any) -> float:
+        fn()
+        times = [timed(fn) for _ in range(30)]
+        return statistics.median(times) * 1000
+
+    result = {
+        "versions": count,
+        "first_page_ms": sample(lambda: reg.list_versions("many", PageRequest(50))),
+        "deep_page_ms": sample(lambda: reg.list_versions("many", PageRequest(50, deep_token))),
+        "by_metric_page_ms": sample(
+            lambda: reg.list_versions("many", PageRequest(50), order_by="metric:acc")
+        ),
+    }
+    services.close()
+    return result
+
+
+MLFLOW_SCRIPT = r"""
+import json, os, sys, time
+import mlflow
+from mlflow import MlflowClient
+work, src, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
+client = MlflowClient()
+if mode == "single":
+    try:
+        client.create_registered_model("big")
+    except Exception:
+        pass
+    start = time.perf_counter()
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(src, artifact_path="model")
+        client.create_model_version("big", f"{run.info.artifact_uri}/model", run.info.run_id)
+    os.sync()
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+else:
+    go, count = sys.argv[4], int(sys.argv[5])
+    client.search_registered_models()  # connect before the start line
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    done, errors = [], []
+    for i in range(count):
+        try:
+            v = client.create_model_version("concurrent", f"file:///{work}/x{i}", None)
+            done.append(int(v.version))
+        except Exception as err:
+            errors.append(type(err).__name__ + ": " + str(err)[:120])
+    print(json.dumps({"versions": done, "errors": errors}))
+"""
+
+
+def bench_mlflow(
+    python: str, work: Path, src: Path, procs: int, per_proc: int, repeat: int
+) -> dict[str, Any]:
+    mwork = work / "mlflow"
+    mwork.mkdir()
+    env = {**os.environ, "MLFLOW_ARTIFACTS_DESTINATION": str(mwork / "artifacts")}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{mwork}/mlflow.db"
+    script = mwork / "run.py"
+    script.write_text(MLFLOW_SCRIPT)
+    times = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [python, str(script), str(mwork), str(src), "single"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=mwork,
+        ).stdout
+        times.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+        os.sync()
+    # concurrency: N processes creating versions of one registered model
+    subprocess.run(
+        [
+            python,
+            "-c",
+            (
+                "import mlflow; from mlflow import MlflowClient; "
+                f"mlflow.set_tracking_uri('sqlite:///{mwork}/mlflow.db'); "
+                "MlflowClient().create_registered_model('concurrent')"
+            ),
+        ],
+        env=env,
+        check=True,
+        cwd=mwork,
+        capture_output=True,
+    )
+    go = mwork / "go"
+    children = [
+        subprocess.Popen(
+            [python, str(script), str(mwork), str(src), "concurrent", str(go), str(per_proc)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=mwork,
+        )
+        for _ in range(procs)
+    ]
+    wait_ready(children)
+    start = time.perf_counter()
+    go.touch()
+    versions, errors = collect(children, 900)
+    return {
+        "register_s": min(times),
+        "concurrency": {
+            "registered": len(versions),
+            "distinct": len(set(versions)),
+            "consecutive_and_distinct": sorted(versions) == list(range(1, procs * per_proc + 1)),
+            "seconds": time.perf_counter() - start,
+            "errors": len(errors),
+            "error_samples": sorted(set(errors))[:3],
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--procs", type=int, default=16)
+    parser.add_argument("--per-proc", type=int, default=10)
+    parser.add_argument("--versions", type=int, default=100_000)
+    parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument("--dir", default=None, help="Scratch directory (same disk as the store).")
+    parser.add_argument(
+        "--parts", default="single,concurrency,listing,mlflow", help="Comma-separated subset."
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="labrig-bench-models-", dir=args.dir))
+    results: dict[str, Any] = {}
+    parts = set(args.parts.split(","))
+    try:
+        src = work / "model.bin"
+        if "single" in parts:
+            results["single_file"] = bench_single_file(work, args.size_mib * 2**20, args.repeat)
+            print(json.dumps({"single_file": results["single_file"]}), flush=True)
+        if "concurrency" in parts:
+            results["concurrency"] = bench_concurrency(work, args.procs, args.per_proc)
+            print(json.dumps({"concurrency": results["concurrency"]}), flush=True)
+        if "listing" in parts:
+            results["listing"] = bench_listing(work, args.versions)
+            print(json.dumps({"listing": results["listing"]}), flush=True)
+        if "mlflow" in parts and args.mlflow_python:
+            if not src.exists():
+                make_file(src, args.size_mib * 2**20)
+            m = bench_mlflow(args.mlflow_python, work, src, args.procs, args.per_proc, args.repeat)
+            if "single_file" in results:
+                m["labrig_register_speedup_vs_mlflow"] = (
+                    m["register_s"] / results["single_file"]["register_s"]
+                )
+            results["mlflow"] = m
+            print(json.dumps({"mlflow": m}), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

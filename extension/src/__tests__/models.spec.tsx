@@ -1,0 +1,245 @@
+import * as React from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { IModel } from '../api';
+import { IModelVersion, listVersions, loadSnippet, parseMetrics } from '../models/api';
+import { MetricPlot } from '../models/MetricPlot';
+import { ModelsBrowser } from '../models/ModelsBrowser';
+import { submitRegistration, suggestName } from '../models/RegisterDialog';
+import { LabrigAPIError, requestAPI } from '../request';
+
+jest.mock('../request', () => ({
+  ...jest.requireActual('../request'),
+  requestAPI: jest.fn()
+}));
+
+const mockRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+function version(
+  n: number,
+  metrics: { [k: string]: number },
+  aliases: string[] = []
+): IModelVersion {
+  return {
+    model: 'resnet-mini',
+    version: n,
+    ref: `resnet-mini/${n}`,
+    created_at: '2026-11-30T00:00:00Z',
+    user: 'ana',
+    note: n === 2 ? 'better' : '',
+    kind: 'file',
+    metrics,
+    params: { lr: 0.1 },
+    tags: {},
+    lineage: {
+      job_id: 'job-7',
+      rank: 0,
+      notebook_path: 'nb/train.ipynb',
+      datasets: { 'mnist-mini': 'abcdef0123456789' },
+      environment: { torch: '2.13.0' },
+      git: { commit: '0123456789abcdef0123', dirty: false }
+    },
+    size: 2048,
+    file_count: 1,
+    aliases,
+    files: [{ path: 'model.pt', sha256: 'ab'.repeat(32), size: 2048 }]
+  };
+}
+
+const MODELS: IModel[] = [
+  {
+    name: 'resnet-mini',
+    description: 'tiny',
+    tags: {},
+    created_at: '2026-11-30T00:00:00Z',
+    latest_version: 3,
+    aliases: { production: 2 }
+  }
+];
+
+const VERSIONS = [
+  version(3, { acc: 0.8, loss: 0.4 }),
+  version(2, { acc: 0.95, loss: 0.2 }, ['production']),
+  version(1, { acc: 0.5 })
+];
+
+describe('models browser', () => {
+  let host: HTMLElement;
+  let root: Root;
+  let calls: Array<[string, RequestInit]>;
+
+  const query = (selector: string) => host.querySelector(selector) as HTMLElement;
+  const all = (selector: string) => Array.from(host.querySelectorAll(selector)) as HTMLElement[];
+  const click = async (element: HTMLElement) => {
+    await React.act(async () => {
+      element.click();
+    });
+  };
+  const button = (text: string) =>
+    all('button').find(b => b.textContent?.trim() === text) as HTMLButtonElement;
+
+  beforeEach(async () => {
+    calls = [];
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (endPoint: string, init: RequestInit = {}) => {
+      calls.push([endPoint, init]);
+      const url = new URL(endPoint, 'http://x/');
+      if (url.pathname === '/models/resnet-mini/versions') {
+        return { items: VERSIONS, next_page_token: null };
+      }
+      if (url.pathname === '/models/resnet-mini/versions/2' && init.method === 'GET') {
+        return VERSIONS[1];
+      }
+      if (url.pathname === '/models/resnet-mini/aliases/production' && init.method === 'PUT') {
+        return { model: 'resnet-mini', alias: 'production', version: 2 };
+      }
+      if (url.pathname === '/models/resnet-mini/aliases/latest') {
+        throw new LabrigAPIError({
+          status: 400,
+          reason: 'invalid_input',
+          field: 'alias',
+          message: "alias 'latest' is not allowed"
+        });
+      }
+      throw new Error(`unexpected ${init.method} ${endPoint}`);
+    }) as typeof requestAPI);
+    host = document.createElement('div');
+    document.body.appendChild(host);
+    root = createRoot(host);
+  });
+
+  afterEach(async () => {
+    await React.act(async () => root.unmount());
+    host.remove();
+  });
+
+  it('lists models with their latest version and aliases', async () => {
+    await React.act(async () => root.render(<ModelsBrowser items={MODELS} />));
+    const item = query('[data-testid="labrig-model"]');
+    expect(item.textContent).toContain('resnet-mini');
+    expect(item.textContent).toContain('v3');
+    expect(item.textContent).toContain('production: v2');
+    expect(item.textContent).toContain('tiny');
+  });
+
+  it('shows versions with metric columns, sorts them and plots a metric', async () => {
+    await React.act(async () => root.render(<ModelsBrowser items={MODELS} />));
+    await click(button('resnet-mini'));
+    const headers = all('th').map(th => th.textContent);
+    expect(headers).toEqual(['Version ▼', 'acc', 'loss', 'Aliases', 'Registered']);
+    const versions = () =>
+      all('[data-testid="labrig-version-row"] td:first-child').map(td => td.textContent);
+    expect(versions()).toEqual(['v3', 'v2', 'v1']);
+
+    await click(button('acc'));
+    expect(versions()).toEqual(['v2', 'v3', 'v1']);
+    await click(button('acc ▼'));
+    expect(versions()).toEqual(['v1', 'v3', 'v2']);
+    await click(button('loss'));
+    expect(versions()).toEqual(['v3', 'v2', 'v1']); // v1 has no loss: last
+
+    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('circle')).toHaveLength(3);
+    const select = query('select') as HTMLSelectElement;
+    await React.act(async () => {
+      select.value = 'loss';
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('circle')).toHaveLength(2);
+  });
+
+  it('shows a version with files, lineage and the load snippet, and moves an alias', async () => {
+    const onChanged = jest.fn();
+    await React.act(async () =>
+      root.render(<ModelsBrowser items={MODELS} onChanged={onChanged} />)
+    );
+    await click(button('resnet-mini'));
+    await click(button('v2'));
+    const detail = query('[data-testid="labrig-version-detail"]');
+    expect(detail.textContent).toContain('better');
+    expect(query('a[download]').getAttribute('href')).toContain(
+      'labrig/api/v1/models/resnet-mini/versions/2/files/model.pt'
+    );
+    const lineage = query('[data-testid="labrig-lineage"]').textContent;
+    expect(lineage).toContain('job-7 (rank 0)');
+    expect(lineage).toContain('nb/train.ipynb');
+    expect(lineage).toContain('mnist-mini @ abcdef012345');
+    expect(lineage).toContain('0123456789ab');
+    expect(query('[data-testid="labrig-load-snippet"]').textContent).toBe(
+      'import labrig.models\nmodel = labrig.models.load("resnet-mini/2")'
+    );
+
+    await click(button('Point here'));
+    const put = calls.find(([, init]) => init.method === 'PUT')!;
+    expect(put[0]).toBe('models/resnet-mini/aliases/production');
+    expect(JSON.parse(put[1].body as string)).toEqual({ version: 2 });
+    expect(onChanged).toHaveBeenCalled();
+
+    const input = query('input[aria-label="Alias name"]') as HTMLInputElement;
+    await React.act(async () => {
+      const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+      setter.call(input, 'latest');
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await click(button('Point here'));
+    expect(query('[role="alert"]').textContent).toBe("alias 'latest' is not allowed");
+  });
+});
+
+describe('models helpers', () => {
+  beforeEach(() => mockRequest.mockReset());
+
+  it('parses metrics and refuses what is not a finite number', () => {
+    expect(parseMetrics('acc=0.91, loss = 0.3\nf1=1')).toEqual({ acc: 0.91, loss: 0.3, f1: 1 });
+    expect(parseMetrics('  ')).toEqual({});
+    expect(() => parseMetrics('acc')).toThrow('is not NAME=NUMBER');
+    expect(() => parseMetrics('acc=high')).toThrow('not a finite number');
+    expect(() => parseMetrics('acc=')).toThrow('not a finite number');
+    expect(() => parseMetrics('acc=Infinity')).toThrow('not a finite number');
+  });
+
+  it('suggests a model name from a path', () => {
+    expect(suggestName('runs/resnet_mini-final.pt')).toBe('resnet_mini-final');
+    expect(suggestName('weird name (1).bin')).toBe('weird-name-1-');
+    expect(suggestName('.pt')).toBe('model');
+  });
+
+  it('posts a registration and passes the server error on', async () => {
+    mockRequest.mockResolvedValueOnce(version(4, { acc: 1 }));
+    const v = await submitRegistration('runs/m.pt', { name: ' m ', metrics: 'acc=1', note: 'n' });
+    expect(v.version).toBe(4);
+    expect(mockRequest.mock.calls[0][0]).toBe('models/m/versions');
+    expect(JSON.parse(mockRequest.mock.calls[0][1]!.body as string)).toEqual({
+      path: 'runs/m.pt',
+      metrics: { acc: 1 },
+      note: 'n'
+    });
+    await expect(submitRegistration('x', { name: '', metrics: '', note: '' })).rejects.toThrow(
+      'Give the model a name.'
+    );
+    mockRequest.mockRejectedValueOnce(
+      new LabrigAPIError({ status: 400, reason: 'invalid_input', message: 'x.pt is empty' })
+    );
+    await expect(submitRegistration('x.pt', { name: 'm', metrics: '', note: '' })).rejects.toThrow(
+      'x.pt is empty'
+    );
+  });
+
+  it('builds version list queries', async () => {
+    mockRequest.mockResolvedValueOnce({ items: [], next_page_token: null });
+    await listVersions('a b', { limit: 5, orderBy: 'metric:acc', order: 'asc' });
+    expect(mockRequest.mock.calls[0][0]).toBe(
+      'models/a%20b/versions?limit=5&order_by=metric%3Aacc&order=asc'
+    );
+    expect(loadSnippet('m@production')).toContain('labrig.models.load("m@production")');
+  });
+
+  it('plots nothing when no version has the metric', () => {
+    const host = document.createElement('div');
+    const root = createRoot(host);
+    React.act(() => root.render(<MetricPlot versions={[version(1, {})]} metric="acc" />));
+    expect(host.textContent).toBe('No version has acc.');
+    React.act(() => root.unmount());
+  });
+});

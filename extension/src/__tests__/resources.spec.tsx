@@ -1,0 +1,321 @@
+import * as React from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { LabrigModel } from '../model';
+import { LabrigPanelView } from '../panel/LabrigPanel';
+import { IResourceShow, IResourceUsage } from '../resources/api';
+import { ResourcesView } from '../resources/ResourcesView';
+import { LabrigAPIError, requestAPI } from '../request';
+
+jest.mock('../request', () => ({
+  ...jest.requireActual('../request'),
+  requestAPI: jest.fn()
+}));
+jest.mock('../resources/confirm', () => ({ confirmDialog: jest.fn() }));
+
+const mockRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const NB = 'exp/train.ipynb';
+const GIB = 2 ** 30;
+const ENFORCEMENT = {
+  cpu: { state: 'enforced', mechanism: 'cgroup v1 cpuset 0' },
+  memory: { state: 'enforced', mechanism: 'cgroup v1 memory limit' },
+  gpu: { state: 'advisory', mechanism: 'CUDA_VISIBLE_DEVICES by UUID' },
+  disk: { state: 'advisory', mechanism: 'scratch usage measured against quota' }
+} as const;
+
+function show(overrides: Partial<IResourceShow> = {}): IResourceShow {
+  return {
+    notebook_path: NB,
+    request: {
+      notebook_path: NB,
+      profile: 'custom',
+      cpus: 1,
+      memory: 2 * GIB,
+      gpus: 1,
+      gpu_type: null,
+      disk: 5 * GIB
+    },
+    allocations: [
+      {
+        holder: 'kernel:k1',
+        pid: 42,
+        cpus: 1,
+        memory: 2 * GIB,
+        disk: 5 * GIB,
+        gpus: [{ uuid: 'GPU-1234', model: 'A100' }],
+        acquired_at: '2026-11-30T00:00:00+00:00'
+      }
+    ],
+    scratch_dir: '/tmp/scratch',
+    enforcement: ENFORCEMENT,
+    last_stop: null,
+    ...overrides
+  };
+}
+
+function usage(overrides: Partial<IResourceUsage> = {}): IResourceUsage {
+  return {
+    notebook_path: NB,
+    running: true,
+    kernels: ['kernel:k1'],
+    sampled_at: '2026-11-30T00:00:00+00:00',
+    cpu: { limit: 1, used: 0.5, percent: 50, ...ENFORCEMENT.cpu },
+    memory: { limit: 2 * GIB, used: GIB, percent: 50, ...ENFORCEMENT.memory },
+    gpus: [
+      {
+        uuid: 'GPU-1234',
+        model: 'A100',
+        memory_total: null,
+        utilization: null,
+        memory_used: null
+      }
+    ],
+    gpu: { requested: 1, ...ENFORCEMENT.gpu },
+    disk: {
+      limit: 5 * GIB,
+      used: 0,
+      percent: 0,
+      over_quota: false,
+      warning: null,
+      ...ENFORCEMENT.disk
+    },
+    last_stop: null,
+    ...overrides
+  };
+}
+
+const PROFILES = {
+  default: 'custom',
+  items: [
+    {
+      slug: 'small',
+      display_name: 'Small',
+      description: '1 CPU, 2 GiB memory',
+      default: false,
+      cpus: 1,
+      memory: 2 * GIB,
+      gpus: 0,
+      gpu_type: null,
+      disk: 5 * GIB,
+      allow_custom: false,
+      bounds: {}
+    },
+    {
+      slug: 'custom',
+      display_name: 'Custom',
+      description: 'Your own values',
+      default: true,
+      cpus: 1,
+      memory: 2 * GIB,
+      gpus: 0,
+      gpu_type: null,
+      disk: 5 * GIB,
+      allow_custom: true,
+      bounds: {}
+    }
+  ]
+};
+
+function typeInto(input: HTMLInputElement, value: string): void {
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+  setter.call(input, value);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+function chooseOption(select: HTMLSelectElement, value: string): void {
+  const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value')!.set!;
+  setter.call(select, value);
+  select.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+const flush = () => React.act(() => new Promise<void>(resolve => setTimeout(resolve, 0)));
+
+describe('ResourcesView', () => {
+  let host: HTMLElement;
+  let root: Root;
+  let calls: Array<[string, RequestInit]>;
+  let current: IResourceUsage;
+  let putReply: (body: { [key: string]: unknown }) => IResourceShow;
+  let confirm: jest.Mock<Promise<boolean>, [string, string, string]>;
+
+  const query = (selector: string) => host.querySelector(selector) as HTMLElement;
+  const usageCalls = () => calls.filter(([path]) => path.startsWith('resource-usage/')).length;
+
+  beforeEach(async () => {
+    calls = [];
+    current = usage();
+    putReply = () => ({ ...show(), restarted_kernels: ['k1'] });
+    confirm = jest.fn(async (_title: string, _body: string, _accept: string) => true);
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (path: string, init: RequestInit = {}) => {
+      calls.push([path, init]);
+      if (path === 'resource-profiles') {
+        return PROFILES;
+      }
+      if (path.startsWith('resource-usage/')) {
+        return current;
+      }
+      if (init.method === 'PUT') {
+        return putReply(JSON.parse(init.body as string));
+      }
+      return show();
+    }) as typeof requestAPI);
+    host = document.createElement('div');
+    document.body.appendChild(host);
+    root = createRoot(host);
+    await React.act(async () => {
+      root.render(<ResourcesView notebookPath={NB} confirm={confirm} interval={20} />);
+    });
+    await flush();
+  });
+
+  afterEach(async () => {
+    await React.act(async () => root.unmount());
+    host.remove();
+  });
+
+  it('shows the allocation, live bars and enforced/advisory badges', () => {
+    expect(query('[data-testid="labrig-resources-now"]').textContent).toContain(
+      'custom · 1 CPU · 2 GiB memory · 1 GPU · 5 GiB scratch'
+    );
+    expect(query('[data-testid="labrig-resources-now"]').textContent).toContain(
+      'GPU A100 GPU-1234'
+    );
+    const cpu = query('[data-testid="labrig-usage-cpu"]');
+    expect(cpu.textContent).toContain('0.50 CPUs of 1 CPU');
+    expect(cpu.querySelector('[role="meter"]')?.getAttribute('aria-valuenow')).toBe('50');
+    expect(cpu.querySelector('[data-testid="labrig-enforcement"]')?.textContent).toBe('enforced');
+    const memory = query('[data-testid="labrig-usage-memory"]');
+    expect(memory.textContent).toContain('1 GiB of 2 GiB');
+    const gpu = query('[data-testid="labrig-usage-gpu a100"]');
+    expect(gpu.textContent).toContain('utilisation not reported (no NVML)');
+    expect(gpu.querySelector('[data-testid="labrig-enforcement"]')?.textContent).toBe('advisory');
+    expect(
+      query('[data-testid="labrig-usage-disk"] [data-testid="labrig-enforcement"]').getAttribute(
+        'title'
+      )
+    ).toBe('scratch usage measured against quota');
+  });
+
+  it('polls usage while mounted and stops on unmount', async () => {
+    const before = usageCalls();
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 100)));
+    const during = usageCalls();
+    expect(during).toBeGreaterThan(before);
+    await React.act(async () => root.unmount());
+    await new Promise<void>(resolve => setTimeout(resolve, 100));
+    expect(usageCalls()).toBe(during);
+    root = createRoot(host); // for afterEach
+  });
+
+  it('shows why the kernel was stopped', async () => {
+    current = usage({
+      last_stop: {
+        holder: 'kernel:k1',
+        message: 'kernel stopped: memory limit 2 GiB reached',
+        at: '2026-11-30T00:00:00+00:00'
+      }
+    });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    expect(query('[data-testid="labrig-resources-stop"]').textContent).toBe(
+      'kernel stopped: memory limit 2 GiB reached'
+    );
+  });
+
+  it('applies a profile after the confirmation that kernel state will be lost', async () => {
+    const form = query('form');
+    await React.act(async () =>
+      chooseOption(form.querySelector('select') as HTMLSelectElement, 'small')
+    );
+    await flush();
+    expect(form.querySelector('input[name="memory"]')).toBeNull();
+
+    confirm.mockResolvedValueOnce(false);
+    await React.act(async () =>
+      (form.querySelector('button[type="submit"]') as HTMLElement).click()
+    );
+    expect(confirm).toHaveBeenCalledTimes(1);
+    expect(confirm.mock.calls[0][1]).toContain('Its state will be lost');
+    expect(calls.some(([, init]) => init.method === 'PUT')).toBe(false);
+
+    await React.act(async () =>
+      (form.querySelector('button[type="submit"]') as HTMLElement).click()
+    );
+    await flush();
+    const put = calls.find(([, init]) => init.method === 'PUT')!;
+    expect(put[0]).toBe('resources/exp/train.ipynb');
+    expect(JSON.parse(put[1].body as string)).toEqual({ profile: 'small' });
+    expect(query('[role="status"]').textContent).toBe(
+      'Applied: 1 kernel restarted with the new resources.'
+    );
+  });
+
+  it("sends custom values and shows the server's error naming the field", async () => {
+    putReply = () => {
+      throw new LabrigAPIError({
+        status: 400,
+        reason: 'invalid_input',
+        field: 'memory',
+        message: "memory: '4GB' is not a quantity; use a whole number of bytes or 4Gi, 4096Mi"
+      });
+    };
+    const form = query('form');
+    const memory = form.querySelector('input[name="memory"]') as HTMLInputElement;
+    await React.act(async () => typeInto(memory, '4GB'));
+    await React.act(async () =>
+      (form.querySelector('button[type="submit"]') as HTMLElement).click()
+    );
+    await flush();
+    const put = calls.find(([, init]) => init.method === 'PUT')!;
+    expect(JSON.parse(put[1].body as string)).toEqual({ profile: 'custom', memory: '4GB' });
+    expect(query('[data-testid="labrig-resources-error"]').textContent).toContain(
+      "'4GB' is not a quantity"
+    );
+    expect(memory.getAttribute('aria-invalid')).toBe('true');
+  });
+});
+
+describe('the Resources section of the panel', () => {
+  it('shows the notebook in focus, and the empty state without one', async () => {
+    mockRequest.mockReset();
+    mockRequest.mockImplementation((async (path: string) => {
+      if (path === 'resource-profiles') {
+        return PROFILES;
+      }
+      if (path.startsWith('resource-usage/')) {
+        return usage();
+      }
+      if (path.startsWith('resources/')) {
+        return show();
+      }
+      if (path === 'status') {
+        return { version: '0.1.0', backends: {}, capabilities: {}, database: {} };
+      }
+      return { items: [], next_page_token: null };
+    }) as typeof requestAPI);
+    const model = new LabrigModel({ standby: 'never' });
+    const host = document.createElement('div');
+    document.body.appendChild(host);
+    const root = createRoot(host);
+    await React.act(async () => root.render(<LabrigPanelView model={model} />));
+    await React.act(() => model.refresh());
+    const section = host.querySelector('[data-testid="labrig-section-resources"]') as HTMLElement;
+    expect(section.querySelector('[data-testid="labrig-empty"]')?.textContent).toContain(
+      'No resource requests yet'
+    );
+
+    await React.act(async () => model.setFocusedNotebook(NB));
+    await flush();
+    expect(section.querySelector('[data-testid="labrig-empty"]')).toBeNull();
+    expect(section.querySelector('[data-testid="labrig-resources-view"]')?.textContent).toContain(
+      'Notebook: train.ipynb'
+    );
+
+    await React.act(async () => root.unmount());
+    host.remove();
+    model.dispose();
+  });
+});

@@ -1,0 +1,384 @@
+/**
+ * The Datasets section: add form, list with version / size / cached share, warm-up progress
+ * (polled every 500 ms while it runs), cancel, refresh with a diff dialog, mount and unmount.
+ */
+import * as React from 'react';
+
+import { toLabrigError } from '../request';
+import { formatBytes, plural } from '../panel/format';
+import {
+  IDatasetInfo,
+  IRefreshPreview,
+  IWarmUp,
+  cancelWarmUp,
+  confirmRefresh,
+  createDataset,
+  deleteDataset,
+  getWarmUp,
+  isRunning,
+  mountDataset,
+  refreshDataset,
+  startWarmUp,
+  unmountDataset
+} from './api';
+
+/** Milliseconds between warm-up progress polls. */
+export const POLL_MS = 500;
+
+/**
+ * Poll a dataset's warm-up while it runs; stops when it ends or the component unmounts.
+ */
+export function useWarmUp(
+  name: string,
+  initial: IWarmUp | null,
+  onDone: () => void
+): [IWarmUp | null, (warm: IWarmUp) => void] {
+  const [warm, setWarm] = React.useState<IWarmUp | null>(initial);
+  const running = isRunning(warm);
+  const done = React.useRef(onDone);
+  done.current = onDone;
+  React.useEffect(() => {
+    if (!running) {
+      return;
+    }
+    let stopped = false;
+    const timer = setInterval(() => {
+      getWarmUp(name)
+        .then(next => {
+          if (stopped) {
+            return;
+          }
+          setWarm(next);
+          if (!isRunning(next)) {
+            done.current();
+          }
+        })
+        .catch(() => {
+          /* the next tick tries again */
+        });
+    }, POLL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [name, running]);
+  return [warm, setWarm];
+}
+
+/**
+ * "12/40 files · 3.1 MiB of 10 MiB · 2.3 MiB/s · ETA 4 s".
+ */
+export function describeProgress(warm: IWarmUp): string {
+  const parts = [`${warm.files_done ?? 0}/${warm.files_total ?? 0} files`];
+  parts.push(`${formatBytes(warm.bytes_done ?? 0)} of ${formatBytes(warm.bytes_total ?? 0)}`);
+  if (warm.throughput_bytes_per_second) {
+    parts.push(`${formatBytes(warm.throughput_bytes_per_second)}/s`);
+  }
+  if (warm.eta_seconds !== null && warm.eta_seconds !== undefined && isRunning(warm)) {
+    parts.push(`ETA ${Math.ceil(warm.eta_seconds)} s`);
+  }
+  return parts.join(' · ');
+}
+
+function cachedPercent(item: IDatasetInfo): number | null {
+  if (!item.bytes) {
+    return item.complete ? 100 : null;
+  }
+  return Math.round((100 * (item.cached_bytes ?? (item.complete ? item.bytes : 0))) / item.bytes);
+}
+
+/**
+ * One dataset with its actions.
+ */
+export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void }): JSX.Element {
+  const { item, onChanged } = props;
+  const [error, setError] = React.useState<string | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const [preview, setPreview] = React.useState<IRefreshPreview | null>(null);
+  const [warm, setWarm] = useWarmUp(item.name, item.warmup ?? null, onChanged);
+  const running = isRunning(warm);
+
+  const act = async (work: () => Promise<unknown>): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (err) {
+      setError(toLabrigError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const percent = cachedPercent(item);
+  const facts: string[] = [];
+  if (item.version) {
+    facts.push(item.version.slice(0, 8));
+  }
+  if (item.files !== null && item.bytes !== null) {
+    facts.push(`${plural(item.files, 'file')}, ${formatBytes(item.bytes)}`);
+  }
+  if (percent !== null) {
+    facts.push(`${percent}% cached`);
+  }
+
+  return (
+    <li className="labrig-Item labrig-Dataset" data-testid="labrig-dataset">
+      <div className="labrig-Item-primary">
+        <span className="labrig-Item-name" title={item.name}>
+          {item.name}
+        </span>
+        {item.read_only && <span className="labrig-Tag">read-only</span>}
+        {item.mount_path && (
+          <span className="labrig-Tag" data-testid="labrig-dataset-mounted" title={item.mount_path}>
+            mounted
+          </span>
+        )}
+      </div>
+      <div className="labrig-Item-secondary">
+        <span className="labrig-Item-source" title={item.source_url}>
+          {item.source_url}
+        </span>
+        {facts.length > 0 && <span data-testid="labrig-dataset-facts"> · {facts.join(' · ')}</span>}
+      </div>
+      {item.mount_path && (
+        <div className="labrig-Item-secondary" data-testid="labrig-dataset-path">
+          <code>{item.mount_path}</code>
+        </div>
+      )}
+      {warm && warm.state !== 'idle' && (
+        <div className="labrig-WarmUp" data-testid="labrig-warmup">
+          <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
+          <span className="labrig-WarmUp-text">
+            {running || warm.state === 'succeeded'
+              ? `${warm.state === 'succeeded' ? 'warmed · ' : ''}${describeProgress(warm)}`
+              : warm.state}
+          </span>
+          {warm.error && !running && <span className="labrig-Error-inline">{warm.error}</span>}
+        </div>
+      )}
+      <div className="labrig-Actions">
+        {running ? (
+          <button
+            type="button"
+            className="labrig-LinkButton"
+            disabled={busy}
+            onClick={() => void act(async () => setWarm(await cancelWarmUp(item.name)))}
+          >
+            Cancel
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="labrig-LinkButton"
+            disabled={busy}
+            onClick={() => void act(async () => setWarm(await startWarmUp(item.name)))}
+          >
+            Warm
+          </button>
+        )}
+        {item.mount_path ? (
+          <button
+            type="button"
+            className="labrig-LinkButton"
+            disabled={busy}
+            onClick={() =>
+              void act(async () => {
+                await unmountDataset(item.name);
+                onChanged();
+              })
+            }
+          >
+            Unmount
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="labrig-LinkButton"
+            disabled={busy || running}
+            onClick={() =>
+              void act(async () => {
+                await mountDataset(item.name);
+                onChanged();
+              })
+            }
+          >
+            Mount
+          </button>
+        )}
+        <button
+          type="button"
+          className="labrig-LinkButton"
+          disabled={busy || running}
+          aria-label={`Check ${item.name} at its source for changes`}
+          title="List the source again and show what changed before switching versions"
+          onClick={() => void act(async () => setPreview(await refreshDataset(item.name)))}
+        >
+          Refresh
+        </button>
+        {!item.admin && (
+          <button
+            type="button"
+            className="labrig-LinkButton"
+            disabled={busy || running}
+            onClick={() =>
+              void act(async () => {
+                await deleteDataset(item.name);
+                onChanged();
+              })
+            }
+          >
+            Remove
+          </button>
+        )}
+      </div>
+      {preview && (
+        <RefreshDialog
+          preview={preview}
+          onCancel={() => setPreview(null)}
+          onConfirm={() =>
+            void act(async () => {
+              await confirmRefresh(item.name, preview.new_version);
+              setPreview(null);
+              onChanged();
+            })
+          }
+        />
+      )}
+      {error && (
+        <div className="labrig-Error" role="alert">
+          {error}
+        </div>
+      )}
+    </li>
+  );
+}
+
+/**
+ * What changed at the source, before switching the pinned version.
+ */
+export function RefreshDialog(props: {
+  preview: IRefreshPreview;
+  onConfirm: () => void;
+  onCancel: () => void;
+}): JSX.Element {
+  const { preview } = props;
+  return (
+    <div
+      className="labrig-Dialog"
+      role="dialog"
+      aria-label={`Refresh ${preview.dataset}`}
+      data-testid="labrig-refresh-dialog"
+    >
+      {preview.changed ? (
+        <>
+          <p>
+            {preview.added} added, {preview.removed} removed, {preview.modified} modified since{' '}
+            {preview.current_version?.slice(0, 8) ?? 'nothing'}.
+          </p>
+          <button type="button" className="jp-mod-styled jp-mod-accept" onClick={props.onConfirm}>
+            Switch to {preview.new_version.slice(0, 8)}
+          </button>
+        </>
+      ) : (
+        <p>Nothing changed at the source.</p>
+      )}
+      <button type="button" className="jp-mod-styled" onClick={props.onCancel}>
+        {preview.changed ? 'Keep current' : 'Close'}
+      </button>
+    </div>
+  );
+}
+
+/**
+ * The list of datasets.
+ */
+export function DatasetsView(props: {
+  items: ReadonlyArray<IDatasetInfo>;
+  onChanged: () => void;
+}): JSX.Element | null {
+  if (props.items.length === 0) {
+    return null;
+  }
+  return (
+    <ul className="labrig-List" aria-label="Datasets">
+      {props.items.map(item => (
+        <DatasetRow key={item.name} item={item} onChanged={props.onChanged} />
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * Add a dataset by name and source URL (and optional include pattern and endpoint).
+ */
+export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
+  const [name, setName] = React.useState('');
+  const [source, setSource] = React.useState('');
+  const [include, setInclude] = React.useState('');
+  const [endpoint, setEndpoint] = React.useState('');
+  const [error, setError] = React.useState<string | null>(null);
+  const [busy, setBusy] = React.useState(false);
+
+  const submit = async (event: React.FormEvent): Promise<void> => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await createDataset({
+        name: name.trim(),
+        source_url: source.trim(),
+        ...(include.trim() ? { include: include.trim() } : {}),
+        ...(endpoint.trim() ? { options: { endpoint_url: endpoint.trim() } } : {})
+      });
+      setName('');
+      setSource('');
+      setInclude('');
+      setEndpoint('');
+      props.onAdded();
+    } catch (err) {
+      setError(toLabrigError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fields: Array<[string, string, string, (value: string) => void]> = [
+    ['Dataset name', 'name', name, setName],
+    ['Source URL', 's3://bucket/prefix/, https://..., file:///...', source, setSource],
+    ['Include pattern', 'include (optional), e.g. *.parquet', include, setInclude],
+    ['Endpoint URL', 'endpoint (optional, S3/OSS-compatible)', endpoint, setEndpoint]
+  ];
+
+  return (
+    <form
+      className="labrig-Form"
+      aria-label="Add a dataset"
+      data-testid="labrig-add-dataset"
+      onSubmit={event => void submit(event)}
+    >
+      {fields.map(([label, placeholder, value, set]) => (
+        <input
+          key={label}
+          className="jp-mod-styled"
+          aria-label={label}
+          placeholder={placeholder}
+          value={value}
+          onChange={event => set(event.target.value)}
+        />
+      ))}
+      <button
+        type="submit"
+        className="jp-mod-styled jp-mod-accept"
+        disabled={busy || !name.trim() || !source.trim()}
+      >
+        Add dataset
+      </button>
+      {error && (
+        <div className="labrig-Error" role="alert">
+          {error}
+        </div>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,153 @@
+/**
+ * Typed calls for the Resources section (`/resources/{path}`, `/resource-usage/{path}`,
+ * `/resource-profiles`, `/resource-capacity` in `openapi.yaml`).
+ */
+import { requestAPI } from '../request';
+
+export type EnforcementState = 'enforced' | 'advisory';
+
+export interface IEnforcement {
+  state: EnforcementState;
+  mechanism: string;
+}
+
+export interface IEnforcementMap {
+  cpu: IEnforcement;
+  memory: IEnforcement;
+  gpu: IEnforcement;
+  disk: IEnforcement;
+}
+
+export interface IGpu {
+  uuid: string;
+  model: string | null;
+  memory?: number | null;
+}
+
+/** A saved request, as the server resolved it (`ResolvedRequest`). */
+export interface IResolvedRequest {
+  notebook_path: string;
+  profile: string | null;
+  cpus: number | null;
+  memory: number | null;
+  gpus: number;
+  gpu_type: string | null;
+  disk: number | null;
+}
+
+export interface IStopEvent {
+  holder: string;
+  message: string;
+  at: string;
+}
+
+export interface IAllocation {
+  holder: string;
+  pid: number | null;
+  cpus: number | null;
+  memory: number | null;
+  disk: number | null;
+  gpus: IGpu[];
+  acquired_at: string;
+}
+
+/** `ResourceShow` (+ `restarted_kernels` after PUT/DELETE). */
+export interface IResourceShow {
+  notebook_path: string;
+  request: IResolvedRequest | null;
+  allocations: IAllocation[];
+  scratch_dir: string;
+  enforcement: IEnforcementMap;
+  last_stop: IStopEvent | null;
+  restarted_kernels?: string[];
+}
+
+export interface IUsageDimension extends IEnforcement {
+  limit: number | null;
+  used: number | null;
+  percent: number | null;
+}
+
+export interface IGpuUsage {
+  uuid: string;
+  model: string | null;
+  memory_total: number | null;
+  utilization: number | null;
+  memory_used: number | null;
+}
+
+/** `ResourceUsage`: one live sample. */
+export interface IResourceUsage {
+  notebook_path: string;
+  running: boolean;
+  kernels: string[];
+  sampled_at: string;
+  cpu: IUsageDimension;
+  memory: IUsageDimension;
+  gpus: IGpuUsage[];
+  gpu: IEnforcement & { requested: number };
+  disk: IUsageDimension & { over_quota: boolean; warning: string | null };
+  last_stop: IStopEvent | null;
+}
+
+export interface IResourceProfile {
+  slug: string;
+  display_name: string;
+  description: string;
+  default: boolean;
+  cpus: number | null;
+  memory: number | null;
+  gpus: number;
+  gpu_type: string | null;
+  disk: number | null;
+  allow_custom: boolean;
+  bounds: { [dimension: string]: { min?: number; max?: number } };
+}
+
+export interface IResourceProfiles {
+  items: IResourceProfile[];
+  default: string | null;
+}
+
+/** The body of PUT `/resources/{path}`: quantities as typed (`4Gi`, `500m`). */
+export interface IResourceRequestBody {
+  profile?: string;
+  cpus?: string | number;
+  memory?: string | number;
+  gpus?: number | string;
+  gpu_type?: string | null;
+  disk?: string | number;
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+export function showResources(notebookPath: string): Promise<IResourceShow> {
+  return requestAPI<IResourceShow>(`resources/${encodePath(notebookPath)}`, { method: 'GET' });
+}
+
+export function requestResources(
+  notebookPath: string,
+  body: IResourceRequestBody
+): Promise<IResourceShow> {
+  return requestAPI<IResourceShow>(`resources/${encodePath(notebookPath)}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body)
+  });
+}
+
+export function releaseResources(notebookPath: string): Promise<IResourceShow> {
+  return requestAPI<IResourceShow>(`resources/${encodePath(notebookPath)}`, { method: 'DELETE' });
+}
+
+export function getResourceUsage(notebookPath: string): Promise<IResourceUsage> {
+  return requestAPI<IResourceUsage>(`resource-usage/${encodePath(notebookPath)}`, {
+    method: 'GET'
+  });
+}
+
+export function listResourceProfiles(): Promise<IResourceProfiles> {
+  return requestAPI<IResourceProfiles>('resource-profiles', { method: 'GET' });
+}

@@ -1,0 +1,137 @@
+"""The dataset Python API, for notebooks, scripts and job ranks.
+
+    import labrig.datasets as ds
+    ds.add("mnist", "s3://bucket/mnist/", endpoint_url=..., credentials_env={...})
+    ds.warm("mnist")                 # progress on stderr; resumes after a crash
+    root = ds.path("mnist")          # the read-only mount (mounting it if needed)
+    with ds.open("mnist", "train/0.png") as f: ...   # lazy, through the shared cache
+
+Inside a kernel started by labrig, ``path()`` answers from ``LABRIG_DATASET_<NAME>`` first.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+from pathlib import Path
+from typing import IO, Any
+
+from labrig.dataset_mounts.catalog import DatasetCatalog, WarmUp, env_var
+from labrig.store import PageRequest
+
+__all__ = [
+    "add",
+    "cache_stats",
+    "confirm_refresh",
+    "kernel_env_for",
+    "ls",
+    "mount",
+    "open",
+    "path",
+    "refresh",
+    "remove",
+    "show",
+    "unmount",
+    "version",
+    "warm",
+]
+
+
+@cache
+def _catalog() -> DatasetCatalog:
+    import labrig
+
+    return labrig.connect().datasets
+
+
+def add(
+    name: str,
+    source_url: str,
+    *,
+    include: str | None = None,
+    pinned: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Add a dataset (options: endpoint_url, region, anonymous, credentials_env, ...)."""
+    body: dict[str, Any] = {"name": name, "source_url": source_url, "pinned": pinned}
+    if include:
+        body["include"] = include
+    if options:
+        body["options"] = options
+    return _catalog().create(body)
+
+
+def ls() -> list[dict[str, Any]]:
+    return _catalog().list(PageRequest.parse("500", None)).items
+
+
+def show(name: str) -> dict[str, Any]:
+    return _catalog().get(name)
+
+
+def version(name: str) -> str:
+    """The pinned version (manifest hash) this notebook reads."""
+    return _catalog().versions_of([name])[name]
+
+
+def warm(name: str, *, verify: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Fetch every file of the pinned version into the host cache (resumable)."""
+
+    def report(w: WarmUp) -> None:
+        p = w.as_json()
+        sys.stderr.write(
+            f"\r{name}: {p['files_done']}/{p['files_total']} files, {p['percent']:.0f}% "
+            f"{p['throughput_bytes_per_second'] / 2**20:.1f} MiB/s"
+        )
+        if not w.running:
+            sys.stderr.write("\n")
+
+    return _catalog().warm(name, verify=verify, on_progress=report if progress else None)
+
+
+def refresh(name: str) -> dict[str, Any]:
+    """What changed at the source since the pinned version (the pin does not move)."""
+    return _catalog().refresh(name)
+
+
+def confirm_refresh(name: str, new_version: str) -> dict[str, Any]:
+    return _catalog().confirm_refresh(name, new_version)
+
+
+def mount(name: str, path: str | None = None) -> str:
+    return str(_catalog().mount(name, path)["path"])
+
+
+def unmount(name: str) -> None:
+    _catalog().unmount(name)
+
+
+def remove(name: str) -> None:
+    _catalog().delete(name)
+
+
+def path(name: str) -> Path:
+    """The read-only directory holding ``name``: the kernel's mount, else mount it now."""
+    from_env = os.environ.get(env_var(name))
+    if from_env:
+        return Path(from_env)
+    mounted = _catalog().get(name).get("mount_path")
+    return Path(mounted) if mounted else Path(mount(name))
+
+
+def open(name: str, file: str, mode: str = "rb") -> IO[bytes]:
+    """Open one file of ``name`` lazily through the cache (``labrig://name/file``)."""
+    from labrig.dataset_mounts.fs import LabrigFileSystem
+
+    handle: IO[bytes] = LabrigFileSystem(catalog=_catalog()).open(f"{name}/{file}", mode)
+    return handle
+
+
+def cache_stats() -> dict[str, Any]:
+    return _catalog().cache_stats()
+
+
+def kernel_env_for(notebook_path: str | None = None) -> dict[str, str]:
+    """``LABRIG_DATASET_<NAME>`` for each mounted dataset, for a kernel's environment."""
+    return _catalog().kernel_env(notebook_path)

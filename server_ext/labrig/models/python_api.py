@@ -1,0 +1,128 @@
+"""The Python API behind ``labrig.models``: the same registry as the server, opened in-process."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+from .lineage import current_lineage
+from .registry import ModelRegistry
+
+MODULE_MANIFEST = "labrig-module.json"
+WEIGHTS = "model.safetensors"
+
+_lock = threading.Lock()
+_services: Any = None
+
+
+def registry() -> ModelRegistry:
+    """The registry configured like the server (LABRIG_DATA_DIR / LABRIG_DATABASE_URL)."""
+    global _services
+    with _lock:
+        if _services is None:
+            from .. import connect
+
+            _services = connect()
+        found: ModelRegistry = _services.models
+        return found
+
+
+def reset() -> None:
+    """Forget the opened services (tests switch state directories)."""
+    global _services
+    with _lock:
+        if _services is not None:
+            _services.close()
+        _services = None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _is_module(value: Any) -> bool:
+    # A torch.nn.Module can only exist once torch is imported: never import it here (slow).
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
+def _save_module(module: Any, target: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {
+        key: tensor.detach().cpu().contiguous().clone()
+        for key, tensor in module.state_dict().items()
+    }
+    save_file(state, str(target / WEIGHTS))
+    cls = type(module)
+    manifest = {"format": "safetensors", "class": f"{cls.__module__}.{cls.__qualname__}"}
+    (target / MODULE_MANIFEST).write_text(json.dumps(manifest))
+
+
+def register(
+    name: str,
+    path_or_module: Any,
+    *,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    note: str = "",
+    progress: Any = None,
+    reg: ModelRegistry | None = None,
+) -> dict[str, Any]:
+    reg = reg or registry()
+    if _is_module(path_or_module):
+        with tempfile.TemporaryDirectory(prefix="labrig-module-") as tmp:
+            _save_module(path_or_module, Path(tmp))
+            lineage = current_lineage(None)
+            lineage["module_class"] = json.loads((Path(tmp) / MODULE_MANIFEST).read_text())["class"]
+            return reg.register(
+                name,
+                tmp,
+                metrics=metrics,
+                params=params,
+                tags=tags,
+                note=note,
+                user=_user(),
+                lineage=lineage,
+                kind="module",
+                progress=progress,
+            )
+    if not isinstance(path_or_module, str | Path):
+        raise InvalidInput(
+            f"register() takes a file or directory path or a torch.nn.Module, not "
+            f"{type(path_or_module).__name__}",
+            field="path",
+        )
+    path = Path(path_or_module).expanduser().absolute()
+    return reg.register(
+        name,
+        path,
+        metrics=metrics,
+        params=params,
+        tags=tags,
+        note=note,
+        user=_user(),
+        lineage=current_lineage(path),
+        progress=progress,
+    )
+
+
+def load(ref: str, reg: ModelRegistry | None = None) -> Any:
+    reg = reg or registry()
+    version = reg.get_ref(ref)
+    path = reg.load_path(f"{version['model']}/{version['version']}")
+    if version["kind"] == "module":
+        from safetensors.torch import load_file
+
+        return load_file(str(path / WEIGHTS))
+    return path

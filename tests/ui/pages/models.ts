@@ -1,0 +1,48 @@
+/**
+ * Page helpers for the model registry: the file browser's "Register as model" and the
+ * Models section's detail views.
+ */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { Locator } from '@playwright/test';
+
+import { LabrigPanelPage } from './labrig-panel';
+
+export class ModelsPage {
+  constructor(readonly page: IJupyterLabPageFixture) {
+    this.panel = new LabrigPanelPage(page);
+  }
+
+  readonly panel: LabrigPanelPage;
+
+  /** Right-click a file in the file browser and register it through the dialog. */
+  async registerFromFileBrowser(fileName: string, model: string, metrics = ''): Promise<void> {
+    const item = this.page.locator('.jp-DirListing-item', {
+      has: this.page.locator('.jp-DirListing-itemText', { hasText: fileName })
+    });
+    await item.click({ button: 'right' });
+    await this.page.locator('.lm-Menu-item', { hasText: 'Register as Model' }).click();
+    const dialog = this.page.locator('.jp-Dialog');
+    await expect(dialog.getByTestId('labrig-register-form')).toBeVisible();
+    await dialog.getByLabel('Model name').fill(model);
+    await dialog.getByLabel('Metrics').fill(metrics);
+    await dialog.locator('.jp-Dialog-button', { hasText: 'Register' }).click();
+    await expect(dialog).toHaveCount(0);
+  }
+
+  get detail(): Locator {
+    return this.panel.section('models').getByTestId('labrig-version-detail');
+  }
+
+  /** Open a model's versions, then one version, from the Models list. */
+  async openVersion(model: string, version: number): Promise<void> {
+    const section = this.panel.section('models');
+    if (await section.getByTestId('labrig-version-detail').isVisible()) {
+      await section.getByRole('button', { name: `← ${model}` }).click();
+    }
+    if (!(await section.getByTestId('labrig-model-detail').isVisible())) {
+      await this.panel.model(model).getByRole('button', { name: model }).click();
+    }
+    await section.getByRole('button', { name: `v${version}`, exact: true }).click();
+    await expect(this.detail).toContainText(`${model} v${version}`);
+  }
+}
