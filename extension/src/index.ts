@@ -34,6 +34,7 @@ export const PLUGIN_ID = 'labrig:plugin';
 export namespace CommandIDs {
   export const openPanel = 'labrig:open-panel';
   export const runAsJob = 'labrig:run-as-job';
+  export const runFileAsJob = 'labrig:run-file-as-job';
   export const refresh = 'labrig:refresh';
 }
 
@@ -141,6 +142,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
         jobsUI.openRunForm(path);
       }
     });
+
+    if (fileBrowser) {
+      const selectedNotebook = (): string | null => {
+        const item = fileBrowser.selectedItems().next();
+        return item && !item.done && item.value.type === 'notebook' ? item.value.path : null;
+      };
+      commands.addCommand(CommandIDs.runFileAsJob, {
+        label: 'Run as Job',
+        caption: 'Run the selected notebook as a (distributed) job with typed parameters',
+        icon: runJobIcon,
+        isVisible: () => selectedNotebook() !== null,
+        execute: () => {
+          const path = selectedNotebook();
+          return path ? commands.execute(CommandIDs.runAsJob, { path }) : undefined;
+        }
+      });
+      app.contextMenu.addItem({
+        command: CommandIDs.runFileAsJob,
+        selector: '.jp-DirListing-item[data-file-type="notebook"]',
+        rank: 3
+      });
+    }
 
     if (notebooks) {
       const focus = (): void => {

@@ -58,3 +58,21 @@ test('Run as job: edited parameter, 2 processes, progress, logs, output notebook
     page.locator('.jp-NotebookPanel .jp-Cell').filter({ hasText: 'epochs = 7' }).first()
   ).toBeVisible();
 });
+
+test('Run as Job from the file browser context menu opens the typed form', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = fs.readFileSync(path.join(EXAMPLES, 'train_moons.ipynb'), 'utf-8');
+  expect(await page.contents.uploadContent(notebook, 'text', `${tmpPath}/menu_moons.ipynb`)).toBe(
+    true
+  );
+  await page.filebrowser.refresh();
+  await page.locator('.jp-DirListing-item', { hasText: 'menu_moons.ipynb' }).click({
+    button: 'right'
+  });
+  await page.locator('.lm-Menu-item', { hasText: 'Run as Job' }).click();
+  const jobs = new JobsPage(page);
+  await expect(jobs.form).toContainText('menu_moons.ipynb as a job');
+  await expect(jobs.parameter('lr')).toHaveValue('0.05');
+});

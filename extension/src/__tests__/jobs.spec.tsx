@@ -31,7 +31,7 @@ const FORM: IJobForm = {
   note: null,
   kernel_name: 'python3',
   parameters: [param('lr', 'float', 0.05), param('epochs', 'int', 60), param('tag', 'str', 'a')],
-  defaults: { nodes: 1, procs_per_node: 1, cpus: 1, gpus: 0, name: 'train' },
+  defaults: { nodes: 1, procs_per_node: 1, cpus: 2, memory: null, gpus: 0, name: 'train' },
   host: { cpus: 8, memory: 2 ** 34, gpus: 0, gpu_types: [] }
 };
 
@@ -120,6 +120,7 @@ describe('RunJobForm', () => {
     expect(input('labrig-param-lr').value).toBe('0.05');
     expect(input('labrig-param-epochs').value).toBe('60');
     expect(host.textContent).toContain('lr help');
+    expect(input('labrig-job-cpus').value).toBe('2'); // what the notebook's kernel has
   });
 
   it('refuses a wrong type before sending, then submits typed values and ranks', async () => {

@@ -78,6 +78,8 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         }
         setForm(value);
         setName(value.defaults.name);
+        setCpus(String(value.defaults.cpus));
+        setGpus(String(value.defaults.gpus));
         const initial: { [name: string]: string | boolean } = {};
         value.parameters.forEach(p => (initial[p.name] = initialText(p)));
         setValues(initial);
@@ -132,6 +134,9 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         .map(d => d.trim())
         .filter(Boolean)
     };
+    if (form.defaults.memory) {
+      body.memory = form.defaults.memory;
+    }
     const cpuValue = Number(cpus);
     if (!(cpuValue > 0)) {
       found.cpus = 'CPUs per process must be more than 0';

@@ -27,7 +27,14 @@ export interface IJobForm {
   note: string | null;
   kernel_name: string | null;
   parameters: IFormParameter[];
-  defaults: { nodes: number; procs_per_node: number; cpus: number; gpus: number; name: string };
+  defaults: {
+    nodes: number;
+    procs_per_node: number;
+    cpus: number;
+    memory: number | null;
+    gpus: number;
+    name: string;
+  };
   host: { cpus: number; memory: number; gpus: number; gpu_types: string[] };
 }
 
@@ -38,6 +45,7 @@ export interface IJobCreate {
   nodes?: number;
   procs_per_node?: number;
   cpus?: number;
+  memory?: number | null;
   gpus?: number;
   datasets?: string[];
   env?: { [name: string]: string };

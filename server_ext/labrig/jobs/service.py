@@ -33,7 +33,7 @@ from ..errors import CapacityExceeded, Conflict, InvalidInput, NotFound
 from ..store import Database, Page, PageRequest
 from ..store.pagination import _decode as decode_token
 from ..store.pagination import paginate
-from ..store.tables import Dataset, Job, JobSchedule, JobScheduleRun
+from ..store.tables import Dataset, Job, JobSchedule, JobScheduleRun, ResourceRequest
 from .capacity import HostCapacity, HostTotals, Ledger, SharedLedger
 from .runtime import (
     ACTIVE,
@@ -56,6 +56,8 @@ __all__ = ["STATUSES", "DatasetMounts", "JobService", "ModelOutputs"]
 
 VANISHED_AT_START = "processes vanished while the server was stopped"
 VANISHED = "processes vanished (killed outside labrig?)"
+NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
+LAUNCH_GRACE = timedelta(seconds=60)
 LOG_CHUNK = 256 * 1024
 
 
@@ -258,14 +260,25 @@ class JobService:
             "defaults": {
                 "nodes": 1,
                 "procs_per_node": 1,
-                "cpus": 1.0,
-                "memory": None,
-                "gpus": 0,
+                **self._kernel_resources(path),
                 "datasets": [],
                 "priority": 0,
                 "name": Path(path).stem,
             },
             "host": self.host.json(),
+        }
+
+    def _kernel_resources(self, path: str) -> dict[str, Any]:
+        """Per-process defaults: what the notebook's kernel was given (its saved request)."""
+        with self.db.session() as session:
+            saved = session.get(ResourceRequest, path)
+        if saved is None:
+            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None}
+        return {
+            "cpus": saved.cpus or 1.0,
+            "memory": saved.memory,
+            "gpus": saved.gpus or 0,
+            "gpu_type": saved.gpu_type,
         }
 
     # --- submission ----------------------------------------------------------------------------
@@ -679,7 +692,13 @@ class JobService:
             active = list(session.scalars(select(Job).where(Job.status.in_(ACTIVE))))
         for row in active:
             if row.supervisor_pid is None:
-                continue  # being launched right now by another process
+                # Being launched right now by another process, unless that was long ago.
+                stale = row.starting_at and row.starting_at < utcnow() - LAUNCH_GRACE
+                if stale and set_status(
+                    self.db, row.id, "FAILED", only_from=ACTIVE, reason=NEVER_LAUNCHED
+                ):
+                    failed.append(row.id)
+                continue
             # The supervisor may have written the final state just before exiting.
             alive = process_alive(row.supervisor_pid, row.supervisor_started)
             if not alive and set_status(self.db, row.id, "FAILED", only_from=ACTIVE, reason=reason):

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from labrig.services import Services
+from labrig.store.tables import ResourceRequest
 
 PARAMS = 'lr: float = 0.05  # learning rate\nepochs: int = 3\nname: str = "x"\nflag: bool = False'
 
@@ -87,8 +88,23 @@ async def test_bad_cron_and_bad_schedule_actions(api: Any, server_root: Path) ->
     assert code == 404
 
 
+async def test_a_notebook_without_parameters_cell_takes_parameters_only_when_not_strict(
+    api: Any, server_root: Path
+) -> None:
+    body = {"notebook_path": "nb/bare.ipynb", "parameters": {"x": 1}}
+    code, reply = await api("jobs", method="POST", body=body)
+    assert (code, reply["field"]) == (400, "parameters.x")
+    assert "no parameters cell" in reply["message"]
+    code, job = await api("jobs", method="POST", body={**body, "strict": False})
+    assert code == 201, job
+    assert job["spec"]["parameters"] == {"x": 1}
+    code, cancelled = await api(f"jobs/{job['id']}/cancel", method="POST", body={})
+    assert code == 200
+    assert cancelled["status"] == "CANCELLED"
+
+
 async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_parameters_cell(
-    api: Any, check: Any, server_root: Path
+    api: Any, check: Any, server_root: Path, server_services: Services
 ) -> None:
     code, form = await api("job-form/nb/train.ipynb")
     assert code == 200
@@ -101,6 +117,11 @@ async def test_job_form_lists_typed_parameters_and_says_when_there_is_no_paramet
         ("flag", "bool", False),
     ]
     assert form["parameters"][0]["help"] == "learning rate"
+    assert (form["defaults"]["cpus"], form["defaults"]["gpus"]) == (1.0, 0)
+    with server_services.db.session() as session:
+        session.add(ResourceRequest(notebook_path="nb/train.ipynb", cpus=2, memory=2**30, gpus=0))
+    code, form = await api("job-form/nb/train.ipynb")
+    assert (form["defaults"]["cpus"], form["defaults"]["memory"]) == (2, 2**30)
     code, bare = await api("job-form/nb/bare.ipynb")
     assert code == 200
     assert bare["has_parameters_cell"] is False

@@ -13,7 +13,7 @@ import pytest
 from labrig.errors import CapacityExceeded
 from labrig.jobs.capacity import Gpu, HostCapacity
 from labrig.jobs.runtime import kill_tree, set_status
-from labrig.jobs.service import VANISHED_AT_START, JobService
+from labrig.jobs.service import NEVER_LAUNCHED, VANISHED_AT_START, JobService
 from labrig.services import Services
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -203,3 +203,21 @@ def test_a_job_whose_processes_vanished_while_the_server_was_stopped_is_failed(
     after = restarted.get(job["id"])
     assert (after["status"], after["reason"]) == ("FAILED", VANISHED_AT_START)
     assert f"job:{job['id']}/rank0" not in jobs.capacity.holders()
+
+
+def test_a_job_whose_launcher_stopped_before_starting_it_is_failed(
+    inventory: RecordingLaunches, notebook: Any
+) -> None:
+    notebook("t.ipynb", "print(1)")
+    job = inventory.submit({"notebook_path": "t.ipynb"})
+    inventory.tick()
+    assert inventory.get(job["id"])["status"] == "STARTING"  # launching, within the grace time
+    from labrig.store.tables import Job
+
+    with inventory.db.session() as session:
+        row = session.get(Job, job["id"])
+        assert row is not None
+        row.starting_at = datetime.now(UTC) - timedelta(minutes=2)
+    inventory.tick()
+    after = inventory.get(job["id"])
+    assert (after["status"], after["reason"]) == ("FAILED", NEVER_LAUNCHED)
