@@ -240,6 +240,10 @@ def param_type(info: dict[str, Any]) -> tuple[str, bool]:
     return base, optional
 
 
+def _declared(type_name: Any) -> str | None:
+    return None if type_name in (None, "", "None") else str(type_name)
+
+
 def form_parameters(inspected: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for name, info in inspected.items():
@@ -249,7 +253,8 @@ def form_parameters(inspected: dict[str, dict[str, Any]]) -> list[dict[str, Any]
                 "name": name,
                 "type": base,
                 "optional": optional,
-                "declared_type": info.get("inferred_type_name"),
+                # papermill says "None" for a parameter without an annotation.
+                "declared_type": _declared(info.get("inferred_type_name")),
                 "default": info.get("default"),
                 "value": _literal(info.get("default")),
                 "help": info.get("help") or "",
