@@ -95,7 +95,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
     const model = new LabrigModel();
     const jobsUI = new JobsUI(app, () => void model.refresh());
-    const panel = new LabrigPanel(model, { onOpenJob: id => jobsUI.openJob(id) });
+    const panel = new LabrigPanel(model, {
+      onOpenJob: id => jobsUI.openJob(id),
+      onOpenPath: path => void commands.execute('docmanager:open', { path })
+    });
     shell.add(panel, 'left', { rank: 200 });
     if (restorer) {
       restorer.add(panel, 'labrig-panel');

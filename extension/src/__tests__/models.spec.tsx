@@ -185,6 +185,20 @@ describe('models browser', () => {
     await click(button('Point here'));
     expect(query('[role="alert"]').textContent).toBe("alias 'latest' is not allowed");
   });
+
+  it('links the lineage to the job and the notebook', async () => {
+    const onOpenJob = jest.fn();
+    const onOpenPath = jest.fn();
+    await React.act(async () =>
+      root.render(<ModelsBrowser items={MODELS} onOpenJob={onOpenJob} onOpenPath={onOpenPath} />)
+    );
+    await click(button('resnet-mini'));
+    await click(button('v2'));
+    await click(button('job-7'));
+    expect(onOpenJob).toHaveBeenCalledWith('job-7');
+    await click(button('nb/train.ipynb'));
+    expect(onOpenPath).toHaveBeenCalledWith('nb/train.ipynb');
+  });
 });
 
 describe('models helpers', () => {

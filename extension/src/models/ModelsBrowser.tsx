@@ -26,6 +26,8 @@ export interface IModelsBrowserProps {
   onChanged?: () => void;
   /** Open a file of the workspace (a notebook from the lineage). */
   onOpenPath?: (path: string) => void;
+  /** Open the live view of the job that produced a version. */
+  onOpenJob?: (id: string) => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
         onBack={() => setVersion(null)}
         onChanged={props.onChanged}
         onOpenPath={props.onOpenPath}
+        onOpenJob={props.onOpenJob}
         onDeleted={() => {
           setVersion(null);
           props.onChanged?.();
@@ -325,6 +328,7 @@ export function VersionDetail(props: {
   onDeleted: () => void;
   onChanged?: () => void;
   onOpenPath?: (path: string) => void;
+  onOpenJob?: (id: string) => void;
 }): JSX.Element {
   const {
     value: v,
@@ -395,7 +399,17 @@ export function VersionDetail(props: {
               <>
                 <dt>Job</dt>
                 <dd>
-                  {lineage.job_id}
+                  {props.onOpenJob ? (
+                    <button
+                      type="button"
+                      className="labrig-LinkButton"
+                      onClick={() => props.onOpenJob!(lineage.job_id as string)}
+                    >
+                      {lineage.job_id}
+                    </button>
+                  ) : (
+                    lineage.job_id
+                  )}
                   {lineage.rank !== undefined && ` (rank ${lineage.rank})`}
                 </dd>
               </>

@@ -20,13 +20,21 @@ import { StatusLine } from './StatusLine';
 export const PANEL_ID = 'labrig-panel';
 
 /**
+ * Where links in the panel lead: a job's live view, a file of the workspace.
+ */
+export interface IPanelLinks {
+  onOpenJob?: (id: string) => void;
+  onOpenPath?: (path: string) => void;
+}
+
+/**
  * The labrig sidebar: status line and the Resources, Datasets, Jobs and Models sections.
  */
 export class LabrigPanel extends ReactWidget {
-  constructor(model: LabrigModel, options: { onOpenJob?: (id: string) => void } = {}) {
+  constructor(model: LabrigModel, options: IPanelLinks = {}) {
     super();
     this.model = model;
-    this._onOpenJob = options.onOpenJob;
+    this._links = options;
     this.id = PANEL_ID;
     this.addClass('labrig-Panel');
     this.title.icon = labrigIcon;
@@ -37,19 +45,16 @@ export class LabrigPanel extends ReactWidget {
   readonly model: LabrigModel;
 
   protected render(): JSX.Element {
-    return <LabrigPanelView model={this.model} onOpenJob={this._onOpenJob} />;
+    return <LabrigPanelView model={this.model} {...this._links} />;
   }
 
-  private _onOpenJob?: (id: string) => void;
+  private _links: IPanelLinks;
 }
 
 /**
  * The panel's content, re-rendered whenever the model changes.
  */
-export function LabrigPanelView(props: {
-  model: LabrigModel;
-  onOpenJob?: (id: string) => void;
-}): JSX.Element {
+export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JSX.Element {
   const { model } = props;
   useSignal(model.changed);
   const jobsRef = React.useRef<HTMLElement>(null);
@@ -151,6 +156,8 @@ export function LabrigPanelView(props: {
           <ModelsBrowser
             items={model.section('models').items}
             onChanged={() => void model.refreshSection('models')}
+            onOpenJob={props.onOpenJob}
+            onOpenPath={props.onOpenPath}
           />
         </Section>
       </div>
