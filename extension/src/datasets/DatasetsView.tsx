@@ -90,6 +90,27 @@ function cachedPercent(item: IDatasetInfo): number | null {
 /**
  * One dataset with its actions.
  */
+function ActionButton(props: {
+  label: string;
+  disabled: boolean;
+  onClick: () => void;
+  title?: string;
+  ariaLabel?: string;
+}): JSX.Element {
+  return (
+    <button
+      type="button"
+      className="labrig-LinkButton"
+      disabled={props.disabled}
+      title={props.title}
+      aria-label={props.ariaLabel}
+      onClick={props.onClick}
+    >
+      {props.label}
+    </button>
+  );
+}
+
 export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void }): JSX.Element {
   const { item, onChanged } = props;
   const [error, setError] = React.useState<string | null>(null);
@@ -109,6 +130,13 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
       setBusy(false);
     }
   };
+
+  // Mount, unmount and remove change the catalog: the list is read again after each.
+  const changeThenRefresh = (change: (name: string) => Promise<unknown>) => () =>
+    void act(async () => {
+      await change(item.name);
+      onChanged();
+    });
 
   const percent = cachedPercent(item);
   const facts: string[] = [];
@@ -159,77 +187,44 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
       )}
       <div className="labrig-Actions">
         {running ? (
-          <button
-            type="button"
-            className="labrig-LinkButton"
+          <ActionButton
+            label="Cancel"
             disabled={busy}
             onClick={() => void act(async () => setWarm(await cancelWarmUp(item.name)))}
-          >
-            Cancel
-          </button>
+          />
         ) : (
-          <button
-            type="button"
-            className="labrig-LinkButton"
+          <ActionButton
+            label="Warm"
             disabled={busy}
             onClick={() => void act(async () => setWarm(await startWarmUp(item.name)))}
-          >
-            Warm
-          </button>
+          />
         )}
         {item.mount_path ? (
-          <button
-            type="button"
-            className="labrig-LinkButton"
+          <ActionButton
+            label="Unmount"
             disabled={busy}
-            onClick={() =>
-              void act(async () => {
-                await unmountDataset(item.name);
-                onChanged();
-              })
-            }
-          >
-            Unmount
-          </button>
+            onClick={changeThenRefresh(unmountDataset)}
+          />
         ) : (
-          <button
-            type="button"
-            className="labrig-LinkButton"
+          <ActionButton
+            label="Mount"
             disabled={busy || running}
-            onClick={() =>
-              void act(async () => {
-                await mountDataset(item.name);
-                onChanged();
-              })
-            }
-          >
-            Mount
-          </button>
+            onClick={changeThenRefresh(mountDataset)}
+          />
         )}
-        <button
-          type="button"
-          className="labrig-LinkButton"
+        <ActionButton
+          label="Refresh"
           disabled={busy || running}
-          aria-label={`Check ${item.name} at its source for changes`}
+          ariaLabel={`Check ${item.name} at its source for changes`}
           title="List the source again and show what changed before switching versions"
           onClick={() => void act(async () => setPreview(await refreshDataset(item.name)))}
-        >
-          Refresh
-        </button>
+        />
         {!item.admin && (
-          <button
-            type="button"
-            className="labrig-LinkButton"
+          <ActionButton
+            label="Remove"
             disabled={busy || running}
-            onClick={() =>
-              void act(async () => {
-                await deleteDataset(item.name);
-                onChanged();
-              })
-            }
-          >
-            Remove
-          </button>
+            onClick={changeThenRefresh(deleteDataset)}
+          />
         )}
       </div>
       {preview && (
