@@ -27,11 +27,16 @@ import pytest
 
 class FileServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops handshakes when eight processes open sixty
+    # connections at once; the client's retry after its read timeout is then a second GET
+    # of an object the cache fetched once. Real servers listen with a deep backlog.
+    request_queue_size = 1024
 
     def __init__(self, root: Path) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root
         self.gets: collections.Counter[str] = collections.Counter()
+        self.heads: collections.Counter[str] = collections.Counter()
         self.bytes_sent: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         # path -> {"fail_after": n, "times": k} or {"stall_after": n, "seconds": s}
@@ -46,6 +51,7 @@ class FileServer(ThreadingHTTPServer):
     def reset_counts(self) -> None:
         with self.lock:
             self.gets.clear()
+            self.heads.clear()
             self.bytes_sent.clear()
 
 
@@ -103,9 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
         self.end_headers()
-        if head:
-            return None
         rel = "/" + target.relative_to(self.server.root).as_posix()
+        if head:
+            with self.server.lock:
+                self.server.heads[rel] += 1
+            return None
         with self.server.lock:
             self.server.gets[rel] += 1
             fault = self.server.faults.get(rel)

@@ -278,27 +278,44 @@ class DatasetCatalog:
 
     def manifest(self, name: str, version: str | None = None) -> tuple[str, list[Entry]]:
         """The pinned (or given) version's entries; the first call lists the source."""
+        found = self._recorded_manifest(name, version)
+        if found is not None:
+            return found
+        # A cold dataset opened by many processes at once is listed by one of them; the others
+        # wait and read its manifest (listing an HTTP source asks the server about every file).
+        with self._listing_lock(name):
+            found = self._recorded_manifest(name, version)
+            if found is not None:
+                return found
+            source = self.source(name)
+            entries = source.list()
+            version = self._record_version(name, source.url, source.include, entries)
+
+            def pin() -> str | None:
+                with self.db.session() as session:
+                    row = self._row(session, name)
+                    if row.version is None:
+                        row.version = version
+                    return row.version
+
+            pinned = _retry_busy(pin)
+        return (version, entries) if pinned == version else self.manifest(name, pinned)
+
+    def _recorded_manifest(self, name: str, version: str | None) -> tuple[str, list[Entry]] | None:
         with self.db.session() as session:
             row = self._row(session, name)
             version = version or row.version
-            if version:
-                v = session.get(DatasetVersion, (name, version))
-                if v is None:
-                    raise NotFound(f"dataset {name!r} has no version {version!r}")
-                return version, [Entry.from_json(e) for e in v.manifest]
-        source = self.source(name)
-        entries = source.list()
-        version = self._record_version(name, source.url, source.include, entries)
+            if not version:
+                return None
+            v = session.get(DatasetVersion, (name, version))
+            if v is None:
+                raise NotFound(f"dataset {name!r} has no version {version!r}")
+            return version, [Entry.from_json(e) for e in v.manifest]
 
-        def pin() -> str | None:
-            with self.db.session() as session:
-                row = self._row(session, name)
-                if row.version is None:
-                    row.version = version
-                return row.version
-
-        pinned = _retry_busy(pin)
-        return (version, entries) if pinned == version else self.manifest(name, pinned)
+    def _listing_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        if isinstance(self.cache, LocalDatasetCache):
+            return self.store.lock(f"list-{name}")
+        return contextlib.nullcontext()
 
     def _record_version(
         self, name: str, url: str, include: str | None, entries: list[Entry]

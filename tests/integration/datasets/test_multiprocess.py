@@ -87,6 +87,8 @@ def test_eight_cold_readers_fetch_each_byte_once_and_never_see_a_partial_file(
         assert json.loads(out) == want
     assert seen_bad == []
     assert checked["n"] > 0
+    # One process listed the cold dataset (one HEAD per file); the others read its manifest.
+    assert file_server.heads == {f"/shared/{p}": 1 for p in files}
     # Exactly one GET per object and every byte sent once, across all eight processes.
     assert file_server.gets == {f"/shared/{p}": 1 for p in files}
     assert sum(file_server.bytes_sent.values()) == sum(len(d) for d in files.values())
