@@ -629,6 +629,12 @@ class DatasetCatalog:
             env[env_var(name)] = str(target)
         return env
 
+    def mounted_names(self) -> list[str]:
+        """Datasets mounted on this host, by name (what a notebook's kernel sees)."""
+        with self.db.session() as session:
+            query = select(Dataset.name).where(Dataset.mount_path.is_not(None))
+            return sorted(session.scalars(query))
+
     def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
         """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
         with self.db.session() as session:

@@ -68,6 +68,8 @@ class DatasetMounts(Protocol):
 
     def versions_of(self, names: list[str]) -> dict[str, str]: ...
 
+    def mounted_names(self) -> list[str]: ...
+
 
 class ModelOutputs(Protocol):
     """``services.models`` as the jobs section uses it (wired by the lead)."""
@@ -261,7 +263,8 @@ class JobService:
                 "nodes": 1,
                 "procs_per_node": 1,
                 **self._kernel_resources(path),
-                "datasets": [],
+                # Mounts are host-wide: every kernel, this notebook's included, sees them all.
+                "datasets": self.dataset_mounts.mounted_names() if self.dataset_mounts else [],
                 "priority": 0,
                 "name": Path(path).stem,
             },

@@ -29,6 +29,9 @@ class Mounts:
     def versions_of(self, names: list[str]) -> dict[str, str]:
         return {name: "v-" + name for name in names}
 
+    def mounted_names(self) -> list[str]:
+        return ["moons-mini"]
+
 
 class Outputs:
     """Stands in for ``services.models`` (another section)."""

@@ -52,6 +52,23 @@ def test_a_kernel_sees_the_mounted_datasets(wired: Services, tmp_path: Path) -> 
         wired.resources.release("kernel:k-wired")
 
 
+def test_the_job_form_defaults_to_the_datasets_the_notebook_sees(
+    wired: Services, tmp_path: Path
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "rows.csv").write_text("x,y\n1,2\n")
+    for name in ("tiny", "unmounted"):
+        wired.datasets.create({"name": name, "source_url": source.as_uri()})
+    wired.datasets.warm("tiny")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "root" / "train.ipynb")
+    assert wired.jobs.job_form("train.ipynb")["defaults"]["datasets"] == []
+
+    wired.datasets.mount("tiny")
+
+    assert wired.jobs.job_form("train.ipynb")["defaults"]["datasets"] == ["tiny"]
+
+
 def test_a_job_cannot_take_the_gpu_a_kernel_holds(wired: Services) -> None:
     assert isinstance(wired.jobs.ledger, SharedLedger)
     wired.resources.acquire("kernel:k-gpu", None, None, 1, None)
