@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/bench_jobs.py [--repeat 3]
 
-1. a 3-cell notebook: submit -> SUCCEEDED vs `papermill in.ipynb out.ipynb`;
+1. a 3-cell notebook: submit -> SUCCEEDED vs `papermill in.ipynb out.ipynb`, and vs
+   jupyter-scheduler's submit -> COMPLETED when ``--jupyter-scheduler-python`` names a Python
+   with jupyter-scheduler installed (see peer_jupyter_scheduler.py);
 2. a 200-trivial-cell notebook: the same, vs papermill with its defaults and with per-cell
    saving off (labrig still reports per-cell progress and saves the output at most 2 s stale);
 3. 2-rank CPU DDP (gloo): training steps/s inside a 2-process job vs the same code as a script
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -20,10 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
+from peer_jupyter_scheduler import SchedulerServer, scheduler_server
 
 from labrig.jobs.capacity import HostCapacity
 from labrig.jobs.service import JobService
@@ -87,6 +92,50 @@ def run_job(
     return elapsed, done
 
 
+def notebook_rows(
+    jobs: JobService, root: Path, repeat: int, scheduler: SchedulerServer | None
+) -> list[tuple[str, str, float, float]]:
+    """Each case's runners take turns, first place rotating, so load drift hits all alike."""
+    small = notebook(root / "small.ipynb", ["x = 1", "y = x + 1", "print(y)"])
+    big = notebook(root / "big.ipynb", [f"v{i} = {i}" for i in range(200)])
+
+    def papermill(path: Path, *extra: str) -> Callable[[], float]:
+        cmd = [PY, "-m", "papermill", "--no-progress-bar", *extra, path.name, "o.ipynb"]
+        return lambda: timed(cmd, root)
+
+    small_peers = {"papermill (defaults)": papermill(small)}
+    if scheduler is not None:
+        scheduler.run(small.name)  # its first job also creates the scheduler's database
+        small_peers["jupyter-scheduler"] = lambda: scheduler.run(small.name)
+    cases = {
+        "3-cell notebook": (small, small_peers),
+        "200-cell notebook": (
+            big,
+            {
+                "papermill (defaults)": papermill(big),
+                "papermill (per-cell save off)": papermill(
+                    big, "--no-request-save-on-cell-execute"
+                ),
+            },
+        ),
+    }
+    rows = []
+    for case, (path, peers) in cases.items():
+        runners = {"labrig": lambda path=path: run_job(jobs, {"notebook_path": path.name})[0]}
+        runners.update(peers)
+        times: dict[str, list[float]] = {name: [] for name in runners}
+        names = list(runners)
+        for i in range(repeat):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                times[name].append(runners[name]())
+        for peer in peers:
+            rows.append(
+                (case, f"labrig job vs {peer}", median(times["labrig"]), median(times[peer]))
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def ddp_job_rate(jobs: JobService, notebook_path: Path) -> float:
     body = {"notebook_path": notebook_path.name, "procs_per_node": 2}
     _, done = run_job(jobs, body, poll=0.5)
@@ -115,6 +164,11 @@ def main() -> None:
     parser.add_argument(
         "--parts", default="notebooks,ddp,list", help="comma-separated: notebooks, ddp, list"
     )
+    parser.add_argument(
+        "--jupyter-scheduler-python",
+        default=None,
+        help="a Python with jupyter-scheduler installed (its own venv): adds it as a peer",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     work = Path(tempfile.mkdtemp(prefix="labrig-bench-"))
@@ -125,33 +179,12 @@ def main() -> None:
     jobs = JobService(db, work / "data", root, capacity=HostCapacity(work / "cap"))
     rows = []
 
-    small = notebook(root / "small.ipynb", ["x = 1", "y = x + 1", "print(y)"])
-    big = notebook(root / "big.ipynb", [f"v{i} = {i}" for i in range(200)])
-    for name, path, peers in (
-        ()
-        if "notebooks" not in parts
-        else (
-            ("3-cell notebook", small, {"papermill (defaults)": []}),
-            (
-                "200-cell notebook",
-                big,
-                {
-                    "papermill (defaults)": [],
-                    "papermill (per-cell save off)": ["--no-request-save-on-cell-execute"],
-                },
-            ),
-        )
-    ):
-        ours = [run_job(jobs, {"notebook_path": path.name})[0] for _ in range(args.repeat)]
-        for peer, extra in peers.items():
-            theirs = [
-                timed(
-                    [PY, "-m", "papermill", "--no-progress-bar", *extra, path.name, "o.ipynb"], root
-                )
-                for _ in range(args.repeat)
-            ]
-            rows.append((name, f"labrig job vs {peer}", median(ours), median(theirs)))
-            print(rows[-1], flush=True)
+    with contextlib.ExitStack() as stack:
+        scheduler = None
+        if args.jupyter_scheduler_python and "notebooks" in parts:
+            scheduler = stack.enter_context(scheduler_server(args.jupyter_scheduler_python, root))
+        if "notebooks" in parts:
+            rows += notebook_rows(jobs, root, args.repeat, scheduler)
 
     script = work / "ddp.py"
     script.write_text(DDP_CODE)

@@ -78,9 +78,9 @@ class ForkedRank:
     imported (one interpreter start instead of two); polled like a ``Popen``."""
 
     def __init__(self, layout: JobLayout, env: dict[str, str], cwd: str) -> None:
-        import papermill  # noqa: F401 - imported once, before the fork, for the rank to reuse
-
         from . import worker
+
+        worker.import_papermill()  # once, before the fork, for the rank to reuse
 
         log = os.open(layout.agent_log(0), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         pid = os.fork()

@@ -160,7 +160,19 @@ def _signal_name(returncode: int | None) -> str:
     return f"exit code {returncode}" if returncode is not None else "unknown exit"
 
 
+def import_papermill() -> None:
+    """Import papermill without jsonschema's optional IRI format checker.
+
+    jsonschema loads ``rfc3987_syntax`` when it is installed (Jupyter's own dependencies pull
+    it in), and that module builds a parser at import: over a second of every job's start on
+    a small machine. nbformat's schemas never use the "iri" format, so a rank does without it.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    import papermill  # noqa: F401
+
+
 def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
+    import_papermill()
     import papermill
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError

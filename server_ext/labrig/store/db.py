@@ -11,18 +11,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InvalidInput, Unavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -81,7 +80,11 @@ class Database:
                 session.rollback()
                 raise
 
+    # Alembic is imported where it is used: job supervisors and kernels open the database but
+    # never migrate it, and importing Alembic costs them a few hundred milliseconds each.
     def alembic_config(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
@@ -89,6 +92,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision (a no-op when it is there already)."""
+        from alembic import command
+
         config = self.alembic_config()
         try:
             with self.engine.begin() as connection:
@@ -101,10 +106,14 @@ class Database:
             ) from err
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def dispose(self) -> None:
