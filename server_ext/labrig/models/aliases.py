@@ -18,6 +18,8 @@ from .tables import ModelAlias, ModelAliasEvent
 
 
 class ModelAliases(ModelQueries):
+    """Aliases of a model's versions; every change is recorded as an alias event."""
+
     def set_alias(self, name: str, alias: str, version: Any, user: str = "") -> dict[str, Any]:
         name = check_model_name(name)
         alias = check_alias(alias)

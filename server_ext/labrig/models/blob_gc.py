@@ -18,6 +18,8 @@ GC_GRACE = timedelta(hours=1)
 
 
 class BlobCollector(ModelQueries):
+    """Removes what no version needs from the blob store."""
+
     def gc(
         self, grace: timedelta = GC_GRACE, dry_run: bool = False, lease_ttl: timedelta = LEASE_TTL
     ) -> dict[str, Any]:

@@ -11,10 +11,13 @@ from .registration import ModelRegistration
 
 
 def idempotency_key_for(job_id: str, rank: int, path: str) -> str:
+    """The key that makes registering (job, rank, path) again return the first version."""
     return "job:" + hashlib.sha256(f"{job_id}\0{rank}\0{path}".encode()).hexdigest()
 
 
 class JobOutputs(ModelRegistration):
+    """Registration of the outputs a job rank declared."""
+
     def register_job_outputs(
         self,
         job_id: str,

@@ -38,6 +38,8 @@ ORDERS = ("version", "created_at")
 
 
 class ModelQueries:
+    """The registry's database and blob store, and reads and deletes of models and versions."""
+
     def __init__(
         self,
         db: Database,

@@ -66,6 +66,8 @@ class _AlreadyRegistered(Exception):
 
 
 class ModelRegistration(ModelQueries):
+    """Adding versions: files into the blob store under a lease, then one transaction."""
+
     def _by_key(self, session: Session, key: str) -> dict[str, Any] | None:
         row = session.scalar(select(ModelVersion).where(ModelVersion.idempotency_key == key))
         if row is None:
