@@ -1,0 +1,128 @@
+"""Mounts: read-only directories of links into the cache, for the host (one per dataset, under
+an allowed root), for a job's ranks, and the ``LABRIG_DATASET_<NAME>`` variables naming them."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from labrig.errors import Conflict, InvalidInput
+from labrig.store.tables import Dataset, DatasetVersion
+
+from .mount_dirs import build_link_tree, check_no_symlinks, remove_tree
+from .sources import Entry
+from .versions import CatalogVersions
+
+
+def env_var(name: str) -> str:
+    """``LABRIG_DATASET_<NAME>``: upper case, anything but letters and digits as ``_``."""
+    return "LABRIG_DATASET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+class CatalogMounts(CatalogVersions):
+    """Mounts of warmed datasets; a host mount is remembered on the dataset's row."""
+
+    def _roots(self) -> list[Path]:
+        roots = [self.cache.mount_root, *self.cache.allowed_mount_roots]
+        return [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+
+    def _mount_target(self, name: str, path: str | None) -> Path:
+        roots = self._roots()
+        if path is None:
+            target = roots[0] / name
+        else:
+            expanded = os.path.expanduser(path)
+            if not os.path.isabs(expanded):
+                raise InvalidInput(
+                    f"dataset {name!r}: mount path {path!r} must be absolute", field="path"
+                )
+            target = Path(os.path.normpath(expanded))
+        root = next((r for r in roots if target.is_relative_to(r) and target != r), None)
+        if root is None:
+            raise InvalidInput(
+                f"dataset {name!r}: mount path {str(target)!r} is outside the allowed roots "
+                f"({', '.join(map(str, roots))}); pick a path under one of them or ask the "
+                "administrator to add one to DatasetCache.allowed_mount_roots",
+                field="path",
+            )
+        check_no_symlinks(name, root, target)
+        return target
+
+    def mount(self, name: str, path: str | None = None) -> dict[str, Any]:
+        """Build a read-only directory of links into the cache and remember it."""
+        with self.db.session() as session:
+            row = self._row(session, name)
+            previous = row.mount_path
+        target = self._mount_target(name, path)
+        if previous and Path(previous) != target:
+            self.unmount(name)
+            previous = None
+        self._build_mount(name, target, replace=previous is not None)
+        with self.db.session() as session:
+            self._row(session, name).mount_path = str(target)
+        version, _ = self.manifest(name)
+        return {
+            "name": name,
+            "path": str(target),
+            "version": version,
+            "env": {env_var(name): str(target)},
+        }
+
+    def unmount(self, name: str) -> dict[str, Any]:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            path, row.mount_path = row.mount_path, None
+        if path is None:
+            raise Conflict(f"dataset {name!r} is not mounted")
+        remove_tree(Path(path))
+        return self.get(name)
+
+    def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]:
+        """Read-only mounts of warmed datasets under ``target_root``, and their env vars."""
+        env: dict[str, str] = {}
+        target_root = Path(target_root)
+        target_root.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            target = target_root / name
+            check_no_symlinks(name, target_root, target)
+            self._build_mount(name, target, replace=True)
+            env[env_var(name)] = str(target)
+        return env
+
+    def mounted_names(self) -> list[str]:
+        """Datasets mounted on this host, by name (what a notebook's kernel sees)."""
+        with self.db.session() as session:
+            query = select(Dataset.name).where(Dataset.mount_path.is_not(None))
+            return sorted(session.scalars(query))
+
+    def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
+        """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(Dataset).where(Dataset.mount_path.is_not(None))).all()
+            return {env_var(r.name): str(r.mount_path) for r in rows}
+
+    def _build_mount(self, name: str, target: Path, *, replace: bool) -> None:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            url, version = row.source_url, row.version
+            v = session.get(DatasetVersion, (name, version)) if version else None
+            manifest = [Entry.from_json(e) for e in v.manifest] if v else None
+        if not manifest:
+            raise Conflict(
+                f"dataset {name!r} is not warmed yet; run `labrig datasets warm {name}` (or "
+                "Warm in the panel) before mounting it, or read it lazily via labrig://"
+                f"{name}/",
+            )
+        store = self.store
+        missing = [e.path for e in manifest if not store.complete(store.key_for(url, e), e.size)]
+        if missing:
+            raise Conflict(
+                f"dataset {name!r}: {len(missing)} of {len(manifest)} files are not in the cache "
+                f"(e.g. {missing[0]}); run `labrig datasets warm {name}` first",
+            )
+        links = [(e.path, store.path_of(store.key_for(url, e))) for e in manifest]
+        build_link_tree(name, target, links, replace=replace)

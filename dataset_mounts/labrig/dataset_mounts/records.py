@@ -1,0 +1,236 @@
+"""Catalog records: a dataset's row (create with validation, read, list, delete, pin), its JSON
+shape, and the retry that SQLite's busy upgrades need.
+
+``CatalogRecords`` holds the catalog's database, host cache and in-process warm-ups; the version,
+cache, warm-up and mount parts of ``DatasetCatalog`` build on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from labrig.errors import Conflict, InvalidInput, NotFound, Unavailable
+from labrig.store import Database, Page, PageRequest
+from labrig.store.pagination import paginate
+from labrig.store.tables import Dataset, DatasetVersion
+from labrig.validation import check_fields, check_name
+
+from .cache import DatasetCache, LocalDatasetCache, ObjectStore
+from .mount_dirs import remove_tree
+from .progress import WarmUp
+from .sources import (
+    Entry,
+    Source,
+    check_include,
+    check_options,
+    check_source_url,
+    mask,
+    public_options,
+)
+
+T = TypeVar("T")
+
+CREATE_FIELDS = {"name", "source_url", "options", "include", "read_only", "pinned"}
+
+
+def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[str, Any]:
+    # Credentials never leave the server: options say only where they come from.
+    out: dict[str, Any] = {
+        "name": row.name,
+        "source_url": mask(row.source_url),
+        "options": public_options(row.options or {}),
+        "read_only": row.read_only,
+        "include": row.include,
+        "version": row.version,
+        "admin": bool(row.admin),
+        "pinned": bool(row.pinned),
+        "mount_path": row.mount_path,
+        "created_at": row.created_at.isoformat(),
+    }
+    if version is not None:
+        out.update(files=version.files, bytes=version.bytes, complete=version.complete)
+    else:
+        out.update(files=None, bytes=None, complete=False)
+    return out
+
+
+def retry_busy(fn: Callable[[], T]) -> T:
+    """Run a read-then-write transaction again when SQLite refused to upgrade its lock.
+
+    In WAL mode a transaction that read before another process wrote gets SQLITE_BUSY at once
+    (no busy wait) when it tries to write; starting over is the remedy.
+    """
+    for attempt in range(8):
+        try:
+            return fn()
+        except Unavailable:
+            if attempt == 7:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class CatalogRecords:
+    """Datasets' rows over one database and one host cache."""
+
+    def __init__(self, db: Database, cache: DatasetCache | None = None) -> None:
+        self.db = db
+        self.cache = cache if cache is not None else LocalDatasetCache()
+        self._store: ObjectStore | None = None
+        self._warmups: dict[str, WarmUp] = {}
+        self._warm_lock = threading.Lock()
+        self._admin_synced = False
+        self._lazy_bytes = 0
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            if not isinstance(self.cache, LocalDatasetCache):
+                raise InvalidInput(f"the {self.cache.kind} dataset cache has no local store")
+            self._store = self.cache.store()
+        return self._store
+
+    def sync_admin(self) -> None:
+        """Bring admin-defined datasets (``DatasetCache.datasets``) into the catalog."""
+        if self._admin_synced:
+            return
+        self._admin_synced = True
+        for spec in self.cache.datasets:
+            name = check_name(spec.get("name"), what="admin dataset")
+            with self.db.session() as session:
+                row = session.get(Dataset, name)
+                url = check_source_url(name, spec.get("source_url"))
+                options = check_options(name, spec.get("options"))
+                include = check_include(name, spec.get("include"))
+                if row is None:
+                    row = Dataset(name=name, source_url=url, options=options, admin=True)
+                    session.add(row)
+                elif (row.source_url, row.options, row.include) != (url, options, include):
+                    row.version = None  # a changed definition is a different dataset
+                row.source_url, row.options, row.include = url, options, include
+                row.read_only = bool(spec.get("read_only", True))
+                row.admin = True
+
+    def list(self, page: PageRequest) -> Page[dict[str, Any]]:
+        self.sync_admin()
+        with self.db.session() as session:
+            result = paginate(session, select(Dataset), [Dataset.name], page)
+            versions = {
+                (v.dataset, v.version): v
+                for v in session.scalars(
+                    select(DatasetVersion).where(
+                        DatasetVersion.dataset.in_([r.name for r in result.items])
+                    )
+                )
+            }
+            items = [dataset_json(r, versions.get((r.name, r.version or ""))) for r in result.items]
+        return Page(items, result.next_page_token)
+
+    def _row(self, session: Any, name: str) -> Dataset:
+        row = session.get(Dataset, name)
+        if row is None:
+            raise NotFound(f"no dataset named {name!r}; `labrig datasets ls` lists them")
+        assert isinstance(row, Dataset)
+        return row
+
+    def get(self, name: str) -> dict[str, Any]:
+        self.sync_admin()
+        with self.db.session() as session:
+            row = self._row(session, name)
+            version = session.get(DatasetVersion, (name, row.version)) if row.version else None
+            out = dataset_json(row, version)
+        out["cached_bytes"] = self._cached_bytes(name)
+        warm = self._warmups.get(name)
+        out["warmup"] = warm.as_json() if warm else None
+        return out
+
+    def create(self, body: dict[str, Any], *, check_source: bool = True) -> dict[str, Any]:
+        """Add a user dataset; the source is listed once so bad input fails now, not later."""
+        self.sync_admin()
+        check_fields(body, CREATE_FIELDS, what="a dataset")
+        name = check_name(body.get("name"), what="dataset")
+        url = check_source_url(name, body.get("source_url"))
+        options = check_options(name, body.get("options"))
+        include = check_include(name, body.get("include"))
+        read_only = body.get("read_only", True)
+        if read_only is not True:
+            raise InvalidInput(
+                f"dataset {name!r}: read_only must be true: mounts are read-only views of the "
+                "shared cache",
+                field="read_only",
+            )
+        pinned = body.get("pinned", False)
+        if not isinstance(pinned, bool):
+            raise InvalidInput(f"dataset {name!r}: pinned must be true or false", field="pinned")
+        with self.db.session() as session:
+            if session.get(Dataset, name) is not None:
+                raise Conflict(
+                    f"a dataset named {name!r} already exists; pick another name or remove it "
+                    f"first with `labrig datasets rm {name}`",
+                    field="name",
+                )
+        if check_source:
+            Source(name, url, options, include).list()
+        with self.db.session() as session:
+            if session.get(Dataset, name) is not None:
+                raise Conflict(f"a dataset named {name!r} already exists", field="name")
+            session.add(
+                Dataset(
+                    name=name,
+                    source_url=url,
+                    options=options,
+                    include=include,
+                    read_only=True,
+                    pinned=pinned,
+                )
+            )
+        return self.get(name)
+
+    def delete(self, name: str) -> None:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            if row.admin:
+                raise Conflict(
+                    f"dataset {name!r} is defined by the administrator (DatasetCache.datasets) "
+                    "and cannot be removed here"
+                )
+            mount_path = row.mount_path
+        warm = self._warmups.get(name)
+        if warm is not None and warm.running:
+            warm.cancel.set()
+        if mount_path:
+            remove_tree(Path(mount_path))
+        with self.db.session() as session:
+            for version in session.scalars(
+                select(DatasetVersion).where(DatasetVersion.dataset == name)
+            ):
+                session.delete(version)
+            session.delete(self._row(session, name))
+
+    def set_pinned(self, name: str, pinned: bool) -> dict[str, Any]:
+        with self.db.session() as session:
+            self._row(session, name).pinned = pinned
+        return self.get(name)
+
+    def _cached_bytes(self, name: str) -> int:
+        if not isinstance(self.cache, LocalDatasetCache):
+            return 0
+        with self.db.session() as session:
+            row = self._row(session, name)
+            v = session.get(DatasetVersion, (name, row.version)) if row.version else None
+            if v is None:
+                return 0
+            url, manifest = row.source_url, v.manifest
+        store = self.store
+        total = 0
+        for raw in manifest:
+            e = Entry.from_json(raw)
+            if store.complete(store.key_for(url, e), e.size):
+                total += e.size
+        return total

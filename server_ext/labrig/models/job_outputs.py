@@ -1,0 +1,51 @@
+"""Job outputs: what a finished job rank declared becomes model versions with the job's lineage,
+once per (job, rank, path) however often the job is retried."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..errors import InvalidInput
+from .registration import ModelRegistration
+
+
+def idempotency_key_for(job_id: str, rank: int, path: str) -> str:
+    """The key that makes registering (job, rank, path) again return the first version."""
+    return "job:" + hashlib.sha256(f"{job_id}\0{rank}\0{path}".encode()).hexdigest()
+
+
+class JobOutputs(ModelRegistration):
+    """Registration of the outputs a job rank declared."""
+
+    def register_job_outputs(
+        self,
+        job_id: str,
+        rank: int,
+        outputs: list[dict[str, Any]],
+        lineage: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Register a finished job's declared outputs; a retried job adds no versions."""
+        registered = []
+        for index, output in enumerate(outputs):
+            if not isinstance(output, dict) or "name" not in output or "path" not in output:
+                raise InvalidInput(
+                    f"outputs[{index}] must be {{'name': model, 'path': file or directory}}",
+                    field="outputs",
+                )
+            path = str(output["path"])
+            job_lineage = {**lineage, "job_id": job_id, "rank": rank}
+            registered.append(
+                self.register(
+                    output["name"],
+                    path,
+                    metrics=output.get("metrics"),
+                    params=output.get("params", lineage.get("parameters")),
+                    tags=output.get("tags"),
+                    note=output.get("note", f"output of job {job_id}"),
+                    user=str(lineage.get("user", "")),
+                    lineage=job_lineage,
+                    idempotency_key=idempotency_key_for(job_id, rank, path),
+                )
+            )
+        return registered

@@ -1,0 +1,278 @@
+"""Registration: a file or directory becomes a model's next version, all or nothing.
+
+Files go to the blob store first (each under a lease that keeps the garbage collector off it),
+then ONE database transaction bumps the model's counter with ``UPDATE .. RETURNING`` (the first
+statement, so it takes the write lock at once on SQLite and a row lock on PostgreSQL) and adds the
+version, its files and metrics. A registration killed before that transaction commits leaves no
+version; its blobs are unreferenced and ``gc()`` removes them once their lease expires.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..store.tables import RegisteredModel
+from ..validation import check_text
+from .checks import check_metrics, check_model_name, check_note, check_params, check_version_tags
+from .queries import ModelQueries
+from .serialize import version_json
+from .store import Progress, StoredBlob
+from .tables import BlobLease, ModelBlob, ModelCounter, ModelFile, ModelVersion, ModelVersionMetric
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    #: The file's path inside the version (posix).
+    name: str
+
+
+def collect_files(path: Path) -> list[SourceFile]:
+    """The files of a registration: one file, or every file under a directory."""
+    if not path.exists():
+        raise NotFound(f"{path} does not exist", field="path")
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise InvalidInput(f"{path.name} is empty; register a file with content", field="path")
+        return [SourceFile(path, path.name)]
+    if not path.is_dir():
+        raise InvalidInput(f"{path} is neither a file nor a directory", field="path")
+    files = [
+        SourceFile(p, p.relative_to(path).as_posix())
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not any(part == ".ipynb_checkpoints" for part in p.parts)
+    ]
+    if not files:
+        raise InvalidInput(f"directory {path.name} holds no files", field="path")
+    return files
+
+
+class _AlreadyRegistered(Exception):
+    """Raised inside the commit transaction to roll it back when a retry finds its version."""
+
+    def __init__(self, version: dict[str, Any]) -> None:
+        self.version = version
+
+
+class ModelRegistration(ModelQueries):
+    """Adding versions: files into the blob store under a lease, then one transaction."""
+
+    def _by_key(self, session: Session, key: str) -> dict[str, Any] | None:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.idempotency_key == key))
+        if row is None:
+            return None
+        return version_json(row, self._aliases_of(session, row.model_name).get(row.version, []))
+
+    def register(
+        self,
+        name: str,
+        path: Path | str,
+        *,
+        metrics: Any = None,
+        params: Any = None,
+        tags: Any = None,
+        note: Any = None,
+        user: str = "",
+        lineage: dict[str, Any] | None = None,
+        kind: str | None = None,
+        idempotency_key: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Store the file or directory at ``path`` and add it as the model's next version."""
+        name = check_model_name(name)
+        checked_metrics = check_metrics(metrics)
+        checked_params = check_params(params)
+        checked_tags = check_version_tags(tags)
+        checked_note = check_note(note)
+        if idempotency_key is not None:
+            check_text(idempotency_key, field="idempotency_key", max_length=128)
+            with self.db.session() as session:
+                existing = self._by_key(session, idempotency_key)
+            if existing is not None:
+                return existing
+        source = Path(path)
+        files = collect_files(source)
+        self.store.check()
+        lease = uuid.uuid4().hex
+        try:
+            stored = self._store_files(files, lease, progress)
+            # Only now, with every file stored, does anything appear in the registry.
+            self._ensure_model(name)
+            return self._commit_version(
+                name,
+                files,
+                stored,
+                lease=lease,
+                kind=kind or ("directory" if source.is_dir() else "file"),
+                metrics=checked_metrics,
+                params=checked_params,
+                tags=checked_tags,
+                note=checked_note,
+                user=user,
+                lineage=lineage or {},
+                idempotency_key=idempotency_key,
+            )
+        except _AlreadyRegistered as done:
+            self._drop_lease(lease)
+            return done.version
+        except BaseException:
+            self._drop_lease(lease)  # the committed version drops its lease itself
+            raise
+
+    def _drop_lease(self, lease: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
+
+    def _store_files(
+        self, files: list[SourceFile], lease: str, progress: Progress | None
+    ) -> list[StoredBlob]:
+        total = sum(f.path.stat().st_size for f in files)
+        with self.db.session() as session:
+            known = set(session.scalars(select(ModelBlob.size).distinct()))
+        done_before = 0
+        stored: list[StoredBlob] = []
+        for source in files:
+
+            def step(done: int, _total: int, base: int = done_before) -> None:
+                if progress:
+                    progress(base + done, total)
+
+            blob = self.store.put_file(source.path, step, known_sizes=known)
+            stored.append(blob)
+            done_before += blob.size
+            with self.db.session() as session:
+                self._insert_ignore(session, BlobLease, {"lease_id": lease, "sha256": blob.sha256})
+            if not blob.written and not self.store.exists(blob.sha256):
+                # collected between the dedup check and the lease: write it again
+                stored[-1] = self.store.put_file(source.path, step)
+        if progress:
+            progress(total, total)
+        return stored
+
+    def _insert_ignore(self, session: Session, table: type, values: dict[str, Any]) -> None:
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        session.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+    def _commit_version(
+        self,
+        name: str,
+        files: list[SourceFile],
+        stored: list[StoredBlob],
+        *,
+        lease: str,
+        kind: str,
+        metrics: dict[str, float],
+        params: dict[str, Any],
+        tags: dict[str, str],
+        note: str,
+        user: str,
+        lineage: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
+        try:
+            with self.db.session() as session:
+                number = self._allocate_number(session, name)
+                if idempotency_key is not None:
+                    existing = self._by_key(session, idempotency_key)
+                    if existing is not None:
+                        raise _AlreadyRegistered(existing)
+                for blob in stored:
+                    self._insert_ignore(
+                        session,
+                        ModelBlob,
+                        {"sha256": blob.sha256, "size": blob.size, "created_at": datetime.now(UTC)},
+                    )
+                row = ModelVersion(
+                    model_name=name,
+                    version=number,
+                    user=user,
+                    note=note,
+                    kind=kind,
+                    metrics=metrics,
+                    params=params,
+                    tags=tags,
+                    lineage=lineage,
+                    size=sum(b.size for b in stored),
+                    file_count=len(stored),
+                    idempotency_key=idempotency_key,
+                )
+                session.add(row)
+                session.flush()
+                self._add_files_and_metrics(session, row, files, stored)
+                self._raise_latest_version(session, name, number)
+                session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
+                session.flush()
+                file_rows = sorted(
+                    session.scalars(select(ModelFile).where(ModelFile.version_id == row.id)),
+                    key=lambda f: f.path,
+                )
+                return version_json(row, [], file_rows)
+        except IntegrityError as err:
+            if idempotency_key is not None:
+                with self.db.session() as session:
+                    existing = self._by_key(session, idempotency_key)
+                if existing is not None:
+                    return existing
+            raise Conflict(
+                f"registering {name} clashed with a concurrent change: {err.orig}"
+            ) from err
+
+    def _allocate_number(self, session: Session, name: str) -> int:
+        """The model's next version number; must be the transaction's first statement so it
+        takes the write lock at once."""
+        bump = (
+            update(ModelCounter)
+            .where(ModelCounter.model_name == name)
+            .values(next_version=ModelCounter.next_version + 1)
+            .returning(ModelCounter.next_version)
+        )
+        allocated = session.execute(bump).scalar_one_or_none()
+        if allocated is None:  # the model's first version: its counter starts now
+            self._insert_ignore(session, ModelCounter, {"model_name": name, "next_version": 1})
+            allocated = session.execute(bump).scalar_one_or_none()
+        if allocated is None:
+            raise NotFound(f"model {name!r} was deleted during the registration")
+        return int(allocated) - 1
+
+    def _add_files_and_metrics(
+        self,
+        session: Session,
+        row: ModelVersion,
+        files: list[SourceFile],
+        stored: list[StoredBlob],
+    ) -> None:
+        for source, blob in zip(files, stored, strict=True):
+            session.add(
+                ModelFile(version_id=row.id, path=source.name, sha256=blob.sha256, size=blob.size)
+            )
+        for key, value in row.metrics.items():
+            session.add(
+                ModelVersionMetric(
+                    version_id=row.id,
+                    key=key,
+                    model_name=row.model_name,
+                    version=row.version,
+                    value=value,
+                )
+            )
+
+    def _raise_latest_version(self, session: Session, name: str, number: int) -> None:
+        """latest_version = max(latest_version, number): concurrent registrations may commit
+        out of order. SQLite's scalar two-argument max() is PostgreSQL's greatest()."""
+        larger = func.max if self.db.dialect == "sqlite" else func.greatest
+        session.execute(
+            update(RegisteredModel)
+            .where(RegisteredModel.name == name)
+            .values(latest_version=larger(func.coalesce(RegisteredModel.latest_version, 0), number))
+        )
