@@ -1,0 +1,96 @@
+"""The state every part of ``JobService`` shares: where jobs live, the hooks the lead wires, and
+how one job record is found.
+
+``JobService`` is built in layers, one module each, every layer using only those beneath it:
+``base`` (this) < ``queries`` < ``lifecycle`` < ``submission`` < ``schedules`` < ``service``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from filelock import FileLock
+
+from ..errors import NotFound
+from ..store import Database
+from ..store.tables import Job
+from .capacity import HostCapacity, HostTotals, Ledger
+from .runtime import JobLayout, utcnow
+
+
+class DatasetMounts(Protocol):
+    """``services.datasets`` as the jobs section uses it (wired by the lead)."""
+
+    def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]: ...
+
+    def versions_of(self, names: list[str]) -> dict[str, str]: ...
+
+    def mounted_names(self) -> list[str]: ...
+
+
+class ModelOutputs(Protocol):
+    """``services.models`` as the jobs section uses it (wired by the lead)."""
+
+    def register_job_outputs(
+        self, job_id: str, rank: int, outputs: list[dict[str, Any]], lineage: dict[str, Any]
+    ) -> Any: ...
+
+
+def world_size(spec: dict[str, Any]) -> int:
+    """How many ranks a job's spec asks for (nodes times processes per node)."""
+    return int(spec.get("nodes", 1)) * int(spec.get("procs_per_node", 1))
+
+
+class JobServiceBase:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path | str | None = None,
+        root_dir: Path | str | None = None,
+        *,
+        ledger: Ledger | None = None,
+        capacity: HostCapacity | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.data_dir = Path(data_dir or os.environ.get("LABRIG_DATA_DIR") or ".").resolve()
+        self.root_dir = Path(root_dir or os.getcwd()).resolve()
+        self.jobs_dir = self.data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.capacity = capacity or HostCapacity(self.jobs_dir)
+        #: Where job ranks reserve CPUs/memory/GPUs; the lead wires ``services.resources`` here.
+        self.ledger: Ledger = ledger or self.capacity
+        #: Optional hooks the lead wires: ``services.datasets`` and ``services.models``.
+        self.dataset_mounts: DatasetMounts | None = None
+        self.model_outputs: ModelOutputs | None = None
+        #: Run on a notebook path before its job is queued; raise to refuse (scratch over quota).
+        self.notebook_checks: list[Callable[[str], None]] = []
+        self.clock = clock
+        self.admission_lock = FileLock(str(self.jobs_dir / "admission.lock"))
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._inspected: dict[str, dict[str, dict[str, Any]]] = {}
+        self._kernels: set[str] | None = None
+        self._tick_lock = threading.Lock()
+        self._ticked = False
+
+    @property
+    def host(self) -> HostTotals:
+        return self.capacity.totals
+
+    def layout(self, job_id: str) -> JobLayout:
+        return JobLayout.of(self.data_dir, job_id)
+
+    def _row(self, job_id: str) -> Job:
+        with self.db.session() as session:
+            row = session.get(Job, job_id)
+            if row is None:
+                raise NotFound(
+                    f"no job with id {job_id!r}; `labrig jobs ls` lists them", field="job_id"
+                )
+            return row

@@ -1,0 +1,172 @@
+"""Reading jobs: the list, one job with per-rank progress, logs, metrics, the output notebook,
+and the change events the live view streams (SSE)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..errors import InvalidInput, NotFound
+from ..store import Page, PageRequest
+from ..store.pagination import _decode as decode_token
+from ..store.pagination import paginate
+from ..store.tables import Job
+from .base import JobServiceBase, world_size
+from .runtime import FINAL, STATUSES, json_lines, last_json_line, read_chunk, utcnow
+
+LOG_CHUNK = 256 * 1024
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_json(row: Job) -> dict[str, Any]:
+    spec = row.spec or {}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "notebook_path": row.notebook_path,
+        "status": row.status,
+        "reason": row.reason,
+        "priority": row.priority,
+        "world_size": world_size(spec),
+        "created_at": row.created_at.isoformat(),
+        "starting_at": iso(row.starting_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "snapshot_sha256": row.snapshot_sha256,
+        "output_path": row.output_path,
+        "schedule_id": row.schedule_id,
+        "rerun_of": row.rerun_of,
+        "spec": spec,
+    }
+
+
+class JobQueries(JobServiceBase):
+    def list(self, page: PageRequest, status: str | None = None) -> Page[dict[str, Any]]:
+        stmt = select(Job)
+        if status:
+            if status not in STATUSES:
+                raise InvalidInput(
+                    f"status must be one of {', '.join(STATUSES)}, got {status!r}", field="status"
+                )
+            stmt = stmt.where(Job.status == status)
+        order = [Job.created_at, Job.id]
+        if page.page_token:
+            # A plain range on the indexed column lets SQLite seek instead of scanning the
+            # OR-form keyset condition, so page 200 costs what page 1 does.
+            stmt = stmt.where(Job.created_at <= decode_token(page.page_token, order)[0])
+        with self.db.session() as session:
+            return paginate(session, stmt, order, page, descending=True).map(job_json)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        row = self._row(job_id)
+        value = job_json(row)
+        value["ranks"] = self.progress(row)
+        return value
+
+    def progress(self, row: Job) -> builtins.list[dict[str, Any]]:
+        """Per rank: the cell it is on (of how many), how far it got, and for how long."""
+        layout = self.layout(row.id)
+        world = world_size(row.spec)
+        now = utcnow().timestamp()
+        ranks = []
+        for rank in range(world):
+            last = last_json_line(layout.progress(rank)) or {}
+            cell, total = last.get("cell"), last.get("of")
+            done = (cell + 1 if last.get("state") == "done" else cell) if cell is not None else 0
+            if last.get("finished"):
+                done = total = total or done
+            ranks.append(
+                {
+                    "rank": rank,
+                    "cell": cell,
+                    "cells_done": done,
+                    "cells": total,
+                    "state": "finished" if last.get("finished") else last.get("state"),
+                    "updated_at": last.get("t"),
+                    "elapsed": round(now - row.started_at.timestamp(), 1)
+                    if row.started_at and row.status == "RUNNING"
+                    else None,
+                }
+            )
+        return ranks
+
+    def logs(
+        self, job_id: str, rank: int = 0, offset: int = 0, limit: int = LOG_CHUNK
+    ) -> dict[str, Any]:
+        row = self._row(job_id)
+        world = world_size(row.spec)
+        if not 0 <= rank < world:
+            raise InvalidInput(f"rank must be from 0 to {world - 1}", field="rank")
+        if offset < 0:
+            raise InvalidInput("offset must be 0 or more", field="offset")
+        path = self.layout(job_id).log(rank)
+        data, next_offset = read_chunk(path, offset, limit)
+        size = path.stat().st_size if path.exists() else 0
+        return {
+            "rank": rank,
+            "offset": offset,
+            "next_offset": next_offset,
+            "size": size,
+            "text": data.decode("utf-8", errors="replace"),
+            "done": row.status in FINAL and next_offset >= size,
+        }
+
+    def metrics(self, job_id: str) -> dict[str, Any]:
+        row = self._row(job_id)
+        world = world_size(row.spec)
+        series: dict[str, builtins.list[dict[str, Any]]] = {}
+        for rank in range(world):
+            for point in json_lines(self.layout(job_id).metrics(rank)):
+                series.setdefault(str(point.get("name")), []).append(
+                    {"step": point.get("step"), "value": point.get("value"), "rank": rank}
+                )
+        return {"job_id": job_id, "metrics": series}
+
+    def output_notebook(self, job_id: str) -> Path:
+        row = self._row(job_id)
+        path = self.root_dir / (row.output_path or "")
+        if not row.output_path or not path.is_file():
+            raise NotFound(f"job {job_id} has no output notebook yet", field="job_id")
+        return path
+
+    # --- events (for SSE) ----------------------------------------------------------------------
+
+    def events(
+        self, job_id: str, cursor: dict[str, Any]
+    ) -> tuple[builtins.list[tuple[str, Any]], bool]:
+        """What changed since ``cursor`` (updated in place): status, per-rank progress, new log
+        lines and new metric points. The second value is True once the job is final and drained."""
+        row = self._row(job_id)
+        out: builtins.list[tuple[str, Any]] = []
+        layout = self.layout(job_id)
+        world = world_size(row.spec)
+        if cursor.get("status") != (row.status, row.reason):
+            cursor["status"] = (row.status, row.reason)
+            out.append(("status", job_json(row)))
+        progress = self.progress(row)
+        if cursor.get("progress") != progress:
+            cursor["progress"] = progress
+            out.append(("progress", progress))
+        drained = True
+        for rank in range(world):
+            for kind, path in (("log", layout.log(rank)), ("metric", layout.metrics(rank))):
+                key = f"{kind}{rank}"
+                data, offset = read_chunk(path, cursor.get(key, 0), 64 * 1024)
+                if data:
+                    cursor[key] = offset
+                    drained = False
+                    text = data.decode("utf-8", errors="replace")
+                    if kind == "log":
+                        out.append(("log", {"rank": rank, "text": text, "offset": offset}))
+                    else:
+                        points = [json.loads(line) for line in text.splitlines() if line.strip()]
+                        out.append(("metric", {"rank": rank, "points": points}))
+        return out, row.status in FINAL and drained

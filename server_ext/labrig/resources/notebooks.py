@@ -1,0 +1,239 @@
+"""Each notebook's resources: its path under the server root, its saved request (validated
+against profiles, bounds, capacity and quota, and saved only if it fits what is free), its
+scratch dir and disk quota, what its kernels hold now, and why its kernel last stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+
+from ..errors import CapacityExceeded, InvalidInput, NotFound
+from ..store import Page, PageRequest
+from ..store.pagination import paginate
+from ..store.tables import ResourceRequest as ResourceRequestRow
+from ..store.tables import utcnow
+from ..validation import check_fields
+from .gpus import Gpu
+from .ledger import ResourceLedger
+from .profiles import REQUEST_FIELDS, ResourceRequest, pick_profile, request_from
+from .quantity import format_bytes
+from .tables import ResourceEvent, ResourceHolder
+
+
+def _request_json(row: ResourceRequestRow) -> dict[str, Any]:
+    return {
+        "notebook_path": row.notebook_path,
+        "profile": row.profile,
+        "cpus": row.cpus,
+        "memory": row.memory,
+        "gpus": row.gpus,
+        "gpu_type": row.gpu_type,
+        "disk": row.disk,
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def _allocation_json(holder: ResourceHolder, inventory: dict[str, Gpu]) -> dict[str, Any]:
+    return {
+        "holder": holder.holder,
+        "pid": holder.pid,
+        "cpus": holder.cpus,
+        "memory": holder.memory,
+        "disk": holder.disk,
+        "gpus": [
+            inventory[u].json() if u in inventory else {"uuid": u, "model": None}
+            for u in holder.gpus
+        ],
+        "enforcement": holder.enforcement,
+        "acquired_at": holder.acquired_at.isoformat(),
+    }
+
+
+class NotebookResources(ResourceLedger):
+    def check_path(self, value: Any) -> str:
+        """The notebook's path relative to the server root; outside it is refused."""
+        field = "notebook_path"
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("notebook_path is required", field=field)
+        if "\0" in value or len(value) > 4096:
+            raise InvalidInput("notebook_path is not a usable path", field=field)
+        root = self.root_dir
+        candidate = Path(value)
+        full = candidate if candidate.is_absolute() else root / candidate
+        resolved = Path(os.path.normpath(full))
+        try:
+            relative = resolved.relative_to(root)
+            (root / relative).resolve().relative_to(root)
+        except ValueError:
+            raise InvalidInput(
+                f"notebook_path {value!r} is outside the server root {root}", field=field
+            ) from None
+        text = PurePosixPath(*relative.parts).as_posix()
+        if text in ("", "."):
+            raise InvalidInput("notebook_path must name a notebook, not the root", field=field)
+        return text
+
+    def scratch_dir(self, notebook_path: str) -> Path:
+        path = self.check_path(notebook_path)
+        digest = hashlib.sha256(path.encode()).hexdigest()[:10]
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(path).name)[:80]
+        return Path(self.scratch_root) / f"{stem}-{digest}"
+
+    def scratch_used(self, notebook_path: str) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.scratch_dir(notebook_path)):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+        return total
+
+    def check_scratch(self, notebook_path: str) -> None:
+        """Refuse new work from a notebook whose scratch dir is over its quota (jobs call it)."""
+        request = self.request_for(notebook_path)
+        if request is None or request.disk is None:
+            return
+        used = self.scratch_used(notebook_path)
+        if used > request.disk:
+            raise CapacityExceeded(
+                f"scratch disk of {request.notebook_path} uses {format_bytes(used)}, over its "
+                f"quota of {format_bytes(request.disk)}: free space in "
+                f"{self.scratch_dir(notebook_path)} or request more disk",
+                field="disk",
+            )
+
+    def list(self, page: PageRequest) -> Page[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = paginate(
+                session, select(ResourceRequestRow), [ResourceRequestRow.notebook_path], page
+            )
+            return rows.map(_request_json)
+
+    def get(self, notebook_path: str) -> dict[str, Any]:
+        path = self.check_path(notebook_path)
+        with self.db.session() as session:
+            row = session.get(ResourceRequestRow, path)
+            if row is None:
+                raise NotFound(
+                    f"no resources have been requested for {path!r}; its kernel runs "
+                    "with the server's defaults",
+                    field="notebook_path",
+                )
+            return _request_json(row)
+
+    def request_for(self, notebook_path: str) -> ResourceRequest | None:
+        path = self.check_path(notebook_path)
+        with self.db.session() as session:
+            row = session.get(ResourceRequestRow, path)
+            if row is None:
+                return None
+            return ResourceRequest(
+                notebook_path=path,
+                profile=row.profile,
+                cpus=row.cpus,
+                memory=row.memory,
+                gpus=row.gpus,
+                gpu_type=row.gpu_type,
+                disk=row.disk,
+            )
+
+    def resolve(self, notebook_path: str, body: dict[str, Any]) -> ResourceRequest:
+        """Validate a request body against profiles, bounds, the inventory and capacity."""
+        path = self.check_path(notebook_path)
+        check_fields(body, REQUEST_FIELDS, what="a resource request")
+        profiles = self.profiles()
+        profile = pick_profile(profiles, body.get("profile"))
+        request = request_from(path, profile, profiles, body)
+        self._check_capacity(request)
+        return request
+
+    def save(self, notebook_path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate, check the request fits what is free now, then save it (all or nothing)."""
+        request = self.resolve(notebook_path, body)
+        with self._ledger() as session:
+            mine = {
+                row.holder
+                for row in session.scalars(
+                    select(ResourceHolder).where(
+                        ResourceHolder.notebook_path == request.notebook_path
+                    )
+                )
+            }
+            self._plan(session, request.gpus, request.gpu_type, exclude=mine)
+            self._check_quota(session, request, exclude=mine)
+            row = session.get(ResourceRequestRow, request.notebook_path)
+            if row is None:
+                row = ResourceRequestRow(notebook_path=request.notebook_path)
+                session.add(row)
+            row.profile = request.profile
+            row.cpus = request.cpus
+            row.memory = request.memory
+            row.gpus = request.gpus
+            row.gpu_type = request.gpu_type
+            row.disk = request.disk
+            row.updated_at = utcnow()
+        self.scratch_dir(request.notebook_path).mkdir(parents=True, exist_ok=True)
+        return self.show(request.notebook_path)
+
+    def delete(self, notebook_path: str) -> None:
+        """Forget the notebook's request; its next kernel runs with the server's defaults."""
+        path = self.check_path(notebook_path)
+        with self.db.session() as session:
+            row = session.get(ResourceRequestRow, path)
+            if row is None:
+                raise NotFound(
+                    f"no resources have been requested for {path!r}", field="notebook_path"
+                )
+            session.delete(row)
+
+    def show(self, notebook_path: str) -> dict[str, Any]:
+        """The saved request, what the notebook's kernels hold now, and how it is enforced."""
+        path = self.check_path(notebook_path)
+        request = self.request_for(path)
+        inventory = {g.uuid: g for g in self.inventory()}
+        with self.db.session() as session:
+            holders = list(
+                session.scalars(
+                    select(ResourceHolder)
+                    .where(ResourceHolder.notebook_path == path)
+                    .order_by(ResourceHolder.acquired_at)
+                )
+            )
+            allocations = [_allocation_json(h, inventory) for h in holders if self._alive(h)]
+        return {
+            "notebook_path": path,
+            "request": None if request is None else request.json(),
+            "allocations": allocations,
+            "scratch_dir": str(self.scratch_dir(path)),
+            "enforcement": (
+                allocations[-1]["enforcement"] if allocations else self.host_support().labels()
+            ),
+            "last_stop": self.last_stop(path),
+        }
+
+    def record_event(self, notebook_path: str | None, holder: str, kind: str, message: str) -> None:
+        if not notebook_path:
+            return
+        with self.db.session() as session:
+            session.add(
+                ResourceEvent(
+                    notebook_path=notebook_path, holder=holder, kind=kind, message=message
+                )
+            )
+
+    def last_stop(self, notebook_path: str) -> dict[str, Any] | None:
+        with self.db.session() as session:
+            event = session.scalars(
+                select(ResourceEvent)
+                .where(ResourceEvent.notebook_path == notebook_path)
+                .order_by(ResourceEvent.id.desc())
+                .limit(1)
+            ).first()
+            if event is None:
+                return None
+            return {"holder": event.holder, "message": event.message, "at": event.at.isoformat()}
