@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ..errors import CapacityExceeded, Conflict
+from ..processes import process_alive, process_started
 from ..store.tables import Dataset, Job, JobSchedule
 from .base import ModelOutputs, world_size
 from .capacity import SharedLedger
@@ -23,8 +24,6 @@ from .runtime import (
     FINAL,
     JobLayout,
     kill_tree,
-    process_alive,
-    process_started,
     set_status,
     snapshot_path,
     utcnow,

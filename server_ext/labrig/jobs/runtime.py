@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 from sqlalchemy import update
 
+from ..processes import process_alive, process_started
 from ..store import Database
 from ..store.tables import Job
 
@@ -101,26 +102,6 @@ def set_status(
             update(Job).where(Job.id == job_id, Job.status.in_(only_from)).values(**values)
         )
         return bool(getattr(result, "rowcount", 0))
-
-
-def process_started(pid: int) -> float | None:
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
-def process_alive(pid: int | None, started: float | None) -> bool:
-    """The process with this pid is the one we started (same create time) and is not a zombie."""
-    if pid is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if started is not None and abs(proc.create_time() - started) > 0.05:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def write_pid_file(path: Path, pid: int) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import CapacityExceeded, InvalidInput, NotFound
-from ..jobs.runtime import process_alive, process_started
+from ..processes import process_alive, process_started
 from . import enforce
 from .limits import HostLimits
 from .profiles import ResourceRequest, show_quantity
