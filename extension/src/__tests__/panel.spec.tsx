@@ -131,6 +131,60 @@ describe('LabrigPanelView', () => {
     );
   });
 
+  it('renders a window of a long jobs list and fetches the next page when scrolled near its end', async () => {
+    server.lists.jobs = Array.from({ length: 120 }, (_, i) => ({
+      id: String(1000 - i),
+      name: `job-${i}`,
+      notebook_path: 'train.ipynb',
+      status: 'SUCCEEDED',
+      reason: null,
+      created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, 120 - i)).toISOString(),
+      started_at: null,
+      finished_at: null
+    }));
+    await React.act(() => model.refresh());
+    const rows = () => section('jobs').querySelectorAll('[data-testid="labrig-job"]');
+    expect(rows().length).toBeGreaterThan(0);
+    expect(rows().length).toBeLessThan(20);
+    expect(section('jobs').querySelector('.labrig-ShowMore')).toBeNull();
+    expect(server.calls.some(([endPoint]) => endPoint.includes('page_token'))).toBe(false);
+
+    const scroller = query('[data-testid="labrig-jobs-list"]');
+    Object.defineProperty(scroller, 'scrollTop', { value: 40 * 44, configurable: true });
+    await React.act(async () => {
+      scroller.dispatchEvent(new Event('scroll'));
+    });
+    await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+
+    expect(server.calls.map(([endPoint]) => endPoint)).toContain('jobs?limit=50&page_token=50');
+    expect(model.section('jobs').items).toHaveLength(100);
+    // Rows 40-47 are in view, 6 more render on each side.
+    expect(rows()[0].querySelector('.labrig-Item-name')?.textContent).toBe('job-34');
+    expect(rows()).toHaveLength(20);
+  });
+
+  it('lists the job schedules in the Jobs section, or says there are none', async () => {
+    await React.act(() => model.refresh());
+    expect(section('jobs').querySelector('[data-testid="labrig-schedules-empty"]')).not.toBeNull();
+
+    server.lists['job-schedules'] = [
+      {
+        id: 's1',
+        name: 'nightly',
+        cron: '0 3 * * *',
+        notebook_path: 'train.ipynb',
+        paused: true,
+        created_at: '2024-01-01T00:00:00Z',
+        last_job_id: null,
+        next_run_at: null
+      }
+    ];
+    await React.act(() => model.refresh());
+    const row = section('jobs').querySelector('[data-testid="labrig-schedule"]') as HTMLElement;
+    expect(row.textContent).toContain('nightly');
+    expect(row.querySelector('[data-testid="labrig-schedule-next"]')?.textContent).toBe('paused');
+  });
+
   it('disconnects from the model signal on unmount', async () => {
     const disconnect = jest.spyOn(model.changed, 'disconnect');
     expect(disconnect).not.toHaveBeenCalled();

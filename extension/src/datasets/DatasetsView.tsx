@@ -5,6 +5,7 @@
 import * as React from 'react';
 
 import { toLabrigError } from '../request';
+import { ActionButton } from '../panel/ActionButton';
 import { formatBytes, plural } from '../panel/format';
 import {
   IDatasetInfo,
@@ -90,27 +91,6 @@ function cachedPercent(item: IDatasetInfo): number | null {
 /**
  * One dataset with its actions.
  */
-function ActionButton(props: {
-  label: string;
-  disabled: boolean;
-  onClick: () => void;
-  title?: string;
-  ariaLabel?: string;
-}): JSX.Element {
-  return (
-    <button
-      type="button"
-      className="labrig-LinkButton"
-      disabled={props.disabled}
-      title={props.title}
-      aria-label={props.ariaLabel}
-      onClick={props.onClick}
-    >
-      {props.label}
-    </button>
-  );
-}
-
 export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void }): JSX.Element {
   const { item, onChanged } = props;
   const [error, setError] = React.useState<string | null>(null);
