@@ -6,8 +6,9 @@ import * as React from 'react';
 
 import { ActionButton } from '../panel/ActionButton';
 import { basename, formatAbsolute, formatRelative } from '../panel/format';
+import { useAction } from '../panel/hooks';
 import { confirmDialog } from '../resources/confirm';
-import { LabrigAPIError, toLabrigError } from '../request';
+import { LabrigAPIError } from '../request';
 import {
   deleteSchedule,
   IJobDetail,
@@ -66,31 +67,19 @@ export function SchedulesList(props: ISchedulesListProps): JSX.Element {
 
 function ScheduleRow(props: { item: ISchedule } & ISchedulesListProps): JSX.Element {
   const { item, onChanged } = props;
-  const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<string | null>(null);
+  const { busy, error, act } = useAction();
   const [notice, setNotice] = React.useState<string | null>(null);
-
-  const act = async (work: () => Promise<void>): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    setNotice(null);
-    try {
-      await work();
-    } catch (err) {
-      setError(toLabrigError(err).message);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const toggle = () =>
     void act(async () => {
+      setNotice(null);
       await (item.paused ? resumeSchedule(item.id) : pauseSchedule(item.id));
       onChanged();
     });
 
   const runNow = () =>
     void act(async () => {
+      setNotice(null);
       const job = await runScheduleNow(item.id);
       setNotice(`Started job ${job.name} (${job.id}).`);
       props.onJobStarted?.(job);
