@@ -163,6 +163,50 @@ describe('LabrigPanelView', () => {
     expect(rows()).toHaveLength(20);
   });
 
+  it('shows a failed further page as an alert and tries again only after the next refresh', async () => {
+    server.lists.jobs = Array.from({ length: 120 }, (_, i) => ({
+      id: String(1000 - i),
+      name: `job-${i}`,
+      notebook_path: 'train.ipynb',
+      status: 'SUCCEEDED',
+      reason: null,
+      created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, 120 - i)).toISOString(),
+      started_at: null,
+      finished_at: null
+    }));
+    let failing = true;
+    mockRequest.mockImplementation((async (endPoint: string, init?: RequestInit) => {
+      if (failing && endPoint.includes('page_token')) {
+        server.calls.push([endPoint, init ?? {}]);
+        throw new LabrigAPIError({ status: 503, reason: 'x', message: 'The database is busy.' });
+      }
+      return server.handle(endPoint, init);
+    }) as typeof requestAPI);
+    await React.act(() => model.refresh());
+    const scroller = query('[data-testid="labrig-jobs-list"]');
+    Object.defineProperty(scroller, 'scrollTop', { value: 40 * 44, configurable: true });
+    await React.act(async () => {
+      scroller.dispatchEvent(new Event('scroll'));
+    });
+    for (let i = 0; i < 5; i++) {
+      await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+    }
+    const more = () => server.calls.filter(([endPoint]) => endPoint.includes('page_token'));
+    expect(more()).toHaveLength(1);
+    expect(section('jobs').querySelector('[role="alert"]')?.textContent).toBe(
+      'The database is busy.'
+    );
+
+    failing = false;
+    await React.act(() => model.refresh());
+    for (let i = 0; i < 5; i++) {
+      await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+    }
+    expect(more()).toHaveLength(2);
+    expect(model.section('jobs').items).toHaveLength(100);
+    expect(section('jobs').querySelector('[role="alert"]')).toBeNull();
+  });
+
   it('lists the job schedules in the Jobs section, or says there are none', async () => {
     await React.act(() => model.refresh());
     expect(section('jobs').querySelector('[data-testid="labrig-schedules-empty"]')).not.toBeNull();

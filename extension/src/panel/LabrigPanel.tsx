@@ -158,7 +158,7 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
             items={jobs.items}
             selectedNotebook={selected}
             onOpen={props.onOpenJob}
-            hasMore={jobs.hasMore}
+            hasMore={jobs.hasMore && !jobs.error}
             loading={model.loadingMoreJobs}
             onLoadMore={() => void model.loadMoreJobs()}
           />
