@@ -1,6 +1,7 @@
 import * as React from 'react';
 import { createRoot, Root } from 'react-dom/client';
 
+import { IJob } from '../api';
 import { LabrigModel } from '../model';
 import { LabrigPanel, LabrigPanelView } from '../panel/LabrigPanel';
 import { LabrigAPIError, requestAPI } from '../request';
@@ -19,6 +20,20 @@ function typeInto(input: HTMLInputElement, value: string): void {
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
   setter.call(input, value);
   input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+/** Finished jobs, newest first as the server lists them. */
+function manyJobs(count: number): IJob[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: String(1000 - i),
+    name: `job-${i}`,
+    notebook_path: 'train.ipynb',
+    status: 'SUCCEEDED',
+    reason: null,
+    created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, count - i)).toISOString(),
+    started_at: null,
+    finished_at: null
+  }));
 }
 
 describe('LabrigPanelView', () => {
@@ -132,16 +147,7 @@ describe('LabrigPanelView', () => {
   });
 
   it('renders a window of a long jobs list and fetches the next page when scrolled near its end', async () => {
-    server.lists.jobs = Array.from({ length: 120 }, (_, i) => ({
-      id: String(1000 - i),
-      name: `job-${i}`,
-      notebook_path: 'train.ipynb',
-      status: 'SUCCEEDED',
-      reason: null,
-      created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, 120 - i)).toISOString(),
-      started_at: null,
-      finished_at: null
-    }));
+    server.lists.jobs = manyJobs(120);
     await React.act(() => model.refresh());
     const rows = () => section('jobs').querySelectorAll('[data-testid="labrig-job"]');
     expect(rows().length).toBeGreaterThan(0);
@@ -164,16 +170,7 @@ describe('LabrigPanelView', () => {
   });
 
   it('shows a failed further page as an alert and tries again only after the next refresh', async () => {
-    server.lists.jobs = Array.from({ length: 120 }, (_, i) => ({
-      id: String(1000 - i),
-      name: `job-${i}`,
-      notebook_path: 'train.ipynb',
-      status: 'SUCCEEDED',
-      reason: null,
-      created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, 120 - i)).toISOString(),
-      started_at: null,
-      finished_at: null
-    }));
+    server.lists.jobs = manyJobs(120);
     let failing = true;
     mockRequest.mockImplementation((async (endPoint: string, init?: RequestInit) => {
       if (failing && endPoint.includes('page_token')) {
