@@ -116,6 +116,9 @@ for (const id of ['resources', 'datasets', 'models']) {
 const list = '[data-testid="labrig-jobs-list"]';
 await page.waitForSelector(`${list} [data-testid="labrig-job"]`, { timeout: 60_000 });
 
+if (process.env.BENCH_SCREENSHOT) {
+  await page.locator('#labrig-panel').screenshot({ path: process.env.BENCH_SCREENSHOT });
+}
 const mountStart = Date.now();
 if (process.env.BENCH_TRACE) {
   // A Chromium performance trace of the labrig scroll, to find what a slow frame spent.
