@@ -8,6 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   createModel,
+  getJob,
   getStatus,
   IDataset,
   IJob,
@@ -22,6 +23,8 @@ import {
   listModels,
   listResourceRequests
 } from './api';
+import { ISchedule, listSchedules } from './jobs/api';
+import { appendPage, FINAL_STATUSES, mergeFirstPage, updateJobs } from './jobs/paging';
 import { LabrigAPIError, toLabrigError } from './request';
 
 /**
@@ -34,7 +37,7 @@ export type SectionId = (typeof SECTIONS)[number];
 /**
  * What a `changed` emission is about.
  */
-export type ChangeKind = 'status' | SectionId | 'expanded' | 'selection';
+export type ChangeKind = 'status' | SectionId | 'schedules' | 'expanded' | 'selection';
 
 /**
  * The item type of each section.
@@ -54,11 +57,24 @@ export interface ISectionState<T> {
   readonly items: ReadonlyArray<T>;
   /** Whether the server has more items than shown. */
   readonly hasMore: boolean;
+  /** The token of the page after the items shown, null on the last page. */
+  readonly nextPageToken: string | null;
   /** How many items are requested per refresh. */
   readonly limit: number;
   /** The last refresh's error, or null when it succeeded. */
   readonly error: LabrigAPIError | null;
   /** Whether at least one refresh has finished (with or without error). */
+  readonly loaded: boolean;
+}
+
+/**
+ * The job schedules shown in the Jobs section.
+ */
+export interface ISchedulesState {
+  /** Newest first, at most `LabrigModel.SCHEDULES_LIMIT`. */
+  readonly items: ReadonlyArray<ISchedule>;
+  readonly hasMore: boolean;
+  readonly error: LabrigAPIError | null;
   readonly loaded: boolean;
 }
 
@@ -92,6 +108,7 @@ export class LabrigModel implements IDisposable {
       this._sections[id] = {
         items: [],
         hasMore: false,
+        nextPageToken: null,
         limit: this._pageSize,
         error: null,
         loaded: false
@@ -190,6 +207,20 @@ export class LabrigModel implements IDisposable {
   }
 
   /**
+   * The job schedules.
+   */
+  get schedules(): ISchedulesState {
+    return this._schedules;
+  }
+
+  /**
+   * Whether a further page of jobs is being fetched.
+   */
+  get loadingMoreJobs(): boolean {
+    return this._loadingMore !== null;
+  }
+
+  /**
    * Whether a section is expanded.
    */
   isExpanded(id: SectionId): boolean {
@@ -253,9 +284,42 @@ export class LabrigModel implements IDisposable {
   }
 
   /**
+   * Read the job schedules again.
+   */
+  async refreshSchedules(): Promise<void> {
+    await this._fetchSchedules();
+  }
+
+  /**
+   * Fetch the page of jobs after those loaded (with its `page_token`) and append it; the poll
+   * keeps re-reading the first page only. Concurrent calls share one request.
+   */
+  loadMoreJobs(): Promise<void> {
+    const token = this._sections.jobs.nextPageToken;
+    if (this._isDisposed || !token) {
+      return Promise.resolve();
+    }
+    if (!this._loadingMore) {
+      this._changed.emit('jobs');
+      this._loadingMore = this._fetchMoreJobs(token).finally(() => {
+        this._loadingMore = null;
+        if (!this._isDisposed) {
+          this._changed.emit('jobs');
+        }
+      });
+    }
+    return this._loadingMore;
+  }
+
+  /**
    * Ask for one more page of a section on the next refreshes, and refresh it now.
+   *
+   * The jobs list fetches its next page by token instead (`loadMoreJobs`).
    */
   async showMore(id: SectionId): Promise<void> {
+    if (id === 'jobs') {
+      return this.loadMoreJobs();
+    }
     const state = this._sections[id];
     this._sections[id] = {
       ...state,
@@ -304,7 +368,11 @@ export class LabrigModel implements IDisposable {
 
   private async _fetchAll(): Promise<void> {
     this._changed.emit('status');
-    await Promise.all([this._fetchStatus(), ...SECTIONS.map(id => this._fetchSection(id))]);
+    await Promise.all([
+      this._fetchStatus(),
+      ...SECTIONS.map(id => this._fetchSection(id)),
+      this._fetchSchedules()
+    ]);
   }
 
   private async _fetchStatus(): Promise<void> {
@@ -329,11 +397,16 @@ export class LabrigModel implements IDisposable {
     const state = this._sections[id];
     let next: ISectionState<unknown>;
     try {
-      const page = await LISTERS[id]({ limit: state.limit });
+      const page = await LISTERS[id]({ limit: id === 'jobs' ? this._pageSize : state.limit });
+      const current = this._sections[id];
+      const paged =
+        id === 'jobs'
+          ? mergeFirstPage(current as ISectionState<IJob>, page as IPage<IJob>)
+          : { items: page.items, nextPageToken: page.next_page_token ?? null };
       next = {
-        items: page.items,
-        hasMore: page.next_page_token !== null && page.next_page_token !== undefined,
-        limit: this._sections[id].limit,
+        ...current,
+        ...paged,
+        hasMore: paged.nextPageToken !== null,
         error: null,
         loaded: true
       };
@@ -350,6 +423,90 @@ export class LabrigModel implements IDisposable {
       this._errorChanged.emit({ section: id, error: next.error });
     }
     this._changed.emit(id);
+    if (id === 'jobs' && next.error === null) {
+      await this._refreshOlderActiveJobs();
+    }
+  }
+
+  /**
+   * Jobs past the first page are not re-listed by the poll: re-read those that may still change
+   * (up to `MAX_TAIL_REFRESH` a tick); one that is gone leaves the list.
+   */
+  private async _refreshOlderActiveJobs(): Promise<void> {
+    const items = this._sections.jobs.items as ReadonlyArray<IJob>;
+    const active = items
+      .slice(this._pageSize)
+      .filter(job => !FINAL_STATUSES.includes(job.status))
+      .slice(0, LabrigModel.MAX_TAIL_REFRESH);
+    if (!active.length) {
+      return;
+    }
+    const changes = new Map<string, IJob | null>();
+    await Promise.all(
+      active.map(async job => {
+        try {
+          const fresh = await getJob(job.id);
+          if (fresh.status !== job.status || fresh.reason !== job.reason) {
+            changes.set(job.id, fresh);
+          }
+        } catch (reason) {
+          if (toLabrigError(reason).status === 404) {
+            changes.set(job.id, null);
+          }
+        }
+      })
+    );
+    if (this._isDisposed || changes.size === 0) {
+      return;
+    }
+    const current = this._sections.jobs;
+    this._sections.jobs = { ...current, items: updateJobs(current.items as IJob[], changes) };
+    this._changed.emit('jobs');
+  }
+
+  private async _fetchMoreJobs(token: string): Promise<void> {
+    let error: LabrigAPIError | null = null;
+    let page: IPage<IJob> | null = null;
+    try {
+      page = await listJobs({ limit: this._pageSize, pageToken: token });
+    } catch (reason) {
+      error = toLabrigError(reason);
+    }
+    const current = this._sections.jobs as ISectionState<IJob>;
+    // A refresh that replaced the list meanwhile (jobs deleted at the top) wins.
+    if (this._isDisposed || current.nextPageToken !== token) {
+      return;
+    }
+    const paged = page ? appendPage(current, page) : current;
+    this._sections.jobs = {
+      ...current,
+      ...paged,
+      hasMore: paged.nextPageToken !== null,
+      error
+    };
+    if (!sameError(current.error, error)) {
+      this._errorChanged.emit({ section: 'jobs', error });
+    }
+  }
+
+  private async _fetchSchedules(): Promise<void> {
+    let next: ISchedulesState;
+    try {
+      const page = await listSchedules({ limit: LabrigModel.SCHEDULES_LIMIT });
+      next = {
+        items: page.items,
+        hasMore: !!page.next_page_token,
+        error: null,
+        loaded: true
+      };
+    } catch (reason) {
+      next = { ...this._schedules, error: toLabrigError(reason), loaded: true };
+    }
+    if (this._isDisposed) {
+      return;
+    }
+    this._schedules = next;
+    this._changed.emit('schedules');
   }
 
   private _setStatusError(error: LabrigAPIError | null): void {
@@ -365,8 +522,10 @@ export class LabrigModel implements IDisposable {
   private _expanded = {} as { [K in SectionId]: boolean };
   private _inflight: Promise<void> | null = null;
   private _isDisposed = false;
+  private _loadingMore: Promise<void> | null = null;
   private _pageSize: number;
   private _poll: Poll;
+  private _schedules: ISchedulesState = { items: [], hasMore: false, error: null, loaded: false };
   private _sections = {} as Record<SectionId, ISectionState<unknown>>;
   private _selectedNotebook: string | null = null;
   private _focusedNotebook: string | null = null;
@@ -387,6 +546,10 @@ export namespace LabrigModel {
   export const DEFAULT_INTERVAL = 5000;
   export const DEFAULT_PAGE_SIZE = 50;
   export const MAX_LIMIT = 500;
+  /** Schedules listed in the Jobs section. */
+  export const SCHEDULES_LIMIT = 100;
+  /** Most jobs past the first page whose status is re-read per refresh. */
+  export const MAX_TAIL_REFRESH = 20;
 
   /**
    * Poll frequency for a refresh interval: back off up to a minute while the server fails.

@@ -7,6 +7,7 @@ import * as path from 'path';
 
 import { expect, test } from '@jupyterlab/galata';
 
+import { LabrigPanelPage } from './pages/labrig-panel';
 import { JobsPage } from './pages/jobs';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', 'examples');
@@ -75,4 +76,61 @@ test('Run as Job from the file browser context menu opens the typed form', async
   const jobs = new JobsPage(page);
   await expect(jobs.form).toContainText('menu_moons.ipynb as a job');
   await expect(jobs.parameter('lr')).toHaveValue('0.05');
+});
+
+test('Schedules in the panel: create, pause, resume, run now, delete', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(180 * 1000);
+  const notebook = fs.readFileSync(path.join(EXAMPLES, 'train_moons.ipynb'), 'utf-8');
+  const data = fs.readFileSync(path.join(EXAMPLES, 'data', 'moons.csv'), 'utf-8');
+  expect(await page.contents.uploadContent(notebook, 'text', `${tmpPath}/cron_moons.ipynb`)).toBe(
+    true
+  );
+  expect(await page.contents.uploadContent(data, 'text', `${tmpPath}/data/moons.csv`)).toBe(true);
+  await page.evaluate(async p => {
+    await (window as any).jupyterapp.commands.execute('labrig:run-as-job', { path: p });
+  }, `${tmpPath}/cron_moons.ipynb`);
+
+  const jobs = new JobsPage(page);
+  await expect(jobs.parameter('epochs')).toHaveValue('60');
+  await jobs.parameter('epochs').fill('1');
+  await jobs.field('name').fill('cron-ui');
+  // An invalid cron expression is refused with the server's message, not JSON.
+  await jobs.createSchedule('every day');
+  await expect(jobs.form.getByTestId('labrig-error-cron')).toContainText('5-field cron');
+  await expect(jobs.form.getByTestId('labrig-error-cron')).not.toContainText('{');
+  await jobs.createSchedule('0 3 * * *');
+  await expect(jobs.form).toHaveCount(0);
+
+  const panel = new LabrigPanelPage(page);
+  await panel.open();
+  const row = jobs.schedule('cron-ui');
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('0 3 * * *');
+  await expect(row).toContainText('cron_moons.ipynb');
+  await expect(row.getByTestId('labrig-schedule-next')).toContainText('next');
+  await expect(row.getByTestId('labrig-schedule-last')).toHaveText('not run on schedule yet');
+
+  await jobs.scheduleAction('cron-ui', 'Pause').click();
+  await expect(row.getByTestId('labrig-schedule-next')).toHaveText('paused');
+  await expect(jobs.scheduleAction('cron-ui', 'Resume')).toBeVisible();
+
+  await jobs.scheduleAction('cron-ui', 'Resume').click();
+  await expect(row.getByTestId('labrig-schedule-next')).toContainText('next');
+  await expect(jobs.scheduleAction('cron-ui', 'Pause')).toBeVisible();
+
+  const before = await jobs.jobRows.filter({ hasText: 'cron-ui' }).count();
+  await jobs.scheduleAction('cron-ui', 'Run now').click();
+  await expect(row.getByRole('status')).toContainText('Started job cron-ui');
+  await expect(jobs.jobRows.filter({ hasText: 'cron-ui' })).toHaveCount(before + 1);
+
+  await jobs.scheduleAction('cron-ui', 'Delete').click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('Delete the schedule "cron-ui"');
+  await dialog.getByRole('button', { name: 'Delete' }).click();
+  await expect(row).toHaveCount(0);
+  // Jobs the schedule started are kept.
+  await expect(jobs.jobRows.filter({ hasText: 'cron-ui' })).toHaveCount(before + 1);
 });

@@ -13,7 +13,13 @@ export const STATUS: IStatus = {
 
 export class FakeServer {
   /** Items per list path. */
-  lists: { [path: string]: unknown[] } = { resources: [], datasets: [], jobs: [], models: [] };
+  lists: { [path: string]: unknown[] } = {
+    resources: [],
+    datasets: [],
+    jobs: [],
+    models: [],
+    'job-schedules': []
+  };
   /** Errors to throw per path (`status`, `jobs`, ...). */
   failures: { [path: string]: LabrigAPIError } = {};
   /** Every call: [endPoint, init]. */
@@ -57,14 +63,28 @@ export class FakeServer {
       this.lists.models.push(model);
       return model;
     }
+    const jobId = /^jobs\/([^/]+)$/.exec(path);
+    if (jobId && (init.method ?? 'GET') === 'GET') {
+      const found = (this.lists.jobs as Array<{ id: string }>).find(j => j.id === jobId[1]);
+      if (!found) {
+        throw new LabrigAPIError({
+          status: 404,
+          reason: 'not_found',
+          message: `No job ${jobId[1]}`
+        });
+      }
+      return found;
+    }
     const items = this.lists[path];
     if (!items) {
       throw new LabrigAPIError({ status: 404, reason: 'not_found', message: `No ${path}` });
     }
+    // Page tokens are offsets here (the real server's are keyset tokens).
     const limit = Number(url.searchParams.get('limit') ?? 50);
+    const start = Number(url.searchParams.get('page_token') ?? 0);
     const page: IPage<unknown> = {
-      items: items.slice(0, limit),
-      next_page_token: items.length > limit ? String(limit) : null
+      items: items.slice(start, start + limit),
+      next_page_token: items.length > start + limit ? String(start + limit) : null
     };
     return page;
   };

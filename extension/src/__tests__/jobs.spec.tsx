@@ -31,7 +31,17 @@ const FORM: IJobForm = {
   note: null,
   kernel_name: 'python3',
   parameters: [param('lr', 'float', 0.05), param('epochs', 'int', 60), param('tag', 'str', 'a')],
-  defaults: { nodes: 1, procs_per_node: 1, cpus: 2, memory: null, gpus: 0, name: 'train' },
+  defaults: {
+    nodes: 1,
+    procs_per_node: 1,
+    cpus: 2,
+    memory: null,
+    gpus: 0,
+    gpu_type: null,
+    datasets: ['mnist'],
+    priority: 0,
+    name: 'train'
+  },
   host: { cpus: 8, memory: 2 ** 34, gpus: 0, gpu_types: [] }
 };
 
@@ -72,14 +82,25 @@ describe('RunJobForm', () => {
   let root: Root;
   const posted: unknown[] = [];
   const submitted = jest.fn();
+  let catalog: string[] = ['cifar10', 'mnist'];
+
+  const mount = async () => {
+    await React.act(async () => {
+      root.render(<RunJobForm path="train.ipynb" onSubmitted={submitted} />);
+    });
+  };
 
   beforeEach(async () => {
     posted.length = 0;
+    catalog = ['cifar10', 'mnist'];
     submitted.mockReset();
     mockRequest.mockReset();
     mockRequest.mockImplementation((async (endPoint: string, init: RequestInit = {}) => {
       if (endPoint === 'job-form/train.ipynb') {
         return FORM;
+      }
+      if (endPoint === 'datasets?limit=500') {
+        return { items: catalog.map(name => ({ name })), next_page_token: null };
       }
       if (endPoint === 'jobs' && init.method === 'POST') {
         const body = JSON.parse(init.body as string);
@@ -99,9 +120,7 @@ describe('RunJobForm', () => {
     host = document.createElement('div');
     document.body.appendChild(host);
     root = createRoot(host);
-    await React.act(async () => {
-      root.render(<RunJobForm path="train.ipynb" onSubmitted={submitted} />);
-    });
+    await mount();
   });
 
   afterEach(async () => {
@@ -144,6 +163,36 @@ describe('RunJobForm', () => {
       nodes: 1
     });
     expect(submitted).toHaveBeenCalledWith({ job: { id: 'j1', status: 'QUEUED' } });
+  });
+
+  const datasetBoxes = () =>
+    [...host.querySelectorAll('input[name="datasets"]')] as HTMLInputElement[];
+
+  it("lists the catalog's datasets, pre-checks those mounted on the host and submits the checked", async () => {
+    expect(datasetBoxes().map(box => [box.value, box.checked])).toEqual([
+      ['cifar10', false],
+      ['mnist', true]
+    ]);
+    await React.act(async () => datasetBoxes()[0].click());
+    await submit();
+    expect((posted[0] as { datasets: string[] }).datasets).toEqual(['mnist', 'cifar10']);
+
+    await React.act(async () => datasetBoxes()[1].click());
+    await submit();
+    expect((posted[1] as { datasets: string[] }).datasets).toEqual(['cifar10']);
+  });
+
+  it('says when the catalog has no datasets', async () => {
+    catalog = [];
+    await React.act(async () => root.unmount());
+    root = createRoot(host);
+    await mount();
+    expect(datasetBoxes()).toHaveLength(0);
+    expect(host.querySelector('[data-testid="labrig-job-datasets-empty"]')?.textContent).toBe(
+      'No datasets in the catalog'
+    );
+    await submit();
+    expect((posted[0] as { datasets: string[] }).datasets).toEqual([]);
   });
 
   it("shows the server's message next to the field it names", async () => {

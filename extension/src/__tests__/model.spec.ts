@@ -75,7 +75,8 @@ describe('LabrigModel', () => {
 
   it('shares one round of requests between concurrent refreshes', async () => {
     await Promise.all([model.refresh(), model.refresh(), model.refresh()]);
-    expect(mockRequest).toHaveBeenCalledTimes(1 + SECTIONS.length);
+    // The status, the four sections and the job schedules.
+    expect(mockRequest).toHaveBeenCalledTimes(2 + SECTIONS.length);
   });
 
   it('keeps an error per section and clears it when the section recovers', async () => {
@@ -132,16 +133,94 @@ describe('LabrigModel', () => {
   });
 
   it('knows when there is more and shows one more page on request', async () => {
-    server.lists.jobs = Array.from({ length: 60 }, (_, i) => job(String(i)));
+    server.lists.models = Array.from({ length: 60 }, (_, i) => ({ name: `m${i}` }));
+    await model.refresh();
+    expect(model.section('models').items).toHaveLength(50);
+    expect(model.section('models').hasMore).toBe(true);
+
+    await model.showMore('models');
+    expect(server.calls.map(([endPoint]) => endPoint)).toContain('models?limit=100');
+    expect(model.section('models').items).toHaveLength(60);
+    expect(model.section('models').hasMore).toBe(false);
+    expect(model.section('models').limit).toBe(100);
+  });
+
+  it('fetches further pages of jobs by token and keeps them across refreshes', async () => {
+    server.lists.jobs = Array.from({ length: 120 }, (_, i) => ({
+      ...job(String(1000 - i)),
+      status: 'SUCCEEDED',
+      created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, 120 - i)).toISOString()
+    }));
     await model.refresh();
     expect(model.section('jobs').items).toHaveLength(50);
-    expect(model.section('jobs').hasMore).toBe(true);
+    expect(model.section('jobs').nextPageToken).toBe('50');
+
+    const changes: ChangeKind[] = [];
+    model.changed.connect((_, kind) => changes.push(kind));
+    const first = model.loadMoreJobs();
+    expect(model.loadingMoreJobs).toBe(true);
+    await Promise.all([first, model.loadMoreJobs()]);
+    expect(server.calls.filter(([e]) => e === 'jobs?limit=50&page_token=50')).toHaveLength(1);
+    expect(model.loadingMoreJobs).toBe(false);
+    expect(model.section('jobs').items).toHaveLength(100);
+    expect(changes.filter(kind => kind === 'jobs')).toHaveLength(2);
+
+    // The poll re-reads the first page only; the loaded pages stay, in order.
+    await model.refresh();
+    expect(server.calls.filter(([e]) => e === 'jobs?limit=50')).toHaveLength(2);
+    const ids = model.section('jobs').items.map(item => item.id);
+    expect(ids).toEqual(server.lists.jobs.slice(0, 100).map(item => (item as IJob).id));
 
     await model.showMore('jobs');
-    expect(server.calls.map(([endPoint]) => endPoint)).toContain('jobs?limit=100');
-    expect(model.section('jobs').items).toHaveLength(60);
+    expect(server.calls.map(([e]) => e)).toContain('jobs?limit=50&page_token=100');
+    expect(model.section('jobs').items).toHaveLength(120);
     expect(model.section('jobs').hasMore).toBe(false);
-    expect(model.section('jobs').limit).toBe(100);
+    await model.loadMoreJobs(); // nothing after the last page
+    expect(server.calls.filter(([e]) => e.includes('page_token'))).toHaveLength(2);
+  });
+
+  it('re-reads active jobs past the first page; a deleted one leaves the list', async () => {
+    // Same creation time: the server orders by id, descending.
+    server.lists.jobs = Array.from({ length: 55 }, (_, i) => ({
+      ...job(String(200 - i)),
+      status: i >= 52 ? 'RUNNING' : 'SUCCEEDED'
+    }));
+    await model.refresh();
+    await model.loadMoreJobs();
+    expect(model.section('jobs').items).toHaveLength(55);
+
+    const jobs = server.lists.jobs as IJob[];
+    jobs[52] = { ...jobs[52], status: 'FAILED', reason: 'kernel died' };
+    server.lists.jobs = jobs.filter(item => item.id !== '147');
+    await model.refresh();
+
+    const items = model.section('jobs').items;
+    expect(server.calls.map(([e]) => e).filter(e => /^jobs\/\d+$/.test(e))).toEqual([
+      'jobs/148',
+      'jobs/147',
+      'jobs/146'
+    ]);
+    expect(items.find(item => item.id === '148')?.status).toBe('FAILED');
+    expect(items.find(item => item.id === '147')).toBeUndefined();
+    expect(items.find(item => item.id === '146')?.status).toBe('RUNNING');
+    expect(items).toHaveLength(54);
+  });
+
+  it('lists the job schedules with each refresh and keeps their error', async () => {
+    server.lists['job-schedules'] = [{ id: 's1', name: 'nightly', cron: '0 3 * * *' }];
+    await model.refresh();
+    expect(model.schedules.loaded).toBe(true);
+    expect(model.schedules.items.map(s => s.id)).toEqual(['s1']);
+    expect(server.calls.map(([e]) => e)).toContain('job-schedules?limit=100');
+
+    server.failures['job-schedules'] = new LabrigAPIError({
+      status: 503,
+      reason: 'x',
+      message: 'The database is busy.'
+    });
+    await model.refreshSchedules();
+    expect(model.schedules.error?.message).toBe('The database is busy.');
+    expect(model.schedules.items).toHaveLength(1);
   });
 
   it('createModel posts and refreshes the models list', async () => {

@@ -1,6 +1,7 @@
 import * as React from 'react';
 import { createRoot, Root } from 'react-dom/client';
 
+import { IJob } from '../api';
 import { LabrigModel } from '../model';
 import { LabrigPanel, LabrigPanelView } from '../panel/LabrigPanel';
 import { LabrigAPIError, requestAPI } from '../request';
@@ -19,6 +20,20 @@ function typeInto(input: HTMLInputElement, value: string): void {
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
   setter.call(input, value);
   input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+/** Finished jobs, newest first as the server lists them. */
+function manyJobs(count: number): IJob[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: String(1000 - i),
+    name: `job-${i}`,
+    notebook_path: 'train.ipynb',
+    status: 'SUCCEEDED',
+    reason: null,
+    created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, count - i)).toISOString(),
+    started_at: null,
+    finished_at: null
+  }));
 }
 
 describe('LabrigPanelView', () => {
@@ -129,6 +144,86 @@ describe('LabrigPanelView', () => {
     expect(section('models').querySelector('[role="status"]')?.textContent).toBe(
       'Created model resnet50.'
     );
+  });
+
+  it('renders a window of a long jobs list and fetches the next page when scrolled near its end', async () => {
+    server.lists.jobs = manyJobs(120);
+    await React.act(() => model.refresh());
+    const rows = () => section('jobs').querySelectorAll('[data-testid="labrig-job"]');
+    expect(rows().length).toBeGreaterThan(0);
+    expect(rows().length).toBeLessThan(20);
+    expect(section('jobs').querySelector('.labrig-ShowMore')).toBeNull();
+    expect(server.calls.some(([endPoint]) => endPoint.includes('page_token'))).toBe(false);
+
+    const scroller = query('[data-testid="labrig-jobs-list"]');
+    Object.defineProperty(scroller, 'scrollTop', { value: 40 * 44, configurable: true });
+    await React.act(async () => {
+      scroller.dispatchEvent(new Event('scroll'));
+    });
+    await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+
+    expect(server.calls.map(([endPoint]) => endPoint)).toContain('jobs?limit=50&page_token=50');
+    expect(model.section('jobs').items).toHaveLength(100);
+    // Rows 40-47 are in view, 6 more render on each side.
+    expect(rows()[0].querySelector('.labrig-Item-name')?.textContent).toBe('job-34');
+    expect(rows()).toHaveLength(20);
+  });
+
+  it('shows a failed further page as an alert and tries again only after the next refresh', async () => {
+    server.lists.jobs = manyJobs(120);
+    let failing = true;
+    mockRequest.mockImplementation((async (endPoint: string, init?: RequestInit) => {
+      if (failing && endPoint.includes('page_token')) {
+        server.calls.push([endPoint, init ?? {}]);
+        throw new LabrigAPIError({ status: 503, reason: 'x', message: 'The database is busy.' });
+      }
+      return server.handle(endPoint, init);
+    }) as typeof requestAPI);
+    await React.act(() => model.refresh());
+    const scroller = query('[data-testid="labrig-jobs-list"]');
+    Object.defineProperty(scroller, 'scrollTop', { value: 40 * 44, configurable: true });
+    await React.act(async () => {
+      scroller.dispatchEvent(new Event('scroll'));
+    });
+    for (let i = 0; i < 5; i++) {
+      await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+    }
+    const more = () => server.calls.filter(([endPoint]) => endPoint.includes('page_token'));
+    expect(more()).toHaveLength(1);
+    expect(section('jobs').querySelector('[role="alert"]')?.textContent).toBe(
+      'The database is busy.'
+    );
+
+    failing = false;
+    await React.act(() => model.refresh());
+    for (let i = 0; i < 5; i++) {
+      await React.act(() => new Promise(resolve => setTimeout(resolve, 0)));
+    }
+    expect(more()).toHaveLength(2);
+    expect(model.section('jobs').items).toHaveLength(100);
+    expect(section('jobs').querySelector('[role="alert"]')).toBeNull();
+  });
+
+  it('lists the job schedules in the Jobs section, or says there are none', async () => {
+    await React.act(() => model.refresh());
+    expect(section('jobs').querySelector('[data-testid="labrig-schedules-empty"]')).not.toBeNull();
+
+    server.lists['job-schedules'] = [
+      {
+        id: 's1',
+        name: 'nightly',
+        cron: '0 3 * * *',
+        notebook_path: 'train.ipynb',
+        paused: true,
+        created_at: '2024-01-01T00:00:00Z',
+        last_job_id: null,
+        next_run_at: null
+      }
+    ];
+    await React.act(() => model.refresh());
+    const row = section('jobs').querySelector('[data-testid="labrig-schedule"]') as HTMLElement;
+    expect(row.textContent).toContain('nightly');
+    expect(row.querySelector('[data-testid="labrig-schedule-next"]')?.textContent).toBe('paused');
   });
 
   it('disconnects from the model signal on unmount', async () => {

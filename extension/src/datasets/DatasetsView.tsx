@@ -5,7 +5,9 @@
 import * as React from 'react';
 
 import { toLabrigError } from '../request';
+import { ActionButton } from '../panel/ActionButton';
 import { formatBytes, plural } from '../panel/format';
+import { useAction } from '../panel/hooks';
 import {
   IDatasetInfo,
   IRefreshPreview,
@@ -90,46 +92,12 @@ function cachedPercent(item: IDatasetInfo): number | null {
 /**
  * One dataset with its actions.
  */
-function ActionButton(props: {
-  label: string;
-  disabled: boolean;
-  onClick: () => void;
-  title?: string;
-  ariaLabel?: string;
-}): JSX.Element {
-  return (
-    <button
-      type="button"
-      className="labrig-LinkButton"
-      disabled={props.disabled}
-      title={props.title}
-      aria-label={props.ariaLabel}
-      onClick={props.onClick}
-    >
-      {props.label}
-    </button>
-  );
-}
-
 export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void }): JSX.Element {
   const { item, onChanged } = props;
-  const [error, setError] = React.useState<string | null>(null);
-  const [busy, setBusy] = React.useState(false);
+  const { busy, error, act } = useAction();
   const [preview, setPreview] = React.useState<IRefreshPreview | null>(null);
   const [warm, setWarm] = useWarmUp(item.name, item.warmup ?? null, onChanged);
   const running = isRunning(warm);
-
-  const act = async (work: () => Promise<unknown>): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (err) {
-      setError(toLabrigError(err).message);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   // Mount, unmount and remove change the catalog: the list is read again after each.
   const changeThenRefresh = (change: (name: string) => Promise<unknown>) => () =>

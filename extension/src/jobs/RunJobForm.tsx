@@ -4,6 +4,7 @@
  */
 import * as React from 'react';
 
+import { listDatasets } from '../api';
 import { LabrigAPIError, toLabrigError } from '../request';
 import {
   createSchedule,
@@ -37,6 +38,83 @@ const SHOWN_FIELDS = [
   'notebook_path'
 ];
 
+/**
+ * Checkboxes for the catalog's datasets; the caller owns which are checked. Checked names the
+ * catalog lacks are unchecked once it is read, so nothing unseen is submitted.
+ */
+export function DatasetPicker(props: {
+  checked: ReadonlyArray<string>;
+  onChange: (names: string[]) => void;
+  error?: React.ReactNode;
+}): JSX.Element {
+  const [names, setNames] = React.useState<string[] | null>(null);
+  const [loadError, setLoadError] = React.useState<string | null>(null);
+  const latest = React.useRef(props);
+  latest.current = props;
+
+  React.useEffect(() => {
+    let live = true;
+    listDatasets({ limit: 500 })
+      .then(page => {
+        if (!live) {
+          return;
+        }
+        const catalog = page.items.map(d => d.name);
+        setNames(catalog);
+        const { checked, onChange } = latest.current;
+        if (checked.some(name => !catalog.includes(name))) {
+          onChange(checked.filter(name => catalog.includes(name)));
+        }
+      })
+      .catch(error => live && setLoadError(toLabrigError(error).message));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const toggle = (name: string, on: boolean) =>
+    props.onChange(
+      on ? [...props.checked.filter(n => n !== name), name] : props.checked.filter(n => n !== name)
+    );
+
+  let body: React.ReactNode;
+  if (loadError) {
+    body = (
+      <div className="labrig-Error" role="alert">
+        {loadError}
+      </div>
+    );
+  } else if (names === null) {
+    body = <p className="labrig-Muted">Reading the dataset catalog…</p>;
+  } else if (names.length === 0) {
+    body = (
+      <p className="labrig-Muted" data-testid="labrig-job-datasets-empty">
+        No datasets in the catalog
+      </p>
+    );
+  } else {
+    body = names.map(name => (
+      <label key={name} className="labrig-Check">
+        <input
+          type="checkbox"
+          name="datasets"
+          value={name}
+          checked={props.checked.includes(name)}
+          onChange={e => toggle(name, e.target.checked)}
+        />{' '}
+        {name}
+      </label>
+    ));
+  }
+  return (
+    <fieldset className="labrig-Field labrig-Datasets" data-testid="labrig-job-datasets">
+      <legend>Datasets to mount</legend>
+      {body}
+      {props.error}
+    </fieldset>
+  );
+}
+
 function parseEnv(text: string): { [name: string]: string } {
   const env: { [name: string]: string } = {};
   for (const line of text.split('\n')) {
@@ -60,7 +138,7 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
   const [procs, setProcs] = React.useState('1');
   const [cpus, setCpus] = React.useState('1');
   const [gpus, setGpus] = React.useState('0');
-  const [datasets, setDatasets] = React.useState('');
+  const [datasets, setDatasets] = React.useState<string[]>([]);
   const [env, setEnv] = React.useState('');
   const [name, setName] = React.useState('');
   const [priority, setPriority] = React.useState('0');
@@ -80,6 +158,8 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         setName(value.defaults.name);
         setCpus(String(value.defaults.cpus));
         setGpus(String(value.defaults.gpus));
+        setDatasets(value.defaults.datasets ?? []);
+        setPriority(String(value.defaults.priority ?? 0));
         const initial: { [name: string]: string | boolean } = {};
         value.parameters.forEach(p => (initial[p.name] = initialText(p)));
         setValues(initial);
@@ -129,13 +209,13 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
       gpus: whole('gpus', gpus, 0),
       priority: Number(priority) || 0,
       name: name.trim() || undefined,
-      datasets: datasets
-        .split(',')
-        .map(d => d.trim())
-        .filter(Boolean)
+      datasets: [...datasets]
     };
     if (form.defaults.memory) {
       body.memory = form.defaults.memory;
+    }
+    if (form.defaults.gpu_type && body.gpus) {
+      body.gpu_type = form.defaults.gpu_type;
     }
     const cpuValue = Number(cpus);
     if (!(cpuValue > 0)) {
@@ -254,8 +334,13 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         {simple('nodes', 'Nodes', nodes, setNodes)}
         {simple('procs_per_node', 'Processes per node', procs, setProcs)}
         {simple('cpus', 'CPUs per process', cpus, setCpus)}
-        {simple('gpus', `GPUs per process (host has ${form.host.gpus})`, gpus, setGpus)}
-        {simple('datasets', 'Datasets (comma separated)', datasets, setDatasets)}
+        {simple(
+          'gpus',
+          `GPUs per process${form.defaults.gpu_type ? ` (${form.defaults.gpu_type})` : ''} (host has ${form.host.gpus})`,
+          gpus,
+          setGpus
+        )}
+        <DatasetPicker checked={datasets} onChange={setDatasets} error={error('datasets')} />
         <div className="labrig-Field">
           <label htmlFor="labrig-job-env">Environment (NAME=value per line)</label>
           <textarea id="labrig-job-env" value={env} onChange={e => setEnv(e.target.value)} />

@@ -4,7 +4,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IJob } from '../api';
+import { IJob, IListOptions, IPage, listPath } from '../api';
 import { API_PATH, requestAPI } from '../request';
 
 export type ParamType = 'bool' | 'int' | 'float' | 'str' | 'list' | 'dict' | 'any';
@@ -33,6 +33,10 @@ export interface IJobForm {
     cpus: number;
     memory: number | null;
     gpus: number;
+    gpu_type: string | null;
+    /** The datasets mounted on the host (every kernel sees them). */
+    datasets: string[];
+    priority: number;
     name: string;
   };
   host: { cpus: number; memory: number; gpus: number; gpu_types: string[] };
@@ -47,6 +51,7 @@ export interface IJobCreate {
   cpus?: number;
   memory?: number | null;
   gpus?: number;
+  gpu_type?: string | null;
   datasets?: string[];
   env?: { [name: string]: string };
   name?: string;
@@ -94,7 +99,14 @@ export interface ISchedule {
   id: string;
   name: string;
   cron: string;
+  notebook_path: string;
   paused: boolean;
+  created_at: string;
+  /** The last cron occurrence that fired (its creation or resumption before the first). */
+  last_occurrence?: string;
+  /** The job the last occurrence started, null before the first. */
+  last_job_id?: string | null;
+  /** Null while paused. */
   next_run_at: string | null;
 }
 
@@ -114,6 +126,35 @@ export function createSchedule(cron: string, body: IJobCreate): Promise<ISchedul
     method: 'POST',
     body: JSON.stringify({ cron, job: body })
   });
+}
+
+const schedule = (id: string, rest = ''): string =>
+  `job-schedules/${encodeURIComponent(id)}${rest}`;
+
+export function listSchedules(options?: IListOptions): Promise<IPage<ISchedule>> {
+  return requestAPI<IPage<ISchedule>>(listPath('job-schedules', options), { method: 'GET' });
+}
+
+export function pauseSchedule(id: string): Promise<ISchedule> {
+  return requestAPI<ISchedule>(schedule(id, '/pause'), { method: 'POST', body: '{}' });
+}
+
+export function resumeSchedule(id: string): Promise<ISchedule> {
+  return requestAPI<ISchedule>(schedule(id, '/resume'), { method: 'POST', body: '{}' });
+}
+
+/**
+ * Start a job from the schedule now, outside its cron occurrences.
+ */
+export function runScheduleNow(id: string): Promise<IJobDetail> {
+  return requestAPI<IJobDetail>(schedule(id, '/run'), { method: 'POST', body: '{}' });
+}
+
+/**
+ * Delete a schedule; the jobs it started are kept.
+ */
+export function deleteSchedule(id: string): Promise<void> {
+  return requestAPI<void>(schedule(id), { method: 'DELETE' });
 }
 
 export function getJobDetail(id: string): Promise<IJobDetail> {

@@ -9,6 +9,7 @@ import { useSignal } from './hooks';
 import { ModelsBrowser } from '../models/ModelsBrowser';
 import { AddDatasetForm, DatasetsView } from '../datasets/DatasetsView';
 import { IDatasetInfo } from '../datasets/api';
+import { SchedulesList } from '../jobs/SchedulesList';
 import { JobsList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
@@ -82,6 +83,7 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
   };
 
   const jobs = model.section('jobs');
+  const schedules = model.schedules;
 
   return (
     <div className="labrig-PanelContent">
@@ -112,6 +114,7 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
         </Section>
         <Section
           {...common('jobs')}
+          onShowMore={undefined}
           ref={jobsRef}
           title="Jobs"
           empty={
@@ -139,8 +142,26 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
               </div>
             )
           }
+          footer={
+            <SchedulesList
+              items={schedules.items}
+              loaded={schedules.loaded}
+              error={schedules.error}
+              hasMore={schedules.hasMore}
+              onChanged={() => void model.refreshSchedules()}
+              onJobStarted={() => void model.refreshSection('jobs')}
+              onOpenJob={props.onOpenJob}
+            />
+          }
         >
-          <JobsList items={jobs.items} selectedNotebook={selected} onOpen={props.onOpenJob} />
+          <JobsList
+            items={jobs.items}
+            selectedNotebook={selected}
+            onOpen={props.onOpenJob}
+            hasMore={jobs.hasMore && !jobs.error}
+            loading={model.loadingMoreJobs}
+            onLoadMore={() => void model.loadMoreJobs()}
+          />
         </Section>
         <Section
           {...common('models')}

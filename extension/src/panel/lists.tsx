@@ -2,32 +2,52 @@ import * as React from 'react';
 
 import { IJob } from '../api';
 import { basename, formatAbsolute, formatRelative } from './format';
+import { VirtualList } from './VirtualList';
+
+/** Pixel height of one row of the jobs list (two lines). */
+export const JOB_ROW_HEIGHT = 44;
+/** Pixel height of the jobs list's scroll container. */
+export const JOBS_LIST_HEIGHT = 352;
 
 /**
- * Jobs, newest first; those of the selected notebook are highlighted.
+ * Jobs, newest first; those of the selected notebook are highlighted. Only the rows in view are
+ * rendered; the next page is fetched as the user scrolls near the end.
  */
 export function JobsList(props: {
   items: ReadonlyArray<IJob>;
   selectedNotebook: string | null;
   onOpen?: (id: string) => void;
+  hasMore?: boolean;
+  loading?: boolean;
+  onLoadMore?: () => void;
 }): JSX.Element | null {
   if (props.items.length === 0) {
     return null;
   }
+  const { onOpen } = props;
   return (
-    <ul className="labrig-List" aria-label="Jobs">
-      {props.items.map(job => {
+    <VirtualList
+      items={props.items}
+      itemKey={job => job.id}
+      rowHeight={JOB_ROW_HEIGHT}
+      height={JOBS_LIST_HEIGHT}
+      hasMore={props.hasMore}
+      loading={props.loading}
+      onLoadMore={props.onLoadMore}
+      ariaLabel="Jobs"
+      testId="labrig-jobs-list"
+      renderRow={(job, _index, row) => {
         const selected = job.notebook_path === props.selectedNotebook;
         return (
           <li
-            key={job.id}
+            {...row}
             className={`labrig-Item${selected ? ' labrig-mod-highlight' : ''}`}
             data-testid="labrig-job"
-            tabIndex={props.onOpen ? 0 : undefined}
-            onClick={() => props.onOpen?.(job.id)}
+            tabIndex={onOpen ? 0 : undefined}
+            onClick={() => onOpen?.(job.id)}
             onKeyDown={event => {
               if (event.key === 'Enter') {
-                props.onOpen?.(job.id);
+                onOpen?.(job.id);
               }
             }}
           >
@@ -53,7 +73,7 @@ export function JobsList(props: {
             </div>
           </li>
         );
-      })}
-    </ul>
+      }}
+    />
   );
 }

@@ -1,5 +1,6 @@
 /**
- * Page object for the jobs UI: the Run-as-job form and the live job view.
+ * Page object for the jobs UI: the Run-as-job form, the live job view, and the jobs list and
+ * schedules in the panel's Jobs section.
  */
 import { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
@@ -33,5 +34,37 @@ export class JobsPage {
 
   get log(): Locator {
     return this.view.getByTestId('labrig-job-log');
+  }
+
+  /** The Jobs section of the labrig panel. */
+  get section(): Locator {
+    return this.page.locator('#labrig-panel').getByTestId('labrig-section-jobs');
+  }
+
+  /** The rows of the jobs list that are rendered (the list is virtualised). */
+  get jobRows(): Locator {
+    return this.section.getByTestId('labrig-job');
+  }
+
+  /** The scroll container of the jobs list. */
+  get jobsList(): Locator {
+    return this.section.getByTestId('labrig-jobs-list');
+  }
+
+  schedule(name: string): Locator {
+    return this.section.getByTestId('labrig-schedule').filter({
+      has: this.page.locator('.labrig-Item-name', { hasText: new RegExp(`^${name}$`) })
+    });
+  }
+
+  scheduleAction(name: string, label: string): Locator {
+    return this.schedule(name).getByRole('button', { name: label, exact: true });
+  }
+
+  /** Switch the open form to "On a schedule" and submit it with a cron expression. */
+  async createSchedule(cron: string): Promise<void> {
+    await this.form.getByLabel('On a schedule').check();
+    await this.field('cron').fill(cron);
+    await this.form.getByRole('button', { name: 'Create schedule' }).click();
   }
 }
