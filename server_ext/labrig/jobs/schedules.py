@@ -112,7 +112,11 @@ class JobSchedules(JobSubmission):
 
     def run_schedule_now(self, schedule_id: str) -> dict[str, Any]:
         with self.db.session() as session:
-            job_id = self._new_scheduled_job(session, self._schedule_row(session, schedule_id)).id
+            row = self._schedule_row(session, schedule_id)
+            job_id = self._new_scheduled_job(session, row).id
+            # The row's last run is its latest job; the cron position (last_occurrence) stays,
+            # so running now neither skips nor replays a scheduled occurrence.
+            row.last_job_id = job_id
         self.admit()
         return self.get(job_id)
 

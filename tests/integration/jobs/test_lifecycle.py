@@ -115,6 +115,9 @@ def test_a_schedule_fires_each_occurrence_once_with_an_injected_clock(
     assert inventory.fire_schedules() == []
     job = inventory.run_schedule_now(sched["id"])
     assert job["schedule_id"] == sched["id"]
+    after = inventory.get_schedule(sched["id"])
+    assert after["last_job_id"] == job["id"]  # the panel's "last run"
+    assert after["next_run_at"] == "2026-01-01T01:20:00+00:00"  # cron position unchanged
     inventory.delete_schedule(sched["id"])
     assert inventory.list_schedules.__self__ is inventory
 
