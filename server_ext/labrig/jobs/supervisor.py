@@ -24,6 +24,7 @@ import psutil
 
 from ..store import Database
 from .runtime import ACTIVE, JobLayout, kernel_processes_of, kill_tree, set_status
+from .worker import memory_reason
 
 POLL = 0.2
 
@@ -189,14 +190,7 @@ def supervise(layout: JobLayout) -> int:
             for proc in procs:
                 kill_tree(proc.pid, None, None)
             kill_tree(None, None, layout)
-            mib = job["memory"] / 2**20
-            set_status(
-                db,
-                job_id,
-                "FAILED",
-                only_from=ACTIVE,
-                reason=f"stopped: memory limit ({mib:.0f} MiB per process) exceeded by rank {over}",
-            )
+            set_status(db, job_id, "FAILED", only_from=ACTIVE, reason=memory_reason(job, over))
             return 1
         if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):
             running = set_status(db, job_id, "RUNNING", only_from=("STARTING",))

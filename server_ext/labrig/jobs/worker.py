@@ -13,15 +13,19 @@ snapshot with papermill, in its own kernel that inherits that environment, and l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .runtime import JobLayout, write_pid_file
+
+if TYPE_CHECKING:
+    from ..resources.enforce import KernelGroups
 
 SAVE_EVERY = 2.0
 
@@ -41,8 +45,9 @@ class Progress:
         self.file.write(json.dumps(event) + "\n")
 
 
-def _engine(progress: Progress, kernel_pid_file: Path) -> Any:
-    """papermill's nbclient engine, with per-cell progress lines and throttled saves."""
+def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None) -> Any:
+    """papermill's nbclient engine, with per-cell progress lines and throttled saves; the
+    kernel joins ``memory_group`` as soon as it is started."""
     from jupyter_core.utils import run_sync
     from nbclient.exceptions import DeadKernelError
     from papermill.clientwrap import PapermillNotebookClient
@@ -84,6 +89,8 @@ def _engine(progress: Progress, kernel_pid_file: Path) -> Any:
             if proc is not None:
                 Client.kernel_process = proc
                 write_pid_file(kernel_pid_file, proc.pid)
+                if memory_group is not None:
+                    (memory_group / "cgroup.procs").write_text(str(proc.pid))
             progress.write(kernel="started")
 
         start_new_kernel = run_sync(async_start_new_kernel)
@@ -171,15 +178,55 @@ def import_papermill() -> None:
     import papermill  # noqa: F401
 
 
+def memory_group(job: dict[str, Any], rank: int) -> KernelGroups | None:
+    """A cgroup v1 memory group holding this rank's kernel to the job's memory per process,
+    where the host lets labrig make one; elsewhere the supervisor's sampling holds it."""
+    from ..resources import enforce
+
+    memory = job.get("memory")
+    support = enforce.detect()
+    if not memory or not support.memory:
+        return None
+    name = f"job-{job['job_id']}-rank{rank}"
+    try:
+        groups = enforce.create_groups(support, name, cpus=None, memory=memory, busy_cpus={})
+    except OSError:
+        return None
+    # What the kernel allocated before it joined moves with it where the host kernel still
+    # supports that (newer ones refuse it): its start-up is then counted against the limit too.
+    with contextlib.suppress(OSError):
+        (Path(groups.paths["memory"]) / "memory.move_charge_at_immigrate").write_text("3")
+    return groups
+
+
+def memory_reason(job: dict[str, Any], rank: int) -> str:
+    return (
+        f"stopped: memory limit ({job['memory'] / 2**20:.0f} MiB per process) exceeded by "
+        f"rank {rank}"
+    )
+
+
 def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
+    job = layout.read_job()
+    groups = memory_group(job, rank)
+    try:
+        return _run(layout, rank, job, groups)
+    finally:
+        if groups is not None:
+            groups.remove()
+
+
+def _run(
+    layout: JobLayout, rank: int, job: dict[str, Any], groups: KernelGroups | None
+) -> tuple[bool, str | None]:
     import_papermill()
     import papermill
     from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
 
-    job = layout.read_job()
     progress = Progress(layout.progress(rank))
-    engine = _engine(progress, layout.kernel_pid(rank))
+    group = Path(groups.paths["memory"]) if groups is not None else None
+    engine = _engine(progress, layout.kernel_pid(rank), group)
     papermill_engines.register("labrig", engine)
     output = Path(job["output_notebook"]) if rank == 0 else layout.output(rank)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +241,11 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
         proc = engine.client.kernel_process
         if proc is not None and proc.poll() is None:
             proc.kill()
+            with contextlib.suppress(Exception):  # nothing may keep this rank from exiting
+                proc.wait(timeout=5)
         progress.write(stopped=signal.Signals(signum).name)
+        if groups is not None:
+            groups.remove()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
@@ -226,6 +277,8 @@ def run(layout: JobLayout, rank: int) -> tuple[bool, str | None]:
     except engine.dead_kernel_error:
         proc = engine.client.kernel_process
         code = proc.wait(timeout=5) if proc is not None else None
+        if groups is not None and groups.memory_stopped():
+            return False, memory_reason(job, rank)
         return False, f"kernel died ({_signal_name(code)}) [rank {rank}]"
     progress.write(finished=True)
     return True, None

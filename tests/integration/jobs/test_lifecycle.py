@@ -14,6 +14,7 @@ from labrig.errors import CapacityExceeded
 from labrig.jobs.capacity import Gpu, HostCapacity
 from labrig.jobs.runtime import kill_tree, set_status
 from labrig.jobs.service import NEVER_LAUNCHED, VANISHED_AT_START, JobService
+from labrig.resources import enforce
 from labrig.services import Services
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -191,6 +192,31 @@ def test_each_way_a_notebook_ends_gives_the_right_state_and_one_line_reason(
         if job["id"] in " ".join(p.info["cmdline"] or [])
     ]
     assert psutil.wait_procs(mine, timeout=10)[1] == []  # the supervisor exits right after
+
+
+MEMORY_CGROUP_OF_KERNEL = """
+import re
+line = next(l for l in open('/proc/self/cgroup') if re.match(r'\\d+:memory:', l))
+group = '/sys/fs/cgroup/memory' + line.split(':', 2)[2].strip()
+print('GROUP', group)
+print('LIMIT', open(group + '/memory.limit_in_bytes').read().strip())
+"""
+
+
+@pytest.mark.skipif(not enforce.detect().memory, reason="no memory cgroup labrig can create here")
+def test_a_ranks_kernel_runs_in_a_memory_cgroup_with_the_jobs_limit(
+    jobs: JobService, notebook: Any, wait: Any
+) -> None:
+    notebook("limits.ipynb", MEMORY_CGROUP_OF_KERNEL)
+    body = {"notebook_path": "limits.ipynb", "memory": 512 * 2**20}
+    job = wait(jobs, jobs.submit(body)["id"], FINAL, timeout=120)
+    assert job["status"] == "SUCCEEDED", job
+    log = jobs.logs(job["id"], 0)["text"]
+    group = re.search(r"GROUP (\S+)", log)
+    assert group is not None, log
+    assert group.group(1).endswith(f"/labrig/job-{job['id']}-rank0")
+    assert f"LIMIT {512 * 2**20}" in log
+    assert not Path(group.group(1)).exists()  # removed with the rank
 
 
 def test_a_job_whose_processes_vanished_while_the_server_was_stopped_is_failed(
