@@ -1,9 +1,10 @@
 import * as React from 'react';
-import { createRoot, Root } from 'react-dom/client';
+import { Root } from 'react-dom/client';
 
 import { IDatasetInfo, IWarmUp } from '../datasets/api';
 import { AddDatasetForm, DatasetsView, POLL_MS, describeProgress } from '../datasets/DatasetsView';
 import { LabrigAPIError, requestAPI } from '../request';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -83,14 +84,11 @@ describe('Datasets section', () => {
       }
       return reply;
     }) as typeof requestAPI);
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
     jest.useRealTimers();
   });
 

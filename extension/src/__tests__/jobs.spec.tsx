@@ -6,6 +6,7 @@ import { JobView } from '../jobs/JobView';
 import { metricPaths } from '../jobs/MetricPlot';
 import { RunJobForm } from '../jobs/RunJobForm';
 import { LabrigAPIError, requestAPI } from '../request';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -117,15 +118,12 @@ describe('RunJobForm', () => {
       }
       throw new Error(`unexpected ${endPoint}`);
     }) as typeof requestAPI);
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
     await mount();
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
   });
 
   const input = (id: string) => host.querySelector(`#${id}`) as HTMLInputElement;

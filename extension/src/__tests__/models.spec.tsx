@@ -7,6 +7,7 @@ import { MetricPlot } from '../models/MetricPlot';
 import { ModelsBrowser } from '../models/ModelsBrowser';
 import { submitRegistration, suggestName } from '../models/RegisterDialog';
 import { LabrigAPIError, requestAPI } from '../request';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -105,14 +106,11 @@ describe('models browser', () => {
       }
       throw new Error(`unexpected ${init.method} ${endPoint}`);
     }) as typeof requestAPI);
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
   });
 
   it('lists models with their latest version and aliases', async () => {

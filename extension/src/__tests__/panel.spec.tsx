@@ -6,6 +6,7 @@ import { LabrigModel } from '../model';
 import { LabrigPanel, LabrigPanelView } from '../panel/LabrigPanel';
 import { LabrigAPIError, requestAPI } from '../request';
 import { FakeServer } from './fakeServer';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -50,17 +51,14 @@ describe('LabrigPanelView', () => {
     mockRequest.mockReset();
     mockRequest.mockImplementation(server.handle as typeof requestAPI);
     model = new LabrigModel({ standby: 'never' });
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
     await React.act(async () => {
       root.render(<LabrigPanelView model={model} />);
     });
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
     model.dispose();
   });
 

@@ -6,6 +6,7 @@ import { LabrigPanelView } from '../panel/LabrigPanel';
 import { IResourceShow, IResourceUsage } from '../resources/api';
 import { ResourcesView } from '../resources/ResourcesView';
 import { LabrigAPIError, requestAPI } from '../request';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -163,9 +164,7 @@ describe('ResourcesView', () => {
       }
       return show();
     }) as typeof requestAPI);
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
     await React.act(async () => {
       root.render(<ResourcesView notebookPath={NB} confirm={confirm} interval={20} />);
     });
@@ -173,8 +172,7 @@ describe('ResourcesView', () => {
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
   });
 
   it('shows the allocation, live bars and enforced/advisory badges', () => {
@@ -314,8 +312,7 @@ describe('the Resources section of the panel', () => {
       'Notebook: train.ipynb'
     );
 
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
     model.dispose();
   });
 });

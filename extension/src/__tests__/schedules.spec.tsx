@@ -1,9 +1,10 @@
 import * as React from 'react';
-import { createRoot, Root } from 'react-dom/client';
+import { Root } from 'react-dom/client';
 
 import { ISchedule } from '../jobs/api';
 import { ISchedulesListProps, SchedulesList } from '../jobs/SchedulesList';
 import { LabrigAPIError, requestAPI } from '../request';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 jest.mock('../request', () => ({
   ...jest.requireActual('../request'),
@@ -59,14 +60,11 @@ describe('SchedulesList', () => {
         message: "no schedule with id 'gone'"
       });
     }) as typeof requestAPI);
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
   });
 
   const render = async (items: ISchedule[], extra: Partial<ISchedulesListProps> = {}) => {

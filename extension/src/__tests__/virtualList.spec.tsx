@@ -1,7 +1,8 @@
 import * as React from 'react';
-import { createRoot, Root } from 'react-dom/client';
+import { Root } from 'react-dom/client';
 
 import { IVirtualListProps, VirtualList, visibleRange } from '../panel/VirtualList';
+import { mountPoint, unmountPoint } from './mountPoint';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -25,14 +26,11 @@ describe('VirtualList', () => {
   let root: Root;
 
   beforeEach(() => {
-    host = document.createElement('div');
-    document.body.appendChild(host);
-    root = createRoot(host);
+    ({ host, root } = mountPoint());
   });
 
   afterEach(async () => {
-    await React.act(async () => root.unmount());
-    host.remove();
+    await unmountPoint(root, host);
   });
 
   const render = async (props: Partial<IVirtualListProps<string>> & { items: string[] }) => {
