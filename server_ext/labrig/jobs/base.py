@@ -1,5 +1,5 @@
-"""The state every part of ``JobService`` shares: where jobs live, the hooks the lead wires, and
-how one job record is found.
+"""The state every part of ``JobService`` shares: where jobs live, the hooks
+``services.build_services`` wires, and how one job record is found.
 
 ``JobService`` is built in layers, one module each, every layer using only those beneath it:
 ``base`` (this) < ``queries`` < ``lifecycle`` < ``submission`` < ``schedules`` < ``service``.
@@ -25,7 +25,7 @@ from .runtime import JobLayout, utcnow
 
 
 class DatasetMounts(Protocol):
-    """``services.datasets`` as the jobs section uses it (wired by the lead)."""
+    """``services.datasets`` as the jobs section uses it (wired in ``services.build_services``)."""
 
     def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]: ...
 
@@ -35,7 +35,7 @@ class DatasetMounts(Protocol):
 
 
 class ModelOutputs(Protocol):
-    """``services.models`` as the jobs section uses it (wired by the lead)."""
+    """``services.models`` as the jobs section uses it (wired in ``services.build_services``)."""
 
     def register_job_outputs(
         self, job_id: str, rank: int, outputs: list[dict[str, Any]], lineage: dict[str, Any]
@@ -64,9 +64,10 @@ class JobServiceBase:
         self.jobs_dir = self.data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.capacity = capacity or HostCapacity(self.jobs_dir)
-        #: Where job ranks reserve CPUs/memory/GPUs; the lead wires ``services.resources`` here.
+        #: Where job ranks reserve CPUs/memory/GPUs (``build_services`` passes the resources
+        #: section's ledger, shared with interactive kernels).
         self.ledger: Ledger = ledger or self.capacity
-        #: Optional hooks the lead wires: ``services.datasets`` and ``services.models``.
+        #: Optional hooks ``build_services`` wires: ``services.datasets`` and ``services.models``.
         self.dataset_mounts: DatasetMounts | None = None
         self.model_outputs: ModelOutputs | None = None
         #: Run on a notebook path before its job is queued; raise to refuse (scratch over quota).

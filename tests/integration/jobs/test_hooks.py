@@ -1,5 +1,6 @@
-"""The hooks the lead wires to other sections: dataset mounts before a job starts, model
-outputs with lineage after it succeeds, and the lineage environment every rank sees."""
+"""The hooks ``services.build_services`` wires to other sections: dataset mounts before a job
+starts, model outputs with lineage after it succeeds, and the lineage environment every rank
+sees."""
 
 from __future__ import annotations
 
