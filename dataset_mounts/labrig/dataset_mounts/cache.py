@@ -430,11 +430,17 @@ class ObjectStore:
         now = time.time()
         for item in (self.root / "tmp").iterdir():
             pid = _pid_of(item.name)
-            alive = pid is not None and _pid_alive(pid)
-            if not alive or now - item.stat().st_mtime > older_than:
-                with contextlib.suppress(FileNotFoundError):
-                    item.unlink()
-                    removed += 1
+            if pid is not None and _pid_alive(pid):
+                try:
+                    # A live fetcher keeps writing; an hour without a write means its pid
+                    # was reused after it died.
+                    if now - item.stat().st_mtime <= older_than:
+                        continue
+                except FileNotFoundError:
+                    continue  # its fetch finished and renamed it into place meanwhile
+            with contextlib.suppress(FileNotFoundError):
+                item.unlink()
+                removed += 1
         return removed
 
 

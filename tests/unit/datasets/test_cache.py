@@ -168,3 +168,20 @@ def test_temporary_files_of_dead_fetchers_are_swept(tmp_path: Path) -> None:
     assert store.sweep_tmp() == 1
     assert not dead.exists()
     assert mine.exists()
+
+
+def test_sweeping_tolerates_a_fetch_that_finishes_while_it_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process's warm-up sweeps while this one renames its finished fetch into place.
+    store = ObjectStore(tmp_path / "cache")
+    finishing = store.root / "tmp" / f"k.{os.getpid()}.2"
+    finishing.write_bytes(b"done")
+
+    def alive_and_just_renamed(pid: int) -> bool:
+        finishing.rename(store.root / "objects" / "k")
+        return True
+
+    monkeypatch.setattr("labrig.dataset_mounts.cache._pid_alive", alive_and_just_renamed)
+    assert store.sweep_tmp() == 0
+    assert (store.root / "objects" / "k").read_bytes() == b"done"
