@@ -30,14 +30,10 @@ from pathlib import Path
 import fsspec
 import s3fs
 
+from labrig.jobs.supervisor import free_port
+
 KEY, SECRET = "bench-key", "bench-secret"
 BUCKET, PREFIX = "bench", "data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:

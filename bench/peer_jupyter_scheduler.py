@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from labrig.jobs.supervisor import free_port
 
 
 class SchedulerServer:
@@ -66,15 +67,9 @@ class SchedulerServer:
         return elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def scheduler_server(python: str, root: Path) -> Iterator[SchedulerServer]:
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
         [
             python,

@@ -93,17 +93,19 @@ class CatalogMounts(CatalogVersions):
             env[env_var(name)] = str(target)
         return env
 
+    def _host_mounts(self) -> dict[str, str]:
+        """name -> mount path of every dataset mounted on this host (every kernel sees them)."""
+        with self.db.session() as session:
+            query = select(Dataset.name, Dataset.mount_path).where(Dataset.mount_path.is_not(None))
+            return {name: str(path) for name, path in session.execute(query)}
+
     def mounted_names(self) -> list[str]:
         """Datasets mounted on this host, by name (what a notebook's kernel sees)."""
-        with self.db.session() as session:
-            query = select(Dataset.name).where(Dataset.mount_path.is_not(None))
-            return sorted(session.scalars(query))
+        return sorted(self._host_mounts())
 
     def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
         """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
-        with self.db.session() as session:
-            rows = session.scalars(select(Dataset).where(Dataset.mount_path.is_not(None))).all()
-            return {env_var(r.name): str(r.mount_path) for r in rows}
+        return {env_var(name): path for name, path in self._host_mounts().items()}
 
     def _build_mount(self, name: str, target: Path, *, replace: bool) -> None:
         with self.db.session() as session:

@@ -15,7 +15,6 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,11 @@ from sqlalchemy import update
 
 from ..processes import process_alive, process_started
 from ..store import Database
-from ..store.tables import Job
+from ..store.tables import Job, utcnow
 
 ACTIVE = ("STARTING", "RUNNING")
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 STATUSES = ("QUEUED", *ACTIVE, *FINAL)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from labrig.errors import Unavailable
+from labrig.jobs.supervisor import free_port
 from labrig.models.registry import ModelRegistry
 from labrig.services import Services
 from labrig.store import PageRequest
@@ -82,9 +82,7 @@ def test_register_dedupe_load_and_gc_on_s3(s3_registry: ModelRegistry, tmp_path:
 
 
 def test_an_unreachable_s3_store_is_unavailable(services: Services, tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     reg = ModelRegistry(
         services.db, "s3://nowhere/labrig", store_options=s3_options(f"http://127.0.0.1:{port}")
     )
