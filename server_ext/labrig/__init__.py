@@ -9,7 +9,11 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from typing import TYPE_CHECKING, Any
 
+from . import _lazy_iri
 from ._version import __version__
+
+# Before anything imports jsonschema (nbformat, papermill): its IRI checker loads on first use.
+_lazy_iri.defer()
 
 if TYPE_CHECKING:
     from .services import Services

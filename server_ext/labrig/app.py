@@ -4,112 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Type, Unicode, default
-
-from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 
 from ._version import __version__
 from .handlers import routes
-from .jobs.backend import JobBackend, LocalJobBackend
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
-from .resources.backend import KernelBackend, LocalKernelBackend
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
+from .settings import LabrigSettings
 
 #: labrig's kernel provisioner, as registered in ``jupyter_client.kernel_provisioners``.
 PROVISIONER_NAME = "labrig-local-provisioner"
 
 
-class LabrigApp(ExtensionApp):
-    """Kernel resources, cached datasets, notebook jobs and a model registry for JupyterLab."""
+class LabrigApp(LabrigSettings, ExtensionApp):
+    """Kernel resources, cached datasets, notebook jobs and a model registry for JupyterLab.
+
+    Its settings (``data_dir``, ``database_url``, the backends, ...) are ``LabrigSettings``
+    (``settings.py``), which the CLI reads without importing Jupyter Server.
+    """
 
     name = "labrig"
     version = __version__
     load_other_extensions = True
 
-    data_dir = Unicode(
-        config=True,
-        help="""Directory for labrig's state: the SQLite database, notebook snapshots, the
-        dataset cache and the local model store. Default: $LABRIG_DATA_DIR, else
-        <jupyter data dir>/labrig.""",
-    )
-    database_url = Unicode(
-        config=True,
-        help="""SQLAlchemy URL of the state database. Default: $LABRIG_DATABASE_URL, else
-        SQLite (WAL mode) at <data_dir>/labrig.db. Use PostgreSQL, e.g.
-        postgresql+psycopg://user@host/labrig, when several servers share one registry.""",
-    )
-    migrate_on_start = Bool(
-        True,
-        config=True,
-        help="""Upgrade the database schema to this labrig's revision at start. Turn off when
-        a platform team runs `labrig db upgrade` as a separate deployment step.""",
-    )
-    kernel_backend = Type(
-        default_value=LocalKernelBackend,
-        klass=KernelBackend,
-        config=True,
-        help="Where kernels get their resources: local processes, or Kubernetes pods.",
-    )
-    job_backend_class = Type(
-        default_value=LocalJobBackend,
-        klass=JobBackend,
-        config=True,
-        help="Where job ranks run: local torchrun agents, or Kubeflow PyTorchJob/TrainJob.",
-    )
-    dataset_cache_class = Type(
-        default_value=LocalDatasetCache,
-        klass=DatasetCache,
-        config=True,
-        help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
-    )
-    manage_kernels = Bool(
-        True,
-        config=True,
-        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
-        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
-        a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
-    )
-    model_store_url = Unicode(
-        config=True,
-        help="""fsspec URL where model files are stored, content-addressed. Default:
-        file://<data_dir>/models; s3://bucket/prefix or oss://bucket/prefix for shared stores.""",
-    )
-    model_store_options = Dict(
-        config=True,
-        help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
-        "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
-    )
-    model_gc_interval = Float(
-        6 * 3600.0,
-        config=True,
-        help="""Seconds between garbage collections of the model store (files no version
-        references); 0 turns the periodic collection off (`labrig models gc` still works).""",
-    )
-
-    @default("data_dir")
-    def _default_data_dir(self) -> str:
-        return os.environ.get("LABRIG_DATA_DIR") or str(Path(jupyter_data_dir()) / "labrig")
-
-    @default("database_url")
-    def _default_database_url(self) -> str:
-        url = os.environ.get("LABRIG_DATABASE_URL")
-        return url or f"sqlite:///{Path(self.data_dir).resolve() / 'labrig.db'}"
-
-    @default("model_store_url")
-    def _default_model_store_url(self) -> str:
-        return (Path(self.data_dir).resolve() / "models").as_uri()
-
     services: Services
 
     def initialize_settings(self) -> None:
-        self.services = build_services(self)
+        # Every service now: the database is migrated, and a bad setting fails the start.
+        self.services = build_services(self).build_all()
         self.settings["labrig_services"] = self.services
         # Kernels and job ranks started by this server find the same state through these.
         os.environ["LABRIG_DATA_DIR"] = self.data_dir

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .services import Services, load_services
-from .store import Page, PageRequest
+# The services and the database are imported when a command runs, not when the CLI is built:
+# `labrig --help` and `labrig jobs --help` import neither.
+if TYPE_CHECKING:
+    from .services import Services
+    from .store import Page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,6 +21,8 @@ def services_of(ctx: click.Context) -> Services:
     """The services, opened once per command on first use and closed when it ends."""
     root = ctx.find_root()
     if root.obj is None:
+        from .services import load_services
+
         root.obj = load_services()
         root.call_on_close(root.obj.close)
     services: Services = root.obj
@@ -76,6 +81,8 @@ def list_command(group: click.Group, section: str, columns: tuple[str, ...], emp
     @json_option
     @click.pass_context
     def ls(ctx: click.Context, limit: str, page_token: str | None, as_json: bool) -> None:
+        from .store import PageRequest
+
         service = getattr(services_of(ctx), section)
         emit_table(service.list(PageRequest.parse(limit, page_token)), columns, as_json, empty)
 

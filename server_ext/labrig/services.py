@@ -2,44 +2,173 @@
 
 All three build them from the same ``LabrigApp`` settings, so the panel, the terminal and the
 notebook see one truth.
+
+Each service is built the first time it is used, with its module imported then: ``labrig jobs
+ls`` opens the database and the job service only (no GPU discovery, no model store, no dataset
+cache), and the database's migration check runs when the database is first opened. The server
+uses every service at start, so it builds them all there.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from labrig.dataset_mounts.cache import DatasetCache
-from labrig.dataset_mounts.catalog import DatasetCatalog
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._version import __version__
-from .jobs.backend import JobBackend
-from .jobs.capacity import SharedLedger
-from .jobs.service import JobService
-from .models.registry import ModelRegistry
-from .resources.backend import KernelBackend
-from .resources.service import ResourceService
-from .store import Database
 
 if TYPE_CHECKING:
-    from .app import LabrigApp
+    from labrig.dataset_mounts.cache import DatasetCache
+    from labrig.dataset_mounts.catalog import DatasetCatalog
+
+    from .jobs.backend import JobBackend
+    from .jobs.base import DatasetMounts, ModelOutputs
+    from .jobs.capacity import GpuLedger
+    from .jobs.service import JobService
+    from .models.registry import ModelRegistry
+    from .resources.backend import KernelBackend
+    from .resources.service import ResourceService
+    from .settings import LabrigSettings
+    from .store import Database
 
 B = TypeVar("B")
+T = TypeVar("T")
+
+#: The services, in the order ``build_all`` builds them (also the names of the attributes).
+FIELDS = (
+    "db",
+    "kernel_backend",
+    "job_backend",
+    "dataset_cache",
+    "resources",
+    "datasets",
+    "jobs",
+    "models",
+)
 
 
-@dataclass
+class _OnFirstUse:
+    """Stands in for a service that another one calls: built when first called, not before."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._build(), name)
+
+
 class Services:
-    db: Database
-    kernel_backend: KernelBackend
-    job_backend: JobBackend
-    dataset_cache: DatasetCache
-    resources: ResourceService
-    datasets: DatasetCatalog
-    jobs: JobService
-    models: ModelRegistry
+    """labrig's services over one configuration (``LabrigApp`` or ``LabrigSettings``).
+
+    The attributes are ``db``, ``kernel_backend``, ``job_backend``, ``dataset_cache``,
+    ``resources``, ``datasets``, ``jobs`` and ``models``; each is built on first use (thread
+    safe) and the same object afterwards.
+    """
+
+    def __init__(self, app: LabrigSettings, root_dir: str | None = None) -> None:
+        self.app = app
+        #: Where notebook paths start, when not the server's root or the current directory.
+        self.root_dir = root_dir
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _get(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            value: T = self._built[name]
+            return value
+
+    def build_all(self) -> Services:
+        """Build every service now (the server does, so a bad setting fails its start)."""
+        for name in FIELDS:
+            getattr(self, name)
+        return self
+
+    @property
+    def db(self) -> Database:
+        return self._get("db", lambda: _database(self.app))
+
+    @property
+    def kernel_backend(self) -> KernelBackend:
+        return self._get("kernel_backend", lambda: _configured(self.app.kernel_backend, self.app))
+
+    @property
+    def job_backend(self) -> JobBackend:
+        return self._get("job_backend", lambda: _configured(self.app.job_backend_class, self.app))
+
+    @property
+    def dataset_cache(self) -> DatasetCache:
+        return self._get(
+            "dataset_cache", lambda: _configured(self.app.dataset_cache_class, self.app)
+        )
+
+    @property
+    def resources(self) -> ResourceService:
+        return self._get("resources", self._build_resources)
+
+    @property
+    def datasets(self) -> DatasetCatalog:
+        return self._get("datasets", self._build_datasets)
+
+    @property
+    def jobs(self) -> JobService:
+        return self._get("jobs", self._build_jobs)
+
+    @property
+    def models(self) -> ModelRegistry:
+        return self._get("models", self._build_models)
+
+    def _build_resources(self) -> ResourceService:
+        from .resources.service import ResourceService
+
+        app = self.app
+        server = getattr(app, "serverapp", None)
+        root = (
+            server.root_dir
+            if server is not None
+            else app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
+        )
+        service = ResourceService(self.db, root_dir=root or None, parent=app)
+        if "scratch_root" not in app.config.ResourceService:
+            service.scratch_root = str(Path(app.data_dir) / "scratch")
+        # Kernels see the datasets mounted on this host.
+        service.kernel_env_hooks.append(lambda path: self.datasets.kernel_env(path))
+        return service
+
+    def _build_datasets(self) -> DatasetCatalog:
+        from labrig.dataset_mounts.catalog import DatasetCatalog
+
+        return DatasetCatalog(self.db, self.dataset_cache)
+
+    def _build_models(self) -> ModelRegistry:
+        from .models.registry import ModelRegistry
+
+        return ModelRegistry(
+            self.db,
+            self.app.model_store_url,
+            store_options=dict(self.app.model_store_options),
+            cache_dir=Path(self.app.data_dir) / "model-cache",
+        )
+
+    def _build_jobs(self) -> JobService:
+        from .jobs.capacity import SharedLedger
+        from .jobs.service import JobService
+
+        jobs = JobService(self.db, self.app.data_dir, self.root_dir or _root_dir(self.app))
+        # Jobs take GPUs from the ledger kernels use, mount datasets like kernels do, register
+        # their declared outputs as model versions, and are refused while their notebook's
+        # scratch disk is over its quota. Each of those services is built when a job first
+        # needs it, so reading jobs builds none of them.
+        jobs.ledger = SharedLedger(
+            jobs.capacity, cast("GpuLedger", _OnFirstUse(lambda: self.resources))
+        )
+        jobs.dataset_mounts = cast("DatasetMounts", _OnFirstUse(lambda: self.datasets))
+        jobs.model_outputs = cast("ModelOutputs", _OnFirstUse(lambda: self.models))
+        jobs.notebook_checks.append(lambda path: self.resources.check_scratch(path))
+        return jobs
 
     def status(self) -> dict[str, Any]:
         capabilities: dict[str, str] = {}
@@ -59,74 +188,46 @@ class Services:
         }
 
     def close(self) -> None:
-        self.db.dispose()
+        with self._lock:
+            db = self._built.get("db")
+        if db is not None:
+            db.dispose()
 
 
-def _configured(cls: Callable[..., B], app: LabrigApp) -> B:
+def _database(app: LabrigSettings) -> Database:
+    """The state database, migrated first when configured to (checked without Alembic when it
+    is at this labrig's revision already)."""
+    from .store import Database
+
+    db = Database(app.database_url)
+    if app.migrate_on_start:
+        db.upgrade_if_needed()
+    return db
+
+
+def _configured(cls: Callable[..., B], app: LabrigSettings) -> B:
     """An instance of a configured backend class (a ``Type`` trait, so concrete at run time)."""
     return cls(parent=app)
 
 
-def _resource_service(app: LabrigApp, db: Database) -> ResourceService:
-    server = getattr(app, "serverapp", None)
-    root = (
-        server.root_dir
-        if server is not None
-        else app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
-    )
-    service = ResourceService(db, root_dir=root or None, parent=app)
-    if "scratch_root" not in app.config.ResourceService:
-        service.scratch_root = str(Path(app.data_dir) / "scratch")
-    return service
-
-
-def _root_dir(app: LabrigApp) -> str:
+def _root_dir(app: LabrigSettings) -> str:
     """The Jupyter server's root (notebook paths are relative to it); the CLI's cwd otherwise."""
     serverapp = getattr(app, "serverapp", None)
     return str(getattr(serverapp, "root_dir", None) or os.getcwd())
 
 
-def build_services(app: LabrigApp) -> Services:
-    """Open the database (migrating it when configured to) and wire up the backends."""
-    db = Database(app.database_url)
-    if app.migrate_on_start:
-        db.upgrade()
-    dataset_cache = _configured(app.dataset_cache_class, app)
-    resources = _resource_service(app, db)
-    datasets = DatasetCatalog(db, dataset_cache)
-    models = ModelRegistry(
-        db,
-        app.model_store_url,
-        store_options=dict(app.model_store_options),
-        cache_dir=Path(app.data_dir) / "model-cache",
-    )
-    jobs = JobService(db, app.data_dir, _root_dir(app))
-    # Kernels see mounted datasets. Jobs take GPUs from the ledger kernels use, mount datasets
-    # like kernels do, register their declared outputs as model versions, and are refused while
-    # their notebook's scratch disk is over its quota.
-    jobs.ledger = SharedLedger(jobs.capacity, resources)
-    jobs.dataset_mounts = datasets
-    jobs.model_outputs = models
-    jobs.notebook_checks.append(resources.check_scratch)
-    resources.kernel_env_hooks.append(datasets.kernel_env)
-    return Services(
-        db=db,
-        kernel_backend=_configured(app.kernel_backend, app),
-        job_backend=_configured(app.job_backend_class, app),
-        dataset_cache=dataset_cache,
-        resources=resources,
-        datasets=datasets,
-        jobs=jobs,
-        models=models,
-    )
+def build_services(app: LabrigSettings, root_dir: str | None = None) -> Services:
+    """The services over ``app``'s settings, each built on first use (``Services.build_all()``
+    builds them at once).
+
+    ``root_dir``: where notebook paths start, when not the server's root or the current
+    directory."""
+    return Services(app, root_dir)
 
 
 def load_services() -> Services:
     """Services configured like the server (jupyter_server_config.{py,json}, LABRIG_* vars),
     for the CLI and for ``labrig.connect()`` inside kernels and job ranks."""
-    from .app import LabrigApp
+    from .settings import load_settings
 
-    app = LabrigApp()
-    app.config_file_name = "jupyter_server_config"
-    app.load_config_file()
-    return build_services(app)
+    return build_services(load_settings())

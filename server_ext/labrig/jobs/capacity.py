@@ -9,6 +9,7 @@ a file lock, so the server, the CLI and detached supervisors agree.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -91,7 +92,14 @@ class HostCapacity:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.state_dir / "ledger.json"
         self.lock = FileLock(str(self.state_dir / "ledger.lock"))
-        self.totals = HostTotals(
+        self._given = (cpus, memory, gpus)
+
+    @functools.cached_property
+    def totals(self) -> HostTotals:
+        """The host's CPUs, memory and GPUs, probed (nvidia-smi) when first needed: reading
+        jobs never needs them."""
+        cpus, memory, gpus = self._given
+        return HostTotals(
             cpus=float(cpus if cpus is not None else (os.cpu_count() or 1)),
             memory=int(memory if memory is not None else psutil.virtual_memory().total),
             gpus=tuple(gpus) if gpus is not None else detect_gpus(),

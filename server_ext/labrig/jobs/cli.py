@@ -6,14 +6,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..clikit import emit_object, emit_table, json_option, list_command, page_options, services_of
-from ..store import PageRequest
-from .service import JobService
-from .spec import coerce_cli_value
+
+if TYPE_CHECKING:
+    from .service import JobService
+
+#: A job's states once it has ended, and the exit code ``--wait`` gives for each.
+EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "CANCELLED": 1}
 
 
 @click.group()
@@ -56,6 +59,8 @@ def _parameters(
 ) -> dict[str, Any]:
     if not raw:
         return {}
+    from .spec import coerce_cli_value
+
     if sha is None:
         sha = service.snapshot(service.resolve_notebook(notebook))
     inspected = service.inspect(sha)
@@ -76,8 +81,12 @@ def job_options(fn: Any) -> Any:
         click.option("--no-strict", is_flag=True, help="Inject parameters the notebook lacks."),
         click.option("--nodes", type=int, default=None, help="Nodes (torchrun agents)."),
         click.option("--procs-per-node", type=int, default=None, help="Processes per node."),
-        click.option("--cpus", type=float, default=None, help="CPUs per process."),
-        click.option("--memory", type=int, default=None, help="Bytes of memory per process."),
+        click.option("--cpus", default=None, help="CPUs per process: 2, 0.5 or 500m."),
+        click.option(
+            "--memory",
+            default=None,
+            help="Memory per process: 4Gi, 4096Mi, 4G, 0.5Ti or bytes.",
+        ),
         click.option("--gpus", type=int, default=None, help="GPUs per process."),
         click.option("--gpu-type", default=None, help="GPU type, e.g. H100."),
         click.option("--dataset", "datasets", multiple=True, help="Dataset to mount; repeatable."),
@@ -135,21 +144,95 @@ def _body(
     return body
 
 
+def wait_option(fn: Any) -> Any:
+    return click.option(
+        "--wait",
+        is_flag=True,
+        help="Wait until the job ends; exit 0 when it succeeded, 1 when it failed or was "
+        "cancelled (its state and reason are printed).",
+    )(fn)
+
+
 @jobs.command("submit")
 @click.argument("notebook")
 @job_options
 @click.option("--cron", default=None, help="Instead of now, run on this cron schedule.")
+@wait_option
 @json_option
 @click.pass_context
-def submit(ctx: click.Context, notebook: str, cron: str | None, as_json: bool, **opts: Any) -> None:
+def submit(
+    ctx: click.Context, notebook: str, cron: str | None, wait: bool, as_json: bool, **opts: Any
+) -> None:
     """Snapshot NOTEBOOK and run it as a job (or on a cron schedule)."""
+    if wait and cron is not None:
+        raise click.UsageError("--wait waits for one job; a --cron schedule has no end")
     service = _service(ctx)
     path = _relative(service, notebook)
     body = _body(service, path, None, opts)
     if cron is not None:
         emit_object(service.create_schedule({"cron": cron, "job": body}), as_json)
         return
-    emit_object(service.submit(body), as_json)
+    _started(service, service.submit(body), wait, as_json)
+
+
+def _started(service: JobService, job: dict[str, Any], wait: bool, as_json: bool) -> None:
+    """Print a job just submitted; with ``wait``, follow it to its end and exit with its code."""
+    if not wait:
+        emit_object(job, as_json)
+        return
+    final = wait_for_end(service, job["id"], quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(final))
+    else:
+        reason = f": {final['reason']}" if final.get("reason") else ""
+        click.echo(
+            f"job {final['id']} {final['status']}{reason}",
+            err=final["status"] != "SUCCEEDED",
+        )
+        if final.get("output_path"):
+            click.echo(f"output notebook: {final['output_path']}")
+    ctx = click.get_current_context()
+    ctx.exit(EXIT_CODES.get(final["status"], 1))
+
+
+def wait_for_end(
+    service: JobService, job_id: str, *, quiet: bool = False, interval: float = 0.1
+) -> dict[str, Any]:
+    """Poll a job until it ends, printing each change of state on stderr.
+
+    A running job records its own end; while it is queued, polling also does what the server's
+    tick would (release what ended jobs held, notice dead ones, admit what fits), so waiting
+    works with no server running. Ctrl-C stops waiting, not the job.
+    """
+    last = ""
+    checked = time.monotonic()
+    try:
+        while True:
+            job = service.get(job_id)
+            status = job["status"]
+            if status in EXIT_CODES:
+                # As the server would: free what it held, register its declared outputs.
+                service.finalize()
+                return service.get(job_id)
+            if status != last and not quiet:
+                reason = f": {job['reason']}" if job.get("reason") else ""
+                click.echo(f"job {job_id} {status}{reason}", err=True)
+            last = status
+            if status == "QUEUED" and time.monotonic() - checked > 1:
+                # What the server's tick does, for when none runs: give back what ended jobs
+                # held, fail jobs whose processes died, start what fits now.
+                checked = time.monotonic()
+                service.reconcile()
+                service.finalize()
+                service.admit()
+            time.sleep(interval)
+            interval = min(interval * 1.5, 0.25)
+    except KeyboardInterrupt:
+        click.echo(
+            f"stopped waiting; job {job_id} goes on (`labrig jobs cancel {job_id}` stops it)",
+            err=True,
+        )
+        raise SystemExit(130) from None
 
 
 @jobs.command("show")
@@ -211,14 +294,15 @@ def cancel(ctx: click.Context, job_id: str, as_json: bool) -> None:
 @jobs.command("rerun")
 @click.argument("job_id")
 @job_options
+@wait_option
 @json_option
 @click.pass_context
-def rerun(ctx: click.Context, job_id: str, as_json: bool, **opts: Any) -> None:
+def rerun(ctx: click.Context, job_id: str, wait: bool, as_json: bool, **opts: Any) -> None:
     """Run a job's snapshot again, with the same or edited parameters and settings."""
     service = _service(ctx)
     old = service.get(job_id)
     body = _body(service, None, old["snapshot_sha256"], opts)
-    emit_object(service.rerun(job_id, body), as_json)
+    _started(service, service.rerun(job_id, body), wait, as_json)
 
 
 @jobs.command("rm")
@@ -257,6 +341,8 @@ def schedules() -> None:
 @click.pass_context
 def schedules_ls(ctx: click.Context, limit: str, page_token: str | None, as_json: bool) -> None:
     """List schedules."""
+    from ..store import PageRequest
+
     page = _service(ctx).list_schedules(PageRequest.parse(limit, page_token))
     emit_table(
         page,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..resources.quantity import format_bytes, format_cpus, parse_bytes, parse_cpus
 from ..validation import check_fields, check_text
 from .capacity import HostTotals
 
@@ -101,22 +102,25 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
         raise InvalidInput("strict must be true or false", field="strict")
     nodes = _int(body, "nodes", 1, 1, MAX_NODES)
     procs = _int(body, "procs_per_node", 1, 1, MAX_PROCS_PER_NODE)
+    # The same quantities, parser and messages as a kernel's request (``4Gi``, ``500m``).
     cpus = body.get("cpus", 1.0)
-    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int | float)):
-        raise InvalidInput(f"cpus must be a number of CPUs per process, got {cpus!r}", field="cpus")
-    if cpus is not None and not 0 < cpus <= host.cpus:
-        raise InvalidInput(
-            f"cpus per process must be more than 0 and at most {host.cpus:g} (this host)",
-            field="cpus",
-        )
+    if cpus is not None:
+        cpus = parse_cpus(cpus, field="cpus")
+        if cpus > host.cpus:
+            raise InvalidInput(
+                f"cpus {format_cpus(cpus)} per process is more than this host's capacity of "
+                f"{format_cpus(host.cpus)}",
+                field="cpus",
+            )
     memory = body.get("memory")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)):
-        raise InvalidInput("memory must be a number of bytes per process", field="memory")
-    if memory is not None and not 0 < memory <= host.memory:
-        raise InvalidInput(
-            f"memory per process must be more than 0 and at most {host.memory} bytes (this host)",
-            field="memory",
-        )
+    if memory is not None:
+        memory = parse_bytes(memory, field="memory")
+        if memory > host.memory:
+            raise InvalidInput(
+                f"memory {format_bytes(memory)} per process is more than this host's capacity "
+                f"of {format_bytes(host.memory)}",
+                field="memory",
+            )
     gpus = _int(body, "gpus", 0, 0, 64)
     gpu_type = body.get("gpu_type")
     if gpu_type is not None and not isinstance(gpu_type, str):
@@ -130,7 +134,8 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
         )
     if memory is not None and world * memory > host.memory:
         raise InvalidInput(
-            f"{world} processes x {memory} bytes exceed this host's {host.memory} bytes",
+            f"{world} processes x {format_bytes(memory)} need {format_bytes(world * memory)}; "
+            f"this host has {format_bytes(host.memory)}",
             field="memory",
         )
     fitting = [g for g in host.gpus if gpu_type in (None, "", g.type)]
@@ -185,7 +190,7 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
         strict=strict,
         nodes=nodes,
         procs_per_node=procs,
-        cpus=float(cpus) if cpus is not None else None,
+        cpus=cpus,
         memory=memory,
         gpus=gpus,
         gpu_type=gpu_type or None,

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nbformat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,6 +53,8 @@ class JobSubmission(JobLifecycle):
 
     def snapshot(self, full: Path) -> str:
         """Store the notebook's bytes under their sha256 and return it."""
+        import nbformat  # here, not at import: reading jobs (`labrig jobs ls`) never needs it
+
         data = full.read_bytes()
         try:
             nbformat.reads(data.decode(), as_version=4)
@@ -75,6 +76,7 @@ class JobSubmission(JobLifecycle):
         """papermill's view of the snapshot's ``parameters`` cell: name -> {inferred_type_name,
         default, help}."""
         if sha not in self._inspected:
+            import nbformat
             from papermill.inspection import _infer_parameters
 
             nb = nbformat.read(snapshot_path(self.data_dir, sha), as_version=4)

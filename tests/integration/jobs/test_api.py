@@ -58,6 +58,8 @@ BAD = [
     ({**GOOD, "gpus": 1}, 400, "gpus"),
     ({**GOOD, "cpus": 0}, 400, "cpus"),
     ({**GOOD, "memory": 10**18}, 400, "memory"),
+    ({**GOOD, "memory": "4GB"}, 400, "memory"),
+    ({**GOOD, "cpus": "two"}, 400, "cpus"),
     ({**GOOD, "timeout": 0}, 400, "timeout"),
     ({**GOOD, "priority": 10**9}, 400, "priority"),
     ({**GOOD, "env": {"RANK": "3"}}, 400, "env"),
@@ -76,6 +78,17 @@ async def test_bad_submissions_are_refused_naming_the_field(
     code, reply = await api("jobs", method="POST", body=body)
     assert (code, reply.get("field")) == (status, field), reply
     check(code, reply, "/jobs", "post")
+
+
+async def test_resources_are_kubernetes_quantities_as_for_kernels(
+    api: Any, check: Any, server_root: Path
+) -> None:
+    body = {**GOOD, "cpus": "500m", "memory": "256Mi"}
+    code, job = await api("jobs", method="POST", body=body)
+    assert code == 201, job
+    check(code, job, "/jobs", "post")
+    assert (job["spec"]["cpus"], job["spec"]["memory"]) == (0.5, 256 * 2**20)
+    await api(f"jobs/{job['id']}/cancel", method="POST", body={})
 
 
 async def test_bad_cron_and_bad_schedule_actions(api: Any, server_root: Path) -> None:

@@ -1,0 +1,140 @@
+"""labrig's settings, apart from the Jupyter server extension that carries them.
+
+``LabrigApp`` (``app.py``) is these settings plus the server extension; the CLI and
+``labrig.connect()`` read the same ``c.LabrigApp.*`` configuration through ``load_settings()``
+without importing Jupyter Server. The backend classes are named by import string, so reading
+the settings imports no backend until a service is built from them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Type, Unicode, default
+from traitlets.config import Config, Configurable
+
+#: Where the CLI and ``labrig.connect()`` find the server's configuration.
+CONFIG_FILE_NAME = "jupyter_server_config"
+#: Set by a server started with ``--config FILE`` for its kernels, terminals and job ranks:
+#: they then read FILE, as that server did, instead of jupyter_server_config.
+CONFIG_FILE_ENV = "LABRIG_CONFIG_FILE"
+
+
+class BackendClass(Type):
+    """A ``Type`` trait that imports its classes when it is first read or set, not when the
+    settings are made: reading ``database_url`` for ``labrig jobs ls`` imports no backend."""
+
+    def instance_init(self, obj: Any) -> None:
+        pass  # ``Type`` imports the named classes here
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        self._resolve_classes()
+        return super().validate(obj, value)
+
+
+class LabrigSettings(Configurable):
+    """Every ``LabrigApp`` setting (see the README's Configuration table)."""
+
+    data_dir = Unicode(
+        config=True,
+        help="""Directory for labrig's state: the SQLite database, notebook snapshots, the
+        dataset cache and the local model store. Default: $LABRIG_DATA_DIR, else
+        <jupyter data dir>/labrig.""",
+    )
+    database_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the state database. Default: $LABRIG_DATABASE_URL, else
+        SQLite (WAL mode) at <data_dir>/labrig.db. Use PostgreSQL, e.g.
+        postgresql+psycopg://user@host/labrig, when several servers share one registry.""",
+    )
+    migrate_on_start = Bool(
+        True,
+        config=True,
+        help="""Upgrade the database schema to this labrig's revision at start. Turn off when
+        a platform team runs `labrig db upgrade` as a separate deployment step.""",
+    )
+    kernel_backend = BackendClass(
+        default_value="labrig.resources.backend.LocalKernelBackend",
+        klass="labrig.resources.backend.KernelBackend",
+        config=True,
+        help="Where kernels get their resources: local processes, or Kubernetes pods.",
+    )
+    job_backend_class = BackendClass(
+        default_value="labrig.jobs.backend.LocalJobBackend",
+        klass="labrig.jobs.backend.JobBackend",
+        config=True,
+        help="Where job ranks run: local torchrun agents, or Kubeflow PyTorchJob/TrainJob.",
+    )
+    dataset_cache_class = BackendClass(
+        default_value="labrig.dataset_mounts.cache.LocalDatasetCache",
+        klass="labrig.dataset_mounts.cache.DatasetCache",
+        config=True,
+        help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
+    )
+    manage_kernels = Bool(
+        True,
+        config=True,
+        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
+        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
+        a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
+    )
+    model_store_url = Unicode(
+        config=True,
+        help="""fsspec URL where model files are stored, content-addressed. Default:
+        file://<data_dir>/models; s3://bucket/prefix or oss://bucket/prefix for shared stores.""",
+    )
+    model_store_options = Dict(
+        config=True,
+        help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
+    )
+    model_gc_interval = Float(
+        6 * 3600.0,
+        config=True,
+        help="""Seconds between garbage collections of the model store (files no version
+        references); 0 turns the periodic collection off (`labrig models gc` still works).""",
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        from jupyter_core.paths import jupyter_data_dir
+
+        return os.environ.get("LABRIG_DATA_DIR") or str(Path(jupyter_data_dir()) / "labrig")
+
+    @default("database_url")
+    def _default_database_url(self) -> str:
+        url = os.environ.get("LABRIG_DATABASE_URL")
+        return url or f"sqlite:///{Path(self.data_dir).resolve() / 'labrig.db'}"
+
+    @default("model_store_url")
+    def _default_model_store_url(self) -> str:
+        return (Path(self.data_dir).resolve() / "models").as_uri()
+
+
+def load_config() -> Config:
+    """The configuration a Jupyter server would read: ``jupyter_config`` and
+    ``jupyter_server_config`` (``.py`` and ``.json``) on the Jupyter config path, or instead of
+    the latter the file ``$LABRIG_CONFIG_FILE`` names (as ``jupyter lab --config FILE`` does)."""
+    from jupyter_core.application import JupyterApp
+
+    class _Loader(JupyterApp):
+        name = "labrig"
+        config_file_name = CONFIG_FILE_NAME
+
+    loader = _Loader()
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file:
+        loader.config_file = config_file
+    loader.load_config_file()
+    return loader.config
+
+
+def load_settings() -> LabrigSettings:
+    """The settings of the server's ``LabrigApp``, for the CLI and ``labrig.connect()``."""
+    config = load_config()
+    if "LabrigApp" in config:
+        # LabrigSettings reads its own section; give it what the server's LabrigApp gets.
+        config.LabrigSettings.merge(config.LabrigApp)
+    return LabrigSettings(config=config)
