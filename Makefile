@@ -20,10 +20,16 @@ EXT_SOURCES := $(shell find extension/src extension/style extension/schema -type
 
 .PHONY: run test env lint typecheck pytest jest ui-test chromium clean
 
+# The demo workspace: examples/ with its own configuration (examples/jupyter_server_config.py:
+# the demo dataset, profiles sized to this machine) and its own state in .labrig-demo/.
+# Jupyter refuses to start as root unless told to; containers (and these machines) run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 run: env
 	@echo "Starting JupyterLab with labrig on examples/ (stop with Ctrl-C)"
 	cd examples && ../$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
-		--ServerApp.port=$(PORT) --ServerApp.root_dir=.
+		--ServerApp.port=$(PORT) --ServerApp.root_dir=. $(ALLOW_ROOT) \
+		--config=$(CURDIR)/examples/jupyter_server_config.py
 
 test: env chromium lint typecheck pytest jest ui-test
 	@echo "make test: every check passed"

@@ -24,6 +24,10 @@ def labrig_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     data_dir = tmp_path / "labrig-data"
     monkeypatch.setenv("LABRIG_DATA_DIR", str(data_dir))
     monkeypatch.delenv("LABRIG_DATABASE_URL", raising=False)
+    monkeypatch.delenv("LABRIG_CONFIG_FILE", raising=False)
+    # Recorded, so what labrig.datasets.path() notes for lineage does not outlive the test.
+    monkeypatch.setenv("LABRIG_DATASETS", "{}")
+    monkeypatch.delenv("LABRIG_DATASETS")
     return data_dir
 
 

@@ -14,7 +14,7 @@ from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
-from .settings import LabrigSettings
+from .settings import CONFIG_FILE_ENV, LabrigSettings
 
 #: labrig's kernel provisioner, as registered in ``jupyter_client.kernel_provisioners``.
 PROVISIONER_NAME = "labrig-local-provisioner"
@@ -37,9 +37,15 @@ class LabrigApp(LabrigSettings, ExtensionApp):
         # Every service now: the database is migrated, and a bad setting fails the start.
         self.services = build_services(self).build_all()
         self.settings["labrig_services"] = self.services
+        # Admin-defined datasets are in the catalog before any kernel or job asks for them.
+        self.services.datasets.sync_admin()
         # Kernels and job ranks started by this server find the same state through these.
         os.environ["LABRIG_DATA_DIR"] = self.data_dir
         os.environ["LABRIG_DATABASE_URL"] = self.database_url
+        # ... and, when it was started with `--config FILE`, the same configuration.
+        config_file = getattr(self.serverapp, "config_file", "") if self.serverapp else ""
+        if config_file:
+            os.environ[CONFIG_FILE_ENV] = os.path.abspath(config_file)
         set_current_resources(self.services.resources)
         if self.manage_kernels:
             self._default_to_labrig_provisioner()

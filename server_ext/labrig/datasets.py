@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: The dataset versions a job was started with, or this process read (name -> version).
+LINEAGE_ENV = "LABRIG_DATASETS"
+
+
 @cache
 def _catalog() -> DatasetCatalog:
     import labrig
@@ -112,12 +116,32 @@ def remove(name: str) -> None:
 
 
 def path(name: str) -> Path:
-    """The read-only directory holding ``name``: the kernel's mount, else mount it now."""
+    """The read-only directory holding ``name``: the kernel's mount, else mount it now.
+
+    Models registered later from this process name the dataset version read here in their
+    lineage (a job's declared datasets are there already).
+    """
     from_env = os.environ.get(env_var(name))
     if from_env:
         return Path(from_env)
     mounted = _catalog().get(name).get("mount_path")
-    return Path(mounted) if mounted else Path(mount(name))
+    found = Path(mounted) if mounted else Path(mount(name))
+    _note_read(name)
+    return found
+
+
+def _note_read(name: str) -> None:
+    """Add ``name``'s pinned version to ``LABRIG_DATASETS``, which lineage reads."""
+    import json
+
+    try:
+        read = json.loads(os.environ.get(LINEAGE_ENV) or "{}")
+    except ValueError:
+        read = {}
+    if not isinstance(read, dict):
+        read = {}
+    read[name] = version(name)
+    os.environ[LINEAGE_ENV] = json.dumps(read)
 
 
 def open(name: str, file: str, mode: str = "rb") -> IO[bytes]:

@@ -17,11 +17,22 @@ configure_jupyter_server(c)
 c.ServerApp.port = int(os.environ.get("LABRIG_UI_PORT", "18888"))
 c.ServerApp.port_retries = 0
 
-# Fresh, throw-away labrig state for every server start.
-_data_dir = Path(mkdtemp(prefix="labrig-ui-data-"))
+# Fresh, throw-away labrig state for every server start. The server's kernels and job ranks
+# read this file too (LABRIG_CONFIG_FILE): they inherit the folder through the environment.
+if not os.environ.get("LABRIG_UI_TEST_STATE"):
+    os.environ["LABRIG_UI_TEST_STATE"] = mkdtemp(prefix="labrig-ui-data-")
+_data_dir = Path(os.environ["LABRIG_UI_TEST_STATE"])
 c.LabrigApp.data_dir = str(_data_dir)
 c.LabrigApp.database_url = f"sqlite:///{_data_dir / 'labrig.db'}"
 c.DatasetCache.mount_root = str(_data_dir / "mounts")
+# The demo dataset the example notebook reads, as `make run` defines it.
+c.DatasetCache.datasets = [
+    {
+        "name": "moons",
+        "source_url": (Path(__file__).resolve().parents[2] / "examples" / "data").as_uri() + "/",
+        "include": "*.csv",
+    }
+]
 
 # CI containers often run as root; the tests reach nothing outside this machine.
 c.ServerApp.allow_root = True

@@ -54,6 +54,7 @@ class CatalogMounts(CatalogVersions):
 
     def mount(self, name: str, path: str | None = None) -> dict[str, Any]:
         """Build a read-only directory of links into the cache and remember it."""
+        self.sync_admin()
         with self.db.session() as session:
             row = self._row(session, name)
             previous = row.mount_path
@@ -83,6 +84,7 @@ class CatalogMounts(CatalogVersions):
 
     def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]:
         """Read-only mounts of warmed datasets under ``target_root``, and their env vars."""
+        self.sync_admin()
         env: dict[str, str] = {}
         target_root = Path(target_root)
         target_root.mkdir(parents=True, exist_ok=True)

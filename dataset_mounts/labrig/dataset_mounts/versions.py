@@ -21,12 +21,14 @@ class CatalogVersions(CatalogRecords):
     """Each dataset's versions; a version is named by its manifest's hash."""
 
     def source(self, name: str) -> Source:
+        self.sync_admin()  # an admin-defined dataset may be read before anything listed it
         with self.db.session() as session:
             row = self._row(session, name)
             return Source(name, row.source_url, dict(row.options or {}), row.include)
 
     def manifest(self, name: str, version: str | None = None) -> tuple[str, list[Entry]]:
         """The pinned (or given) version's entries; the first call lists the source."""
+        self.sync_admin()
         found = self._recorded_manifest(name, version)
         if found is not None:
             return found

@@ -160,6 +160,10 @@ class JobSubmission(JobLifecycle):
         return spec, sha, kernel
 
     def _check_datasets(self, names: list[str]) -> None:
+        # Admin-defined datasets (DatasetCache.datasets) are rows once the catalog synced them.
+        sync = getattr(self.dataset_mounts, "sync_admin", None)
+        if sync is not None:
+            sync()
         with self.db.session() as session:
             known = set(session.scalars(select(Dataset.name).where(Dataset.name.in_(names))))
         missing = [name for name in names if name not in known]
