@@ -25,14 +25,6 @@ _data_dir = Path(os.environ["LABRIG_UI_TEST_STATE"])
 c.LabrigApp.data_dir = str(_data_dir)
 c.LabrigApp.database_url = f"sqlite:///{_data_dir / 'labrig.db'}"
 c.DatasetCache.mount_root = str(_data_dir / "mounts")
-# The demo dataset the example notebook reads, as `make run` defines it.
-c.DatasetCache.datasets = [
-    {
-        "name": "moons",
-        "source_url": (Path(__file__).resolve().parents[2] / "examples" / "data").as_uri() + "/",
-        "include": "*.csv",
-    }
-]
 
 # CI containers often run as root; the tests reach nothing outside this machine.
 c.ServerApp.allow_root = True
