@@ -15,7 +15,8 @@ from labrig.dataset_mounts.cache import DatasetCache, LocalDatasetCache
 
 from ._version import __version__
 from .handlers import routes
-from .jobs.backend import JobBackend, LocalJobBackend
+from .jobs.backend import JobBackend
+from .jobs.local import LocalJobBackend
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
 from .resources.backend import KernelBackend, LocalKernelBackend

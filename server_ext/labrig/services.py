@@ -6,6 +6,7 @@ notebook see one truth.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,8 +87,24 @@ def _root_dir(app: LabrigApp) -> str:
     return str(getattr(serverapp, "root_dir", None) or os.getcwd())
 
 
-def build_services(app: LabrigApp) -> Services:
-    """Open the database (migrating it when configured to) and wire up the backends."""
+def _config_value(value: Any) -> str:
+    """A configured class as the import string a ``Type`` trait accepts; anything else as text."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return str(value)
+
+
+def settings_json(app: LabrigApp) -> dict[str, Any]:
+    """The app's configuration as JSON, for a process that must act as this one would."""
+    loaded: dict[str, Any] = json.loads(json.dumps(app.config, default=_config_value))
+    return loaded
+
+
+def build_services(app: LabrigApp, root_dir: str | None = None) -> Services:
+    """Open the database (migrating it when configured to) and wire up the backends.
+
+    ``root_dir``: where notebook paths start, when not the server's root or the current
+    directory (a job's supervisor acts for the server that launched it)."""
     db = Database(app.database_url)
     if app.migrate_on_start:
         db.upgrade()
@@ -100,7 +117,9 @@ def build_services(app: LabrigApp) -> Services:
         store_options=dict(app.model_store_options),
         cache_dir=Path(app.data_dir) / "model-cache",
     )
-    jobs = JobService(db, app.data_dir, _root_dir(app))
+    job_backend = _configured(app.job_backend_class, app)
+    jobs = JobService(db, app.data_dir, root_dir or _root_dir(app), backend=job_backend)
+    jobs.settings = settings_json(app)
     # Kernels see mounted datasets. Jobs take GPUs from the ledger kernels use, mount datasets
     # like kernels do, register their declared outputs as model versions, and are refused while
     # their notebook's scratch disk is over its quota.
@@ -112,7 +131,7 @@ def build_services(app: LabrigApp) -> Services:
     return Services(
         db=db,
         kernel_backend=_configured(app.kernel_backend, app),
-        job_backend=_configured(app.job_backend_class, app),
+        job_backend=job_backend,
         dataset_cache=dataset_cache,
         resources=resources,
         datasets=datasets,

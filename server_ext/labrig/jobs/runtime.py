@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,11 @@ class JobLayout:
     @property
     def job_file(self) -> Path:
         return self.root / "job.json"
+
+    @property
+    def datasets(self) -> Path:
+        """Where the job's read-only dataset mounts are built."""
+        return self.root / "datasets"
 
     @property
     def supervisor_log(self) -> Path:
@@ -195,19 +199,12 @@ def last_json_line(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
+def json_points(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a chunk of JSON lines (lines that are not one are skipped)."""
     out = []
-    for line in text.splitlines():
+    for line in data.splitlines():
         with contextlib.suppress(ValueError):
             value = json.loads(line)
             if isinstance(value, dict):
                 out.append(value)
     return out
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -91,13 +91,11 @@ class JobSubmission(JobLifecycle):
 
     def _kernel_of(self, sha: str, wanted: str | None) -> str:
         if self._kernels is None:
-            from jupyter_client.kernelspec import KernelSpecManager
-
-            self._kernels = set(KernelSpecManager().find_kernel_specs())
+            self._kernels = self.backend.kernels()
         if wanted is None:
             nb = json.loads(snapshot_path(self.data_dir, sha).read_text())
             wanted = nb.get("metadata", {}).get("kernelspec", {}).get("name") or "python3"
-        if wanted not in self._kernels:
+        if self._kernels is not None and wanted not in self._kernels:
             raise InvalidInput(
                 f"kernel {wanted!r} is not installed here; "
                 f"installed: {', '.join(sorted(self._kernels))}",
@@ -155,6 +153,7 @@ class JobSubmission(JobLifecycle):
         kernel = self._kernel_of(sha, spec.kernel_name)
         if spec.datasets:
             self._check_datasets(spec.datasets)
+        self.backend.check(spec.json())
         return spec, sha, kernel
 
     def _check_datasets(self, names: list[str]) -> None:
@@ -197,6 +196,9 @@ class JobSubmission(JobLifecycle):
             rerun_of=rerun_of,
             created_at=self.clock(),
             gpus_granted={},
+            backend=self.backend.identity,
+            handle={},
+            dataset_versions={},
         )
         session.add(row)
         return row

@@ -41,7 +41,13 @@ class Outputs:
         self.calls: list[tuple[str, int, list[dict[str, Any]], dict[str, Any]]] = []
 
     def register_job_outputs(
-        self, job_id: str, rank: int, outputs: list[dict[str, Any]], lineage: dict[str, Any]
+        self,
+        job_id: str,
+        rank: int,
+        outputs: list[dict[str, Any]],
+        lineage: dict[str, Any],
+        *,
+        key: str | None = None,
     ) -> None:
         self.calls.append((job_id, rank, outputs, lineage))
 

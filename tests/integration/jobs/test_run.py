@@ -76,7 +76,7 @@ def test_cancel_stops_every_rank_and_kernel_with_no_orphans(
     job = jobs.submit({"notebook_path": "sleep.ipynb", "procs_per_node": 2})
     wait(jobs, job["id"], ("RUNNING",), timeout=120)
     row = jobs._row(job["id"])
-    supervisor = psutil.Process(row.supervisor_pid)
+    supervisor = psutil.Process(row.handle["pid"])
     tree = [supervisor, *supervisor.children(recursive=True)]
     kernels = [p for p in tree if "ipykernel" in " ".join(p.cmdline())]
     assert len(kernels) == 2
