@@ -56,19 +56,23 @@ class LabrigApp(ExtensionApp):
         default_value=LocalKernelBackend,
         klass=KernelBackend,
         config=True,
-        help="Where kernels get their resources: local processes, or Kubernetes pods.",
+        help="""Where notebook kernels get their resources. Only the local backend exists so far
+        (labrig.resources.backend.LocalKernelBackend: processes on this host).""",
     )
     job_backend_class = Type(
         default_value=LocalJobBackend,
         klass=JobBackend,
         config=True,
-        help="Where job ranks run: local torchrun agents, or Kubeflow PyTorchJob/TrainJob.",
+        help="""Where job ranks run: labrig.jobs.local.LocalJobBackend (torchrun on this host) or
+        labrig.k8s.jobs.KubernetesJobBackend (a Kubeflow PyTorchJob or TrainJob per job, queued
+        by Kueue when configured).""",
     )
     dataset_cache_class = Type(
         default_value=LocalDatasetCache,
         klass=DatasetCache,
         config=True,
-        help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
+        help="""Where dataset content is cached. Only the local cache exists so far
+        (labrig.dataset_mounts.cache.LocalDatasetCache: a host-wide cache on local disk).""",
     )
     manage_kernels = Bool(
         True,
@@ -137,6 +141,7 @@ class LabrigApp(ExtensionApp):
     _previous_default_provisioner: str | None = None
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.services.jobs.backend.start()
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
         self._background_tasks = [
             asyncio.create_task(periodic_gc(self.services.models, self.model_gc_interval, self.log))
@@ -148,6 +153,7 @@ class LabrigApp(ExtensionApp):
             ticker.stop()
         for task in getattr(self, "_background_tasks", []):
             task.cancel()
+        self.services.jobs.backend.stop()
         set_current_resources(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory

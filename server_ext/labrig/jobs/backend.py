@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import Backend
+from .capacity import HostTotals
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,17 @@ class JobBackend(Backend):
         """Which jobs this backend owns: recorded on each job at submission, so that several
         servers on one database reconcile and admit only their own (``local:<host>``,
         ``kubernetes:<cluster>/<namespace>``)."""
+
+    def start(self) -> None:
+        """Begin following the jobs (the server calls it once it runs; the CLI does not)."""
+
+    def stop(self) -> None:
+        """Stop following them."""
+
+    def host_limits(self, host: HostTotals) -> HostTotals | None:
+        """What one job's ranks must fit in all at once: this host, or None when a cluster
+        places them on its nodes."""
+        return host
 
     def kernels(self) -> set[str] | None:
         """Kernel names a rank can use, or None when they cannot be known here."""

@@ -137,16 +137,17 @@ class JobSubmission(JobLifecycle):
         with self.db.session() as session:
             saved = session.get(ResourceRequest, path)
         if saved is None:
-            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None}
+            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None, "profile": None}
         return {
             "cpus": saved.cpus or 1.0,
             "memory": saved.memory,
             "gpus": saved.gpus or 0,
             "gpu_type": saved.gpu_type,
+            "profile": saved.profile,
         }
 
     def _validate(self, body: dict[str, Any], sha: str | None = None) -> tuple[JobSpec, str, str]:
-        spec = parse_spec(body, self.host)
+        spec = parse_spec(body, self.backend.host_limits(self.host))
         if sha is None:
             sha = self.snapshot(self.resolve_notebook(spec.notebook_path))
         check_parameters(spec.parameters, self.inspect(sha), spec.strict)

@@ -1,4 +1,5 @@
-"""One rank of a job: ``python -m labrig.jobs.worker JOB_DIR``.
+"""One rank of a job: ``python -m labrig.jobs.worker JOB_DIR`` (``--remote SPEC_DIR`` on a
+cluster, see ``remote.py``).
 
 torchrun (or, on Kubernetes, a PyTorchJob/TrainJob replica) starts this with RANK, LOCAL_RANK,
 WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT set. It executes the job's notebook
@@ -286,8 +287,12 @@ def _run(
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--remote":
+        from .remote import run_remote
+
+        return run_remote(Path(args[1]))
     if len(args) != 1:
-        print("usage: python -m labrig.jobs.worker JOB_DIR", file=sys.stderr)
+        print("usage: python -m labrig.jobs.worker [--remote SPEC_DIR | JOB_DIR]", file=sys.stderr)
         return 2
     layout = JobLayout(Path(args[0]))
     rank = int(os.environ.get("RANK", "0"))
