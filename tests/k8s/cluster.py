@@ -1295,6 +1295,17 @@ class FakeCluster:
                 self._pytorch_service(job, spec, rtype, index)
         if "startTime" not in status:
             status["startTime"] = kube.now_iso()
+        deadline = run_policy.get("activeDeadlineSeconds")
+        if deadline and time.time() - kube.parse_time(status["startTime"]) > float(deadline):
+            # pastActiveDeadline of training-operator v1.9: the pods go, the job fails.
+            for pod in pods:
+                self._delete_quietly("pods", ns, pod["metadata"]["name"])
+            msg = f"Job {name} has failed because it was active longer than specified deadline"
+            status.setdefault("completionTime", kube.now_iso())
+            _set_job_condition(conditions, "Failed", "True", "PyTorchJobFailed", msg)
+            events.append(("Normal", "PyTorchJobFailed", msg))
+            self._write_status(PYTORCH, job, status, events)
+            return
         # Replica statuses and conditions (UpdateJobStatus of training-operator v1.9).
         has_master = "Master" in replicas
         for rtype in _ordered_replica_types(replicas):

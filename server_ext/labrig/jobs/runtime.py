@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from ..processes import process_alive, process_started
 from ..store import Database
@@ -90,11 +90,17 @@ def set_status(
     instance a supervisor finishing a job that was cancelled meanwhile)."""
     now = utcnow()
     values: dict[str, Any] = {"status": status, **fields}
+    # A cluster may move a job past a state labrig did not see (QUEUED straight to RUNNING, or
+    # to its end while the server was down): the earlier timestamps are filled, never moved.
     if status == "STARTING":
         values.setdefault("starting_at", now)
-    elif status == "RUNNING":
+    elif status in ("RUNNING", "SUCCEEDED"):
+        values.setdefault("starting_at", func.coalesce(Job.starting_at, now))
+    if status == "RUNNING":
         values.setdefault("started_at", now)
-    elif status in FINAL:
+    elif status == "SUCCEEDED":
+        values.setdefault("started_at", func.coalesce(Job.started_at, now))
+    if status in FINAL:
         values.setdefault("finished_at", now)
     with db.session() as session:
         result = session.execute(

@@ -184,7 +184,7 @@ class Kube:
                 query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
                 header_params=headers,
                 body=body,
-                response_type="str" if text else "object",
+                response_types_map={code: "str" if text else "object" for code in (200, 201, 202)},
                 auth_settings=["BearerToken"],
                 _return_http_data_only=True,
                 _preload_content=not stream,

@@ -10,6 +10,7 @@ supervisor does; the ranks report to the job's folder on shared storage.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,7 +241,7 @@ def pytorchjob(settings: ClusterSettings, job: RankJob) -> dict[str, Any]:
         replicas["Worker"] = {
             "replicas": job.nodes - 1,
             "restartPolicy": "Never",
-            "template": template,
+            "template": copy.deepcopy(template),
         }
     run_policy: dict[str, Any] = {"backoffLimit": 0, "cleanPodPolicy": "None"}
     if settings.queue_name:

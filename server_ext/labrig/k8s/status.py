@@ -129,7 +129,11 @@ def failure_reason(
         if not result.get("ok") and result.get("reason"):
             return str(result["reason"])
     failed = _true(objects.job).get("Failed") or {}
-    if failed.get("reason") == "DeadlineExceeded" and spec.get("timeout"):
+    # Jobs and JobSets say DeadlineExceeded; training-operator v1.9 says so in its message.
+    past_deadline = failed.get("reason") == "DeadlineExceeded" or "deadline" in str(
+        failed.get("message", "")
+    )
+    if past_deadline and spec.get("timeout"):
         return f"timed out after {spec['timeout']} s"
     for pod in pods:
         for state in _container_states(pod):

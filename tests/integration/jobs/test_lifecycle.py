@@ -228,8 +228,9 @@ print('LIMIT', open(group + '/memory.limit_in_bytes').read().strip())
 
 @pytest.mark.skipif(not enforce.detect().memory, reason="no memory cgroup labrig can create here")
 def test_a_ranks_kernel_runs_in_a_memory_cgroup_with_the_jobs_limit(
-    jobs: JobService, notebook: Any, wait: Any
+    local_jobs: JobService, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("limits.ipynb", MEMORY_CGROUP_OF_KERNEL)
     body = {"notebook_path": "limits.ipynb", "memory": 512 * 2**20}
     job = wait(jobs, jobs.submit(body)["id"], FINAL, timeout=120)
@@ -243,8 +244,9 @@ def test_a_ranks_kernel_runs_in_a_memory_cgroup_with_the_jobs_limit(
 
 
 def test_a_job_whose_processes_vanished_while_the_server_was_stopped_is_failed(
-    jobs: JobService, services: Services, notebook: Any, wait: Any
+    local_jobs: JobService, services: Services, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("sleep.ipynb", "import time\ntime.sleep(300)")
     job = jobs.submit({"notebook_path": "sleep.ipynb"})
     wait(jobs, job["id"], ("RUNNING",))

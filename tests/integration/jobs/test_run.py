@@ -70,8 +70,9 @@ def test_a_failing_cell_fails_the_job_with_the_cell_exception_and_rank(
 
 
 def test_cancel_stops_every_rank_and_kernel_with_no_orphans(
-    jobs: JobService, notebook: Any, wait: Any
+    local_jobs: JobService, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("sleep.ipynb", "import time\ntime.sleep(300)")
     job = jobs.submit({"notebook_path": "sleep.ipynb", "procs_per_node": 2})
     wait(jobs, job["id"], ("RUNNING",), timeout=120)

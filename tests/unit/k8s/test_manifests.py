@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from k8s.validation import validate
+
 from labrig.k8s import manifests
 from labrig.k8s.manifests import ClusterSettings, Placement, RankJob
 
