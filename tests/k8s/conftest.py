@@ -22,7 +22,8 @@ def api_client_for(kubeconfig: Path) -> client.ApiClient:
 
 @pytest.fixture
 def emu() -> Iterator[ApiEmulator]:
-    emulator = ApiEmulator(namespaces=("default", "ml"))
+    # validate_internal: what the fake controllers write must be valid too.
+    emulator = ApiEmulator(namespaces=("default", "ml"), validate_internal=True)
     emulator.start()
     try:
         yield emulator
