@@ -705,7 +705,7 @@ class FakeCluster:
             "message": message,
             "type": etype,
             "reportingComponent": component,
-            "reportingInstance": f"{component}-{host}" if new_api and host else host,
+            "reportingInstance": f"{component}-{host or 'fake'}" if new_api else host,
         }
         if new_api:
             ev.update(eventTime=kube.now_micro(), action=action, source={})

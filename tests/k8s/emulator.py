@@ -1230,6 +1230,16 @@ class _Handler(BaseHTTPRequestHandler):
             return True
 
 
+def api_client_for(kubeconfig: Path) -> Any:
+    """A fresh ``kubernetes.client.ApiClient`` loaded from a kubeconfig file with the real
+    ``config.load_kube_config`` (the global default configuration is left alone)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
 def iter_watch_lines(data: bytes) -> Iterator[dict[str, Any]]:
     """Parse a raw watch body (for tests that use plain HTTP)."""
     for line in data.splitlines():

@@ -741,8 +741,8 @@ class Store:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = kube.now_iso()
             meta["generation"] = 1
-            if rt.has_status and rt.custom:
-                obj.pop("status", None)
+            if (rt.has_status and rt.custom) or rt.plural == "pods":
+                obj.pop("status", None)  # the server owns the status of a new object
             self._defaults(rt, obj)
             req = AdmissionRequest("CREATE", rt, ns, name, obj, None, internal=internal)
             self._admit(req)
