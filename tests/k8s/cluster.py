@@ -83,7 +83,8 @@ LIMITS = """\
 What the fake controllers leave out (a real cluster does these):
 - Kueue: no preemption, borrowing/cohorts, admission checks, waitForPodsReady, partial
   admission or TAS; an unknown priority class counts as priority 0; flavor nodeLabels are
-  injected into PyTorchJob pod templates only; finalizers are not added to Workloads.
+  injected into PyTorchJob pod templates only; finalizers are not added to Workloads;
+  Workload deactivation (spec.active=false) and eviction are not emulated.
 - Training operator: restartPolicy OnFailure/Always/ExitCode never restart (a failed pod
   fails the job); no backoffLimit, activeDeadlineSeconds or ttlSecondsAfterFinished; no
   gang scheduling; services are created but nothing resolves their names (env rewrites do).
@@ -848,6 +849,11 @@ class FakeCluster:
                 if not admitted and not self._suspended(rt_key, job):
                     # Started without admission: Kueue suspends it again.
                     self._set_suspend(rt_key, job, True)
+                elif admitted and self._suspended(rt_key, job):
+                    # Suspended while admitted: Kueue starts it again (to stop a queued
+                    # job, delete it or deactivate its Workload; deactivation is not
+                    # emulated).
+                    self._set_suspend(rt_key, job, False)
         self._kueue_schedule()
 
     def _create_workload(
