@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import hashlib
 import json
 import os
@@ -78,6 +77,23 @@ How the fake kubelet runs a container on this host:
 - restartPolicy OnFailure/Always is treated as Never: an exited container stays terminated
   (so a PyTorchJob replica with the default OnFailure fails instead of restarting).
 - a pod with an unpullable image starts none of its containers.
+"""
+
+LIMITS = """\
+What the fake controllers leave out (a real cluster does these):
+- Kueue: no preemption, borrowing/cohorts, admission checks, waitForPodsReady, partial
+  admission or TAS; an unknown priority class counts as priority 0; flavor nodeLabels are
+  injected into PyTorchJob pod templates only; finalizers are not added to Workloads;
+  Workload deactivation (spec.active=false) and eviction are not emulated.
+- Training operator: restartPolicy OnFailure/Always/ExitCode never restart (a failed pod
+  fails the job); no backoffLimit, activeDeadlineSeconds or ttlSecondsAfterFinished; no
+  gang scheduling; services are created but nothing resolves their names (env rewrites do).
+- Trainer: only the runtime's trainer step ("node") runs (no dataset/model initializers);
+  pods are owned by the JobSet directly (no batch/v1 Jobs); a failed pod fails the JobSet
+  (no retries); runtime deprecation warnings and runtimePatches are ignored.
+- Scheduler: no preemption, affinity/anti-affinity between pods, topology spread or
+  priorities beyond ordering; the first node (by name) that fits wins.
+- Kubelet: see KUBELET; no probes, no CPU limits, no restarts.
 """
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -343,6 +359,8 @@ class FakeCluster:
         self._dead: list[tuple[subprocess.Popen[bytes], float]] = []  # (proc, SIGKILL deadline)
         self._pull_started: dict[str, float] = {}
         self._hooks_installed = False
+        self._memo: dict[str, Any] = {}
+        self._retry: dict[str, float] = {}
         self.bin_dir = str(Path(sys.executable).parent)
 
     # -------------------- lifecycle
@@ -397,8 +415,11 @@ class FakeCluster:
             new_rv = self.store.wait(rv, self.poll)
             if self._stop.is_set():
                 break
+            if self.store.stopped:  # the emulator went away first
+                time.sleep(self.poll)
             try:
-                if new_rv == rv:
+                now = time.monotonic()
+                if new_rv == rv and not any(t <= now for t in self._retry.values()):
                     # Nothing changed in the store: only the kubelet has work (processes).
                     with self._lock:
                         self._kubelet()
@@ -410,6 +431,7 @@ class FakeCluster:
                 text = traceback.format_exc()
                 self.errors.append(text)
                 print(text, file=sys.stderr)
+                self._memo.clear()
                 time.sleep(self.poll)
 
     def reconcile(self) -> None:
@@ -422,6 +444,25 @@ class FakeCluster:
             self._kubelet()
             self._reap()
             self._quota_status()
+
+    def _unchanged(self, key: str, obj: dict[str, Any] | None, inputs: list[Any]) -> bool:
+        """Controllers are functions of the objects they read: skip the work when none of
+        them changed (by uid and resourceVersion) since the last pass."""
+        signature = tuple(
+            (o["metadata"]["uid"], o["metadata"]["resourceVersion"]) if o else None
+            for o in [obj, *inputs]
+        )
+        due = self._retry.get(key)
+        if due is not None and time.monotonic() >= due:
+            del self._retry[key]
+        elif self._memo.get(key) == signature:
+            return True
+        self._memo[key] = signature
+        return False
+
+    def _retry_later(self, key: str, delay: float = 1.0) -> None:
+        """Reconcile ``key`` again after ``delay`` even if nothing changes (a back-off)."""
+        self._retry[key] = time.monotonic() + delay
 
     # -------------------- setup helpers
 
@@ -665,7 +706,7 @@ class FakeCluster:
             "message": message,
             "type": etype,
             "reportingComponent": component,
-            "reportingInstance": f"{component}-{host}" if new_api and host else host,
+            "reportingInstance": f"{component}-{host or 'fake'}" if new_api else host,
         }
         if new_api:
             ev.update(eventTime=kube.now_micro(), action=action, source={})
@@ -691,7 +732,7 @@ class FakeCluster:
                     {
                         "name": rtype.lower(),
                         "count": int(spec.get("replicas", 1)),
-                        "template": copy.deepcopy(spec.get("template") or {}),
+                        "template": kube.clone(spec.get("template") or {}),
                     }
                 )
             return out
@@ -699,7 +740,7 @@ class FakeCluster:
         if built is None:
             return []
         return [
-            {"name": rj["name"], "count": rj["count"], "template": copy.deepcopy(rj["template"])}
+            {"name": rj["name"], "count": rj["count"], "template": kube.clone(rj["template"])}
             for rj in built["jobs"]
         ]
 
@@ -766,6 +807,9 @@ class FakeCluster:
                 if not queue or meta.get("deletionTimestamp"):
                     continue
                 wl: dict[str, Any] | None = workloads_by_owner.get(meta["uid"])
+                runtime = self._runtime_for(job) if rt_key == TRAINJOB else None
+                if self._unchanged(f"kueue/{meta['uid']}", job, [wl, runtime]):
+                    continue
                 finished, succeeded, message = self._job_finished(rt_key, job)
                 if wl is None:
                     if finished:
@@ -805,6 +849,11 @@ class FakeCluster:
                 if not admitted and not self._suspended(rt_key, job):
                     # Started without admission: Kueue suspends it again.
                     self._set_suspend(rt_key, job, True)
+                elif admitted and self._suspended(rt_key, job):
+                    # Suspended while admitted: Kueue starts it again (to stop a queued
+                    # job, delete it or deactivate its Workload; deactivation is not
+                    # emulated).
+                    self._set_suspend(rt_key, job, False)
         self._kueue_schedule()
 
     def _create_workload(
@@ -861,6 +910,9 @@ class FakeCluster:
             (lq["metadata"]["namespace"], lq["metadata"]["name"]): lq
             for lq in store.select(LOCALQUEUE)
         }
+        everything = [*workloads, *cqs.values(), *flavors.values(), *lqs.values()]
+        if self._unchanged("kueue-schedule", None, everything):
+            return
         # usage[cq][flavor][resource]
         usage: dict[str, dict[str, dict[str, Decimal]]] = {name: {} for name in cqs}
         pending: dict[str, list[dict[str, Any]]] = {name: [] for name in cqs}
@@ -1035,6 +1087,12 @@ class FakeCluster:
             )
 
         before = _condition((wl.get("status") or {}).get("conditions") or [], "QuotaReserved")
+        if before and (before.get("status"), before.get("reason"), before.get("message")) == (
+            "False",
+            reason,
+            message,
+        ):
+            return
         stored = self.store.mutate(
             WORKLOAD,
             wl["metadata"]["namespace"],
@@ -1138,7 +1196,7 @@ class FakeCluster:
             status["reservingWorkloads"] = counts["reserving"]
             status["admittedWorkloads"] = counts["admitted"]
             status["flavorsReservation"] = flavor_usage
-            status["flavorsUsage"] = copy.deepcopy(flavor_usage)
+            status["flavorsUsage"] = kube.clone(flavor_usage)
             conds = status.setdefault("conditions", [])
             _set_meta_condition(
                 conds,
@@ -1176,7 +1234,7 @@ class FakeCluster:
             status["reservingWorkloads"] = stat["reserving"]
             status["admittedWorkloads"] = stat["admitted"]
             status["flavorsReservation"] = flavor_usage
-            status["flavorsUsage"] = copy.deepcopy(flavor_usage)
+            status["flavorsUsage"] = kube.clone(flavor_usage)
             conds = status.setdefault("conditions", [])
             if cq is None:
                 _set_meta_condition(
@@ -1218,7 +1276,10 @@ class FakeCluster:
         for job in self.store.select(PYTORCH):
             if job["metadata"].get("deletionTimestamp"):
                 continue
-            self._reconcile_pytorchjob(job, pods_by_owner.get(job["metadata"]["uid"], []))
+            pods = pods_by_owner.get(job["metadata"]["uid"], [])
+            if self._unchanged(f"pytorch/{job['metadata']['uid']}", job, pods):
+                continue
+            self._reconcile_pytorchjob(job, pods)
 
     def _reconcile_pytorchjob(self, job: dict[str, Any], pods: list[dict[str, Any]]) -> None:
         meta = job["metadata"]
@@ -1226,7 +1287,7 @@ class FakeCluster:
         spec = _pytorch_defaults(job.get("spec") or {})
         replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
         run_policy = spec.get("runPolicy") or {}
-        status = copy.deepcopy(job.get("status") or {})
+        status = kube.clone(job.get("status") or {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
         events: list[tuple[str, str, str]] = []
         if _condition(conditions, "Created") is None:
@@ -1287,6 +1348,7 @@ class FakeCluster:
                     created = self.store.create("pods", pod, ns)
                 except ApiError as exc:
                     events.append(("Warning", "FailedCreatePod", f"Error creating: {exc.message}"))
+                    self._retry_later(f"pytorch/{meta['uid']}")
                     continue
                 by_key[key] = created
                 events.append(
@@ -1383,7 +1445,7 @@ class FakeCluster:
         meta = job["metadata"]
         name = meta["name"]
         rspec = spec["pytorchReplicaSpecs"][rtype]
-        template = copy.deepcopy(rspec.get("template") or {})
+        template = kube.clone(rspec.get("template") or {})
         tmeta = template.get("metadata") or {}
         labels = dict(tmeta.get("labels") or {})
         labels.update(
@@ -1529,7 +1591,7 @@ class FakeCluster:
             )
             if ancestor != "trainer" and rj.get("name") != "node":
                 continue
-            template = copy.deepcopy((jt.get("spec") or {}).get("template") or {})
+            template = kube.clone((jt.get("spec") or {}).get("template") or {})
             pod_spec = template.setdefault("spec", {})
             count = int(trainer.get("numNodes") or ml.get("numNodes") or 1)
             resources = trainer.get("resourcesPerNode")
@@ -1543,7 +1605,7 @@ class FakeCluster:
                 if trainer.get("args"):
                     container["args"] = list(trainer["args"])
                 if resources:
-                    container["resources"] = copy.deepcopy(resources)
+                    container["resources"] = kube.clone(resources)
                 container["env"] = _upsert_env(
                     container.get("env") or [], list(trainer.get("env") or [])
                 )
@@ -1591,15 +1653,29 @@ class FakeCluster:
     def _trainer(self) -> None:
         if TRAINJOB not in self.store.types:
             return
+        jobsets = {
+            (js["metadata"]["namespace"], js["metadata"]["name"]): js
+            for js in self.store.select(JOBSET)
+        }
+        pods_by_jobset: dict[str, list[dict[str, Any]]] = {}
+        for pod in self.store.select("pods", label_selector="jobset.sigs.k8s.io/jobset-name"):
+            pods_by_jobset.setdefault(_controller_uid(pod), []).append(pod)
         for job in self.store.select(TRAINJOB):
-            if job["metadata"].get("deletionTimestamp"):
+            meta = job["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
+            jobset = jobsets.get((meta["namespace"], meta["name"]))
+            inputs = [self._runtime_for(job), jobset]
+            if jobset is not None:
+                inputs += pods_by_jobset.get(jobset["metadata"]["uid"], [])
+            if self._unchanged(f"trainjob/{meta['uid']}", job, inputs):
                 continue
             self._reconcile_trainjob(job)
 
     def _reconcile_trainjob(self, job: dict[str, Any]) -> None:
         meta = job["metadata"]
         name, ns = meta["name"], meta["namespace"]
-        status = copy.deepcopy(job.get("status") or {})
+        status = kube.clone(job.get("status") or {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
         suspended = bool((job.get("spec") or {}).get("suspend"))
         finished = _is_true(conditions, "Complete") or _is_true(conditions, "Failed")
@@ -1657,7 +1733,7 @@ class FakeCluster:
             return jobset
         replicated = []
         for rj in plan["jobs"]:
-            jt = copy.deepcopy(rj["job_template"])
+            jt = kube.clone(rj["job_template"])
             jt.setdefault("spec", {})["template"] = rj["template"]
             jt["spec"]["parallelism"] = rj["count"]
             jt["spec"]["completions"] = rj["count"]
@@ -1715,7 +1791,7 @@ class FakeCluster:
     ) -> dict[str, Any] | None:
         meta = jobset["metadata"]
         name, ns = meta["name"], meta["namespace"]
-        status = copy.deepcopy(jobset.get("status") or {})
+        status = kube.clone(jobset.get("status") or {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
         finished = _is_true(conditions, "Completed") or _is_true(conditions, "Failed")
         pods = [
@@ -1754,6 +1830,7 @@ class FakeCluster:
                         try:
                             by_index[str(index)] = self.store.create("pods", pod, ns)
                         except ApiError as exc:
+                            self._retry_later(f"trainjob/{_controller_uid(jobset)}")
                             self._event(
                                 jobset,
                                 "Warning",
@@ -1821,7 +1898,7 @@ class FakeCluster:
         meta = jobset["metadata"]
         name = meta["name"]
         jt = rj.get("template") or {}
-        template = copy.deepcopy((jt.get("spec") or {}).get("template") or {})
+        template = kube.clone((jt.get("spec") or {}).get("template") or {})
         tmeta = template.get("metadata") or {}
         job_name = f"{name}-{rj['name']}-0"
         labels = {
@@ -2137,11 +2214,11 @@ class FakeCluster:
                     self._signal_group(c.proc, signal.SIGKILL)
                 rc = c.proc.poll()
                 if rc is not None:
+                    # The container's other processes go with its main one (as PID 1's
+                    # exit ends a container), which also closes the log pipe.
+                    self._signal_group(c.proc, signal.SIGKILL)
                     if c.reader is not None:
                         c.reader.join(timeout=2)
-                    self._signal_group(
-                        c.proc, signal.SIGKILL
-                    )  # the container's other processes go too
                     c.finished_at = kube.now_iso()
                     if c.oom:
                         c.exit_code, c.reason = 137, "OOMKilled"
@@ -2248,7 +2325,27 @@ class FakeCluster:
         self._event(pod, "Normal", "Created", f"Created container: {c.name}", "kubelet", host=node)
         self._event(pod, "Normal", "Started", f"Started container {c.name}", "kubelet", host=node)
 
-    def _write_pod_status(self, pod: dict[str, Any], run: _PodRun) -> None:
+    def _write_pod_status(self, pod: dict[str, Any], run: _PodRun, force: bool = False) -> None:
+        signature = (
+            pod["metadata"]["resourceVersion"],
+            run.evicted,
+            run.pull_failures,
+            tuple(
+                (
+                    c.name,
+                    c.proc is not None,
+                    c.exit_code,
+                    c.reason,
+                    c.waiting_reason,
+                    c.waiting_message,
+                )
+                for c in run.containers
+            ),
+        )
+        key = f"kubelet/{run.uid}"
+        if not force and self._memo.get(key) == signature:
+            return
+        self._memo[key] = signature
         spec = pod.get("spec") or {}
         inits = [c for c in run.containers if c.init]
         mains = [c for c in run.containers if not c.init]
@@ -2667,7 +2764,7 @@ class FakeCluster:
                     "kubelet",
                     host=run.node,
                 )
-            self._write_pod_status(pod, run)
+            self._write_pod_status(pod, run, force=True)
 
     # -------------------- ResourceQuota status
 
@@ -2851,7 +2948,7 @@ def _pytorch_port(replicas: dict[str, Any], rtype: str) -> int:
 
 def _pytorch_defaults(spec: dict[str, Any]) -> dict[str, Any]:
     """SetDefaults_PyTorchJob (v1.9), in memory as the operator applies it."""
-    spec = copy.deepcopy(spec)
+    spec = kube.clone(spec)
     run_policy = spec.setdefault("runPolicy", {})
     run_policy.setdefault("cleanPodPolicy", "None")
     replicas = spec.setdefault("pytorchReplicaSpecs", {})

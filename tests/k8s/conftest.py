@@ -7,22 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from .cluster import FakeCluster, Node
-from .emulator import ApiEmulator
+from .emulator import ApiEmulator, api_client_for
 
-
-def api_client_for(kubeconfig: Path) -> client.ApiClient:
-    """A fresh ``ApiClient`` loaded from a kubeconfig file (no global state touched)."""
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
-    return client.ApiClient(configuration)
+__all__ = ["api_client_for"]
 
 
 @pytest.fixture
 def emu() -> Iterator[ApiEmulator]:
-    emulator = ApiEmulator(namespaces=("default", "ml"))
+    # validate_internal: what the fake controllers write must be valid too.
+    emulator = ApiEmulator(namespaces=("default", "ml"), validate_internal=True)
     emulator.start()
     try:
         yield emulator

@@ -62,6 +62,17 @@ Known differences from a real kube-apiserver:
 - Kueue v1beta1 and v1beta2 share storage without conversion (only apiVersion is rewritten).
 - No admission webhooks beyond what FakeCluster registers; no RBAC beyond deny() rules;
   no managedFields; CEL validation rules in CRDs are not enforced.
+- Built-in admission: the ResourceQuota check for pods (requests.*, limits.*, pods) and
+  defaults for pods (restartPolicy, dnsPolicy, schedulerName, tolerations, requests from
+  limits, qosClass ...), secrets (stringData -> data) and namespaces; no LimitRanger.
+- A PUT to a pod may only change images, activeDeadlineSeconds and tolerations (like a real
+  server); other core kinds accept any change.
+- The log endpoint serves what the fake kubelet wrote; `previous=true` always answers 400
+  (containers never restart).
+- Known client quirks (kubernetes 36, not the emulator's): read_namespaced_pod_log returns
+  the repr of bytes (use _preload_content=False), CustomObjectsApi.patch_* sends merge
+  patch unless _content_type says otherwise, responses other than 200 (e.g. 201 from an
+  apply that creates) deserialize to None.
 """
 
 
@@ -131,8 +142,10 @@ class ApiEmulator:
         user: str = "system:serviceaccount:ml:labrig",
         host: str = "127.0.0.1",
         port: int = 0,
+        validate_internal: bool = False,
     ) -> None:
         self.store = Store([*CORE_TYPES, *custom_types(installed)])
+        self.store.validate_internal = validate_internal
         for ns in namespaces:
             self.store.create(
                 "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
@@ -1137,6 +1150,13 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and
+        # the client's delayed ACK add 40 ms to every response.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _go(self) -> None:
         self.sent_status = 0
         self.record = None
@@ -1208,6 +1228,16 @@ class _Handler(BaseHTTPRequestHandler):
             return sock.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
+
+
+def api_client_for(kubeconfig: Path) -> Any:
+    """A fresh ``kubernetes.client.ApiClient`` loaded from a kubeconfig file with the real
+    ``config.load_kube_config`` (the global default configuration is left alone)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration)
 
 
 def iter_watch_lines(data: bytes) -> Iterator[dict[str, Any]]:

@@ -461,5 +461,10 @@ PATCH_TYPES: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def clone(obj: Any) -> Any:
+    """A deep copy of JSON data (several times faster than copy.deepcopy)."""
+    return json.loads(json.dumps(obj))
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

@@ -356,46 +356,67 @@ def test_kueue_priority_order(gpu_cluster: FakeCluster, custom: client.CustomObj
     gpu_cluster.priority_classes = {"high": 1000, "low": 10}
     gpu_cluster.add_queue(quota={"cpu": "1", "memory": "1Gi"})
     one_cpu = {"requests": {"cpu": "1"}}
-    custom.create_namespaced_custom_object(
-        G,
-        V,
-        "ml",
-        P,
-        m.pytorchjob(
-            "hog",
-            ["python", "-c", "import time; time.sleep(1)"],
-            workers=0,
-            queue="ml-queue",
-            resources=one_cpu,
-        ),
+    hog = m.pytorchjob(
+        "hog",
+        [PY, "-c", "import time; time.sleep(1)"],
+        workers=0,
+        queue="ml-queue",
+        resources=one_cpu,
     )
+    custom.create_namespaced_custom_object(G, V, "ml", P, hog)
     wait_for(lambda: job_condition(custom, "hog", "Running"))
-    custom.create_namespaced_custom_object(
-        G,
-        V,
-        "ml",
-        P,
-        m.pytorchjob(
-            "low", ["true"], workers=0, queue="ml-queue", priority_class="low", resources=one_cpu
-        ),
-    )
-    custom.create_namespaced_custom_object(
-        G,
-        V,
-        "ml",
-        P,
-        m.pytorchjob(
-            "high", ["true"], workers=0, queue="ml-queue", priority_class="high", resources=one_cpu
-        ),
-    )
-    high = wait_for(lambda: job_condition(custom, "high", "Succeeded"), what="high done")
-    low = custom.get_namespaced_custom_object(G, V, "ml", P, "low")
-    assert (
-        conditions(low).get("Succeeded") is None
-        or conditions(low)["Succeeded"]["lastTransitionTime"]
-        >= conditions(high)["Succeeded"]["lastTransitionTime"]
-    )
+    rv = custom.list_namespaced_custom_object(G, V, "ml", P)["metadata"]["resourceVersion"]
+    for name in ("low", "high"):  # the low-priority job queues first
+        job = m.pytorchjob(
+            name, ["true"], workers=0, queue="ml-queue", priority_class=name, resources=one_cpu
+        )
+        custom.create_namespaced_custom_object(G, V, "ml", P, job)
     wait_for(lambda: job_condition(custom, "low", "Succeeded"), what="low done")
+    unsuspended: list[str] = []
+    events = watch.Watch().stream(
+        custom.list_namespaced_custom_object, G, V, "ml", P, resource_version=rv, timeout_seconds=1
+    )
+    for event in events:
+        obj = event["object"]
+        if (
+            obj["spec"]["runPolicy"]["suspend"] is False
+            and obj["metadata"]["name"] not in unsuspended
+        ):
+            unsuspended.append(obj["metadata"]["name"])
+    assert [n for n in unsuspended if n != "hog"] == ["high", "low"]
+    wl = workload_of(
+        custom, custom.get_namespaced_custom_object(G, V, "ml", P, "high")["metadata"]["uid"]
+    )
+    assert wl is not None
+    assert wl["spec"]["priority"] == 1000
+    assert wl["spec"]["priorityClassRef"] == {
+        "group": "kueue.x-k8s.io",
+        "kind": "WorkloadPriorityClass",
+        "name": "high",
+    }
+
+
+def test_rejected_pod_creation_is_retried(
+    cluster: FakeCluster, core: client.CoreV1Api, custom: client.CustomObjectsApi, emu: ApiEmulator
+) -> None:
+    emu.reject_create(
+        "pods", "exceeded quota: team-quota, requested: pods=1, used: pods=1, limited: pods=1"
+    )
+    custom.create_namespaced_custom_object(
+        G, V, "ml", P, m.pytorchjob("blocked", ["true"], workers=0)
+    )
+    event = wait_for(
+        lambda: [e for e in events_for(core, "blocked") if e.reason == "FailedCreatePod"]
+    )[0]
+    assert event.message == (
+        'Error creating: pods "blocked-master-0" is forbidden: exceeded quota: team-quota, '
+        "requested: pods=1, used: pods=1, limited: pods=1"
+    )
+    assert job_pods(core, "blocked") == []
+    emu.reset_faults()
+    wait_for(
+        lambda: job_condition(custom, "blocked", "Succeeded"), what="job after the quota is lifted"
+    )
 
 
 # -------------------- scheduler and kubelet

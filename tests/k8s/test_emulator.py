@@ -12,8 +12,7 @@ import pytest
 from kubernetes import client, watch
 
 from . import manifests as m
-from .conftest import api_client_for
-from .emulator import ApiEmulator
+from .emulator import ApiEmulator, api_client_for
 
 G, V, P = "kubeflow.org", "v1", "pytorchjobs"
 
@@ -146,6 +145,14 @@ def test_generation_and_status_subresource(custom: client.CustomObjectsApi) -> N
         G, V, "ml", P, "j", {"status": {"startTime": "2025-01-01T00:00:00Z"}}
     )
     assert patched["status"]["startTime"] == "2025-01-01T00:00:00Z"
+    with pytest.raises(client.ApiException) as info:
+        custom.patch_namespaced_custom_object_status(
+            G, V, "ml", P, "j", {"status": {"conditions": [{"type": "Created"}], "bogus": 1}}
+        )
+    assert status_of(info.value)["message"] == (
+        'PyTorchJob.kubeflow.org "j" is invalid: '
+        "[status.bogus: unknown field, status.conditions[0].status: Required value]"
+    )
 
 
 def test_patch_types(

@@ -341,6 +341,7 @@ _CRDValidator = jsonschema.validators.extend(
 
 _lock = threading.Lock()
 _validators: dict[tuple[str, str, str], Any] = {}
+_status_validators: dict[tuple[str, str, str], Any] = {}
 _raw_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
@@ -357,6 +358,9 @@ def _custom_validator(group: str, version: str, kind: str) -> Any:
             found = _CRDValidator(converted)
             _validators[key] = found
             _raw_schemas[key] = raw
+            status_schema = converted.get("properties", {}).get("status")
+            if isinstance(status_schema, dict):
+                _status_validators[key] = _CRDValidator(status_schema)
         return found
 
 
@@ -428,8 +432,10 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-def _field_errors(error: Any) -> list[FieldError]:
+def _field_errors(error: Any, prefix: list[Any] | None = None) -> list[FieldError]:
     """One jsonschema error -> API-server style field errors."""
+    if prefix:
+        error.path.extendleft(reversed(prefix))
     if error.context and error.validator in ("anyOf", "oneOf"):
         # int-or-string and friends: report the type mismatch plainly.
         types = []
@@ -534,10 +540,10 @@ def _field_errors(error: Any) -> list[FieldError]:
     return [FieldError(path, "Invalid value", error.message, value, True)]
 
 
-def _collect(errors: Any) -> list[FieldError]:
+def _collect(errors: Any, prefix: list[Any] | None = None) -> list[FieldError]:
     out: list[FieldError] = []
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
-        for fe in _field_errors(error):
+        for fe in _field_errors(error, prefix):
             if all(str(fe) != str(x) for x in out):
                 out.append(fe)
     return out
@@ -788,12 +794,18 @@ def _identity(obj: Any) -> tuple[str, str, str, str]:
     return group, version, kind, name
 
 
-def custom_errors(obj: dict[str, Any]) -> list[FieldError]:
-    """Field errors of a custom resource against its pinned CRD (empty when valid)."""
+def custom_errors(obj: dict[str, Any], *, only_status: bool = False) -> list[FieldError]:
+    """Field errors of a custom resource against its pinned CRD (empty when valid).
+    ``only_status``: check metadata and ``status`` only (the rest is known valid)."""
     group, version, kind, _ = _identity(obj)
     validator = _custom_validator(group, version, kind)
     pruned = prune_nulls(obj)
     errors = validate_metadata(pruned.get("metadata"))
+    if only_status:
+        status_validator = _status_validators.get((group, version, kind))
+        if status_validator is not None and "status" in pruned:
+            errors += _collect(status_validator.iter_errors(pruned["status"]), prefix=["status"])
+        return errors
     errors += _collect(validator.iter_errors(pruned))
     return errors
 
