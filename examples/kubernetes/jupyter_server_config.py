@@ -29,7 +29,7 @@ c.KubernetesJobBackend.profiles = {
 c.KubernetesJobBackend.storage_url = "s3://ml-jobs/labrig"  # adapt
 c.KubernetesJobBackend.rank_storage_options = {}  # e.g. {"client_kwargs": {"endpoint_url": ...}}
 c.KubernetesJobBackend.storage_env = [
-    {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "labrig-s3", "key": "access-key"}}},
-    {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "labrig-s3", "key": "secret-key"}}},
+    {"name": name, "valueFrom": {"secretKeyRef": {"name": "labrig-s3", "key": key}}}
+    for name, key in (("AWS_ACCESS_KEY_ID", "access-key"), ("AWS_SECRET_ACCESS_KEY", "secret-key"))
 ]
 c.KubernetesJobBackend.labels = {"team": "vision"}

@@ -90,7 +90,8 @@ What the fake controllers leave out (a real cluster does these):
   gang scheduling; services are created but nothing resolves their names (env rewrites do).
 - Trainer: only the runtime's trainer step ("node") runs (no dataset/model initializers);
   pods are owned by the JobSet directly (no batch/v1 Jobs); a failed pod fails the JobSet
-  (no retries); runtime deprecation warnings and runtimePatches are ignored.
+  (no retries); runtime deprecation warnings are ignored; runtimePatches apply their
+  labels, annotations and permitted pod fields to the pod template.
 - Scheduler: no preemption, affinity/anti-affinity between pods, topology spread or
   priorities beyond ordering; the first node (by name) that fits wins.
 - Kubelet: see KUBELET; no probes, no CPU limits, no restarts.
@@ -1358,7 +1359,14 @@ class FakeCluster:
         if "startTime" not in status:
             status["startTime"] = kube.now_iso()
         deadline = run_policy.get("activeDeadlineSeconds")
-        if deadline and time.time() - kube.parse_time(status["startTime"]) > float(deadline):
+        left = (
+            float(deadline) - (time.time() - kube.parse_time(status["startTime"]))
+            if deadline
+            else 1.0
+        )
+        if deadline and left > 0:
+            self._retry_later(f"pytorch/{meta['uid']}", left + 0.05)  # look again at the deadline
+        if deadline and left <= 0:
             # pastActiveDeadline of training-operator v1.9: the pods go, the job fails.
             for pod in pods:
                 self._delete_quietly("pods", ns, pod["metadata"]["name"])
@@ -1645,6 +1653,7 @@ class FakeCluster:
                     ports = container.setdefault("ports", [])
                     if not any(p.get("containerPort") == TRAINER_PORT for p in ports):
                         ports.append({"containerPort": TRAINER_PORT, "protocol": "TCP"})
+            _apply_runtime_patches(job, rj["name"], template)
             jobs.append(
                 {"name": rj["name"], "count": count, "template": template, "job_template": jt}
             )
@@ -2813,6 +2822,54 @@ class FakeCluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"condition not met within {timeout}s")
             time.sleep(interval)
+
+
+def _by_name(items: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` with each of ``extra`` replacing the entry of the same name, or appended."""
+    out = [dict(i) for i in items]
+    for item in extra:
+        out = [o for o in out if o.get("name") != item.get("name")] + [kube.clone(item)]
+    return out
+
+
+def _apply_runtime_patches(job: dict[str, Any], replicated: str, template: dict[str, Any]) -> None:
+    """TrainJob ``spec.runtimePatches``: labels, annotations and the permitted pod fields
+    (volumes, containers' env and volumeMounts, placement, service account, pull secrets)
+    patched into a replicated job's pod template, in order."""
+    for patch in (job.get("spec") or {}).get("runtimePatches") or []:
+        runtime_spec = (patch.get("trainingRuntimeSpec") or {}).get("template") or {}
+        for rj in (runtime_spec.get("spec") or {}).get("replicatedJobs") or []:
+            if rj.get("name") != replicated:
+                continue
+            pod = ((rj.get("template") or {}).get("spec") or {}).get("template") or {}
+            meta = template.setdefault("metadata", {})
+            for key in ("labels", "annotations"):
+                extra = (pod.get("metadata") or {}).get(key) or {}
+                if extra:
+                    meta[key] = {**(meta.get(key) or {}), **extra}
+            spec = template.setdefault("spec", {})
+            wanted = pod.get("spec") or {}
+            spec["volumes"] = _by_name(spec.get("volumes") or [], wanted.get("volumes") or [])
+            for key in ("nodeSelector",):
+                if wanted.get(key):
+                    spec[key] = {**(spec.get(key) or {}), **wanted[key]}
+            for key in ("affinity", "serviceAccountName", "securityContext"):
+                if wanted.get(key):
+                    spec[key] = kube.clone(wanted[key])
+            for key in ("tolerations", "imagePullSecrets"):
+                if wanted.get(key):
+                    spec[key] = [*(spec.get(key) or []), *kube.clone(wanted[key])]
+            for change in wanted.get("containers") or []:
+                for container in spec.get("containers") or []:
+                    if container.get("name") != change.get("name"):
+                        continue
+                    container["env"] = _upsert_env(
+                        container.get("env") or [], change.get("env") or []
+                    )
+                    container["volumeMounts"] = [
+                        *(container.get("volumeMounts") or []),
+                        *kube.clone(change.get("volumeMounts") or []),
+                    ]
 
 
 def _digest(text: str) -> str:

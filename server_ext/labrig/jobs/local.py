@@ -97,7 +97,12 @@ class LocalJobBackend(JobBackend):
             "procs_per_node": int(spec["procs_per_node"]),
             "timeout": spec.get("timeout"),
             "memory": spec.get("memory"),
-            "env": request.env,
+            # Local ranks open the same state as the server (``labrig.models.register``).
+            "env": {
+                **request.env,
+                "LABRIG_DATA_DIR": str(self.data_dir),
+                "LABRIG_DATABASE_URL": self.database_url,
+            },
             "gpus": request.gpus,
             "cwd": str(cwd),
             "output_notebook": str(request.output_notebook),

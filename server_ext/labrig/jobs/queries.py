@@ -33,6 +33,7 @@ def job_json(row: Job) -> dict[str, Any]:
         "notebook_path": row.notebook_path,
         "status": row.status,
         "reason": row.reason,
+        "backend": row.backend,
         "priority": row.priority,
         "world_size": world_size(spec),
         "created_at": row.created_at.isoformat(),

@@ -18,7 +18,7 @@ from typing import Any
 
 from traitlets import Dict, Enum, Float, Int, List, Unicode, default
 
-from ..errors import Conflict, InvalidInput, LabrigError
+from ..errors import CapacityExceeded, Conflict, InvalidInput, LabrigError
 from ..jobs.backend import (
     JobBackend,
     JobRef,
@@ -377,6 +377,8 @@ class KubernetesJobBackend(JobBackend):
     def _create_once(self, kind: Any, body: dict[str, Any], job_id: str) -> dict[str, Any]:
         try:
             return self.kube.create(kind, body)
+        except CapacityExceeded:
+            raise  # a quota refused it: nothing exists yet
         except Conflict:
             existing = self.kube.get(kind, body["metadata"]["name"])
             owner = ((existing.get("metadata") or {}).get("labels") or {}).get(manifests.JOB_LABEL)

@@ -22,6 +22,8 @@ RETRY_SECONDS = 2.0
 class Informer:
     def __init__(self, kube: Kube, kind: Kind, selector: str | None) -> None:
         self.kube, self.kind, self.selector = kube, kind, selector
+        #: How long one watch request stays open before it is resumed from where it was.
+        self.watch_seconds = WATCH_SECONDS
         self.objects: dict[str, dict[str, Any]] = {}
         self.resource_version = ""
         self.synced = threading.Event()
@@ -87,7 +89,7 @@ class Informer:
                 if not self.synced.is_set():
                     self._relist()
                 for event in self.kube.watch(
-                    self.kind, self.resource_version, self.selector, WATCH_SECONDS
+                    self.kind, self.resource_version, self.selector, self.watch_seconds
                 ):
                     self._apply(event)
                     if self.stopping.is_set():
