@@ -123,3 +123,24 @@ def check() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.check
+
+
+PARAMS = 'lr: float = 0.05  # learning rate\nepochs: int = 3\nname: str = "x"\nflag: bool = False'
+
+
+@pytest.fixture
+def server_root(server_services: Services) -> Path:
+    root = server_services.jobs.root_dir
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell(PARAMS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print(lr * epochs)")]
+    (root / "nb").mkdir(exist_ok=True)
+    nbformat.write(nb, root / "nb" / "train.ipynb")
+    (root / "nb" / "broken.ipynb").write_text("{not json")
+    (root / "nb" / "notes.txt").write_text("hello")
+    bare = nbformat.v4.new_notebook()
+    bare.cells = [nbformat.v4.new_code_cell("print(1)")]
+    nbformat.write(bare, root / "nb" / "bare.ipynb")
+    return root
