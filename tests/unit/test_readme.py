@@ -8,6 +8,8 @@ import pytest
 
 from labrig.app import LabrigApp
 from labrig.dataset_mounts.cache import LocalDatasetCache
+from labrig.jobs.local import LocalJobBackend
+from labrig.k8s.settings import KubernetesJobSettings
 from labrig.resources.service import ResourceService
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -19,8 +21,15 @@ def test_opens_with_the_two_commands() -> None:
     assert commands == ["make run", "make test"]
 
 
-@pytest.mark.parametrize("cls", [LabrigApp, LocalDatasetCache, ResourceService])
+@pytest.mark.parametrize("cls", [LabrigApp, LocalDatasetCache, ResourceService, LocalJobBackend])
 def test_every_setting_is_documented_with_help(cls: type) -> None:
     for name, trait in cls.class_own_traits(config=True).items():
         assert trait.help, f"{cls.__name__}.{name} has no help"
         assert f"`{cls.__name__}.{name}`" in README, f"README lacks {cls.__name__}.{name}"
+
+
+def test_every_kubernetes_job_setting_is_in_its_table() -> None:
+    section = README.split("### Jobs on Kubernetes")[1].split("\n## ")[0]
+    for name, trait in KubernetesJobSettings.class_own_traits(config=True).items():
+        assert trait.help, f"KubernetesJobBackend.{name} has no help"
+        assert f"`{name}`" in section, f"README's Kubernetes table lacks {name}"
