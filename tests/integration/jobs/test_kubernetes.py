@@ -161,23 +161,39 @@ def test_cancel_deletes_the_job_and_stops_every_pod(
     assert objects(kube, CONFIGMAP) == []
 
 
-def test_a_restarted_server_follows_a_running_job_to_its_end(
-    on_cluster: Make, notebook: Any, wait: Any
+def test_a_server_down_while_the_job_ends_finds_it_ended_on_restart(
+    on_cluster: Make, kube: KubeRig, services: Services, notebook: Any, wait: Any
 ) -> None:
     first = on_cluster()
+    first.model_outputs = services.models
     first.backend.start()
     notebook(
         "slow.ipynb",
-        "import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(1)",
+        "import time, labrig.models\n"
+        "for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(1)\n"
+        "open('w.bin', 'wb').write(b'w')\n"
+        "labrig.models.register('made-while-away', 'w.bin')",
     )
     job = first.submit({"notebook_path": "slow.ipynb"})
     until(lambda: state(first, job["id"])[0] == "RUNNING")
-    first.backend.stop()  # the server stops; a new one starts and finds the job by its label
-    second = on_cluster()
+    first.backend.stop()  # the server is culled; the job runs on and ends meanwhile
+    until(
+        lambda: any(
+            c["type"] == "Succeeded" and c["status"] == "True"
+            for o in objects(kube, PYTORCHJOB)
+            for c in (o.get("status") or {}).get("conditions", [])
+        )
+    )
+    second = on_cluster()  # a new server finds the job by its label
+    second.model_outputs = services.models
     second.backend.start()
     done = wait(second, job["id"], FINAL, timeout=60)
     assert done["status"] == "SUCCEEDED"
-    assert "tick 3" in second.logs(job["id"], 0)["text"]
+    assert done["started_at"]
+    assert done["finished_at"]
+    assert "tick 2" in second.logs(job["id"], 0)["text"]
+    second.tick()
+    assert services.models.get_ref("made-while-away")["lineage"]["job_id"] == job["id"]
 
 
 def test_a_watch_resumed_after_its_history_is_gone_lists_again(kube: KubeRig) -> None:
