@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filelock import FileLock
+from sqlalchemy import func, select
 
 from ..errors import NotFound
 from ..store import Database
-from ..store.tables import Job
+from ..store.tables import Job, JobSchedule
 from .backend import JobBackend, JobRef
 from .capacity import HostCapacity, HostTotals, Ledger
 from .local import LocalJobBackend
@@ -116,6 +117,20 @@ class JobServiceBase:
             status=row.status,
             age=(utcnow() - since).total_seconds(),
         )
+
+    def snapshot_in_use(self, sha: str) -> bool:
+        """Whether a job or a schedule still runs this notebook snapshot."""
+        with self.db.session() as session:
+            return bool(
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.snapshot_sha256 == sha)
+                )
+                or session.scalar(
+                    select(func.count())
+                    .select_from(JobSchedule)
+                    .where(JobSchedule.snapshot_sha256 == sha)
+                )
+            )
 
     def _row(self, job_id: str) -> Job:
         with self.db.session() as session:

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from ..errors import CapacityExceeded, Conflict, LabrigError, Unavailable
-from ..store.tables import Dataset, Job, JobSchedule
+from ..store.tables import Dataset, Job
 from .backend import JobRef, LaunchRequest, Observation
 from .base import ModelOutputs, world_size
 from .capacity import SharedLedger
@@ -60,20 +60,11 @@ class JobLifecycle(JobQueries):
         self.finalize()
         with self.db.session() as session:
             session.execute(delete(Job).where(Job.id == job_id))
-            in_use = session.scalar(
-                select(func.count())
-                .select_from(Job)
-                .where(Job.snapshot_sha256 == row.snapshot_sha256)
-            ) or session.scalar(
-                select(func.count())
-                .select_from(JobSchedule)
-                .where(JobSchedule.snapshot_sha256 == row.snapshot_sha256)
-            )
         if self._owns(row):
             self.backend.forget(self.ref(row))
         if row.output_path:
             shutil.rmtree((self.root_dir / row.output_path).parent, ignore_errors=True)
-        if row.snapshot_sha256 and not in_use:
+        if row.snapshot_sha256 and not self.snapshot_in_use(row.snapshot_sha256):
             snapshot_path(self.data_dir, row.snapshot_sha256).unlink(missing_ok=True)
 
     # --- admission ---------------------------------------------------------------------------

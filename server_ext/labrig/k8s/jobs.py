@@ -253,8 +253,11 @@ class KubernetesJobBackend(KubernetesJobSettings):
         return b"".join(line[len(prefix) :] + b"\n" for line in complete if line.startswith(prefix))
 
     def progress(self, job: JobRef) -> list[RankReport]:
+        # A panel polls each running job's progress: read storage at most once a second (an
+        # ended job's last reports are read fresh, they no longer change).
         cached = self._progress_cache.get(job.id)
-        if cached is not None and time.monotonic() - cached[0] < PROGRESS_TTL:
+        live = job.status not in FINAL
+        if live and cached is not None and time.monotonic() - cached[0] < PROGRESS_TTL:
             return cached[1]
         folder = self.folder(job.id)
         reports = [RankReport(rank, folder.progress(rank)) for rank in range(job.world_size)]

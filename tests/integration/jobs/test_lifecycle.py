@@ -150,7 +150,7 @@ ENDINGS = [
     (
         "raise",
         "1/0",
-        r"^cell 0 \('1/0'\) raised ZeroDivisionError: division by zero \[rank 0\]$",
+        r"^cell 1 \('1/0'\) raised ZeroDivisionError: division by zero \[rank 0\]$",
         "FAILED",
     ),
     (

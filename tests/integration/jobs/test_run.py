@@ -66,7 +66,7 @@ def test_a_failing_cell_fails_the_job_with_the_cell_exception_and_rank(
     job = jobs.submit({"notebook_path": "fail.ipynb"})
     done = wait(jobs, job["id"], FINAL)
     assert done["status"] == "FAILED"
-    assert done["reason"] == "cell 2 ('import os') raised ValueError: bad x=1 [rank 0]"
+    assert done["reason"] == "cell 3 ('import os') raised ValueError: bad x=1 [rank 0]"
 
 
 def test_cancel_stops_every_rank_and_kernel_with_no_orphans(
