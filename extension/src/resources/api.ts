@@ -151,3 +151,37 @@ export function getResourceUsage(notebookPath: string): Promise<IResourceUsage> 
 export function listResourceProfiles(): Promise<IResourceProfiles> {
   return requestAPI<IResourceProfiles>('resource-profiles', { method: 'GET' });
 }
+
+/** One GPU of this host and who holds it (`ResourceCapacity.gpu_devices`). */
+export interface IGpuDevice extends IGpu {
+  /** `kernel:<id>` or `job:<id>/rank<r>`; null when free. */
+  holder: string | null;
+  notebook_path: string | null;
+}
+
+/** `ResourceCapacity` (the parts the panel shows). */
+export interface IResourceCapacity {
+  cpus: number;
+  memory: number;
+  gpus: number;
+  disk: number;
+  gpu_devices: IGpuDevice[];
+}
+
+export function getResourceCapacity(): Promise<IResourceCapacity> {
+  return requestAPI<IResourceCapacity>('resource-capacity', { method: 'GET' });
+}
+
+/**
+ * What a ledger holder is: a job's rank or a notebook's kernel.
+ */
+export function parseHolder(
+  holder: string
+): { kind: 'job'; jobId: string; rank: number } | { kind: 'kernel'; kernelId: string } | null {
+  const job = /^job:(.+)\/rank(\d+)$/.exec(holder);
+  if (job) {
+    return { kind: 'job', jobId: job[1], rank: Number(job[2]) };
+  }
+  const kernel = /^kernel:(.+)$/.exec(holder);
+  return kernel ? { kind: 'kernel', kernelId: kernel[1] } : null;
+}

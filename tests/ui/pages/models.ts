@@ -29,6 +29,14 @@ export class ModelsPage {
     await expect(dialog).toHaveCount(0);
   }
 
+  /** The points of the metric plot of a model's versions (Vega draws each as a symbol). */
+  get plotPoints(): Locator {
+    return this.panel
+      .section('models')
+      .getByTestId('labrig-metric-plot')
+      .locator('.mark-symbol path');
+  }
+
   get detail(): Locator {
     return this.panel.section('models').getByTestId('labrig-version-detail');
   }

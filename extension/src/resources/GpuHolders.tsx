@@ -1,0 +1,83 @@
+/**
+ * This host's GPUs and the job ranks and kernels holding them, each holder a link (a job opens
+ * its view, a kernel its notebook).
+ */
+import * as React from 'react';
+
+import { short } from '../links/api';
+import { EntityLink } from '../links/links';
+import { useLoad } from '../models/common';
+import { basename } from '../panel/format';
+import { getResourceCapacity, IGpuDevice, parseHolder } from './api';
+
+function Holder(props: { gpu: IGpuDevice }): JSX.Element {
+  const { holder, notebook_path: path } = props.gpu;
+  if (!holder) {
+    return <span className="labrig-Muted">free</span>;
+  }
+  const parsed = parseHolder(holder);
+  if (parsed?.kind === 'job') {
+    return (
+      <>
+        held by{' '}
+        <EntityLink
+          label={`Open job ${parsed.jobId}, rank ${parsed.rank}`}
+          open={l => l.openJob(parsed.jobId)}
+        >
+          job {short(parsed.jobId)}
+        </EntityLink>{' '}
+        rank {parsed.rank}
+      </>
+    );
+  }
+  if (parsed?.kind === 'kernel' && path) {
+    return (
+      <>
+        held by the kernel of{' '}
+        <EntityLink label={`Open notebook ${path}`} open={l => l.openNotebook(path)}>
+          {basename(path)}
+        </EntityLink>
+      </>
+    );
+  }
+  return <>held by {holder}</>;
+}
+
+/**
+ * `refreshKey` changes whenever the panel refreshes, so holders stay current.
+ */
+export function GpuHolders(props: { refreshKey: unknown }): JSX.Element | null {
+  const { value: capacity, error } = useLoad(() => getResourceCapacity(), [props.refreshKey]);
+  const gpus = capacity?.gpu_devices ?? [];
+  return (
+    <div className="labrig-GpuHolders" data-testid="labrig-gpu-holders">
+      <h4 className="labrig-Subheading">GPUs on this host</h4>
+      {error && (
+        <div className="labrig-Error" role="alert">
+          {error}
+        </div>
+      )}
+      {capacity && gpus.length === 0 && (
+        <p className="labrig-Muted" data-testid="labrig-no-gpus">
+          This host has no GPUs labrig can grant.
+        </p>
+      )}
+      {gpus.length > 0 && (
+        <ul className="labrig-List" aria-label="GPUs on this host">
+          {gpus.map((gpu, index) => (
+            <li key={gpu.uuid} className="labrig-Item" data-testid="labrig-gpu">
+              <div className="labrig-Item-primary">
+                <span className="labrig-Item-name" title={gpu.uuid}>
+                  GPU {index} {gpu.model ?? ''}
+                </span>
+              </div>
+              <div className="labrig-Item-secondary">
+                <Holder gpu={gpu} />
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
