@@ -100,7 +100,7 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
           >
             {focused && <ResourcesView notebookPath={focused} />}
             {/* A new state object per refresh of the section: the holders are read again with it. */}
-          <GpuHolders refreshKey={model.section('resources')} />
+            <GpuHolders refreshKey={model.section('resources')} />
           </Section>
           <Section
             {...common('datasets')}
