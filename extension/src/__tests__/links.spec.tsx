@@ -5,7 +5,7 @@ import { diffRows, finalMetrics, metricDelta } from '../compare/data';
 import { CompareView } from '../compare/CompareView';
 import { DatasetUsers } from '../datasets/DatasetUsers';
 import { IJobLinks, ILineageGraph, ISnapshot } from '../links/api';
-import { JobLinksView } from '../links/JobLinksView';
+import { CompareWith, JobLinksView } from '../links/JobLinksView';
 import {
   describeParameters,
   describeResources,
@@ -164,6 +164,31 @@ describe('links', () => {
     await click(byText('demo v1'));
     await click(byText(`nb/train.ipynb @ ${'ab'.repeat(4)}…`));
     expect(opened).toEqual(['dataset moons', 'version demo 1', `snapshot ${'ab'.repeat(32)}`]);
+  });
+
+  it("offers the same notebook's jobs first to compare with", async () => {
+    const job = (id: string, notebook: string) => ({
+      id,
+      name: `run-${id}`,
+      notebook_path: notebook,
+      status: 'SUCCEEDED' as const,
+      reason: null,
+      created_at: '2026-12-01T00:00:00Z',
+      started_at: null,
+      finished_at: null
+    });
+    serve({
+      'jobs?limit=100': {
+        items: [job('me', 'a.ipynb'), job('other', 'b.ipynb'), job('sibling', 'a.ipynb')],
+        next_page_token: null
+      }
+    });
+    const { links, opened } = recording();
+    await render(<CompareWith job={job('me', 'a.ipynb')} />, links);
+    const options = Array.from(host.querySelectorAll('option')).map(o => o.value);
+    expect(options).toEqual(['sibling', 'other']);
+    await click(byText('Compare'));
+    expect(opened).toEqual(['compare-jobs me sibling']);
   });
 
   it('lists who uses a dataset behind a disclosure', async () => {

@@ -69,7 +69,9 @@ export class LabrigNavigator implements ILabrigLinks {
       return toLabrigError(reason).message;
     }
     const widget = createSnapshotWidget(snapshot, context, this._options.snapshots, this);
-    this._options.app.shell.add(widget, 'main', { mode: 'split-right' });
+    // A tab beside the others, not a split: a notebook needs the width.
+    this._options.app.shell.add(widget, 'main');
+    this._options.app.shell.activateById(widget.id);
     return null;
   }
 
@@ -114,7 +116,7 @@ export class LabrigNavigator implements ILabrigLinks {
     Array.from(shell.widgets('main'))
       .filter(existing => existing.id === id)
       .forEach(existing => existing.dispose());
-    shell.add(createCompareWidget(id, title, load, this), 'main', { mode: 'split-right' });
+    shell.add(createCompareWidget(id, title, load, this), 'main');
     shell.activateById(id);
     return null;
   }

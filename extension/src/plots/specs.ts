@@ -67,11 +67,12 @@ export function versionsSpec(
     data: { values: sorted.map(p => ({ version: p.version, value: p.value })) },
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
+      // Ordinal: one tick per version, never "v1.5".
       x: {
         field: 'version',
-        type: 'quantitative',
+        type: 'ordinal',
         title: 'version',
-        axis: { format: 'd', tickMinStep: 1 }
+        axis: { labelExpr: "'v' + datum.value", labelAngle: 0, labelOverlap: true }
       },
       y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } }
     }

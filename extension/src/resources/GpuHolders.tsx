@@ -49,6 +49,14 @@ function Holder(props: { gpu: IGpuDevice }): JSX.Element {
 export function GpuHolders(props: { refreshKey: unknown }): JSX.Element | null {
   const { value: capacity, error } = useLoad(() => getResourceCapacity(), [props.refreshKey]);
   const gpus = capacity?.gpu_devices ?? [];
+  if (capacity && gpus.length === 0 && !error) {
+    // One quiet line on a laptop; the list where there are GPUs to share.
+    return (
+      <p className="labrig-Muted labrig-GpuHolders" data-testid="labrig-no-gpus">
+        No GPUs on this host.
+      </p>
+    );
+  }
   return (
     <div className="labrig-GpuHolders" data-testid="labrig-gpu-holders">
       <h4 className="labrig-Subheading">GPUs on this host</h4>
@@ -56,11 +64,6 @@ export function GpuHolders(props: { refreshKey: unknown }): JSX.Element | null {
         <div className="labrig-Error" role="alert">
           {error}
         </div>
-      )}
-      {capacity && gpus.length === 0 && (
-        <p className="labrig-Muted" data-testid="labrig-no-gpus">
-          This host has no GPUs labrig can grant.
-        </p>
       )}
       {gpus.length > 0 && (
         <ul className="labrig-List" aria-label="GPUs on this host">

@@ -32,6 +32,15 @@ export class JobsPage {
     return this.view.locator('[data-testid="labrig-rank-progress"] progress');
   }
 
+  /** What the job in view ran with and registered (datasets, resources, model versions). */
+  get links(): Locator {
+    return this.view.getByTestId('labrig-job-links');
+  }
+
+  get registered(): Locator {
+    return this.links.getByTestId('labrig-job-versions');
+  }
+
   get log(): Locator {
     return this.view.getByTestId('labrig-job-log');
   }
