@@ -18,6 +18,7 @@ from sqlalchemy import select
 from .errors import InvalidInput, NotFound
 from .jobs.runtime import snapshot_path
 from .models.tables import ModelVersion
+from .resources.tables import GpuAllocation
 from .store import PageRequest
 from .store.tables import Dataset, Job
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .services import Services
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+JOB_HOLDER = re.compile(r"job:(?P<id>.+)/rank(?P<rank>\d+)")
 #: Jobs that may still be reading their datasets.
 ACTIVE = ("QUEUED", "STARTING", "RUNNING")
 #: Most jobs of one status looked at when asking who uses a dataset.
@@ -212,6 +214,46 @@ class Links:
             "kernels": kernels,
             "jobs": jobs,
         }
+
+    # -- GPUs --------------------------------------------------------------------------------
+
+    def gpu_holders(self) -> dict[str, Any]:
+        """This host's GPUs and the job rank or kernel holding each, read as they are.
+
+        Unlike the capacity report, which first frees what dead holders held (and removes their
+        cgroups), reading this changes nothing: a panel polls it, and must not race the kernel
+        provisioner that is still reading a just-stopped kernel's memory cgroup.
+        """
+        resources = self.services.resources
+        with self.services.db.session() as session:
+            held = {a.uuid: a.holder for a in session.scalars(select(GpuAllocation))}
+        holders = {h["holder"]: h for h in resources.holders()} if held else {}
+        gpus = []
+        for gpu in resources.inventory():
+            holder = held.get(gpu.uuid)
+            info = holders.get(holder or "")
+            item: dict[str, Any] = {
+                **gpu.json(),
+                "holder": holder,
+                "alive": bool(info and info["alive"]),
+                "notebook_path": info["notebook_path"] if info else None,
+                "job": None,
+                "kernel_id": None,
+            }
+            match = JOB_HOLDER.fullmatch(holder or "")
+            if match:
+                item["job"] = self._job_ref(match["id"], int(match["rank"]))
+            elif holder and holder.startswith("kernel:"):
+                item["kernel_id"] = holder.removeprefix("kernel:")
+            gpus.append(item)
+        return {"gpus": gpus}
+
+    def _job_ref(self, job_id: str, rank: int) -> dict[str, Any]:
+        try:
+            job = self.services.jobs.get(job_id)
+        except NotFound:
+            return {"id": job_id, "rank": rank, "name": None, "status": None}
+        return {"id": job_id, "rank": rank, "name": job["name"], "status": job["status"]}
 
     # -- snapshots ---------------------------------------------------------------------------
 

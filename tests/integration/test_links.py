@@ -12,6 +12,7 @@ import pytest
 
 from labrig.jobs.runtime import JobLayout, snapshot_path
 from labrig.links import Links
+from labrig.resources.tables import GpuAllocation, ResourceHolder
 from labrig.services import Services
 from labrig.store.tables import Dataset, Job
 
@@ -194,6 +195,42 @@ def test_every_running_kernel_sees_a_host_mount(services: Services, tmp_path: Pa
     users = Links(services).dataset_users("moons", sessions)
     assert [k["notebook_path"] for k in users["kernels"]] == ["a.ipynb"]
     assert users["jobs"] == []  # the job ended
+
+
+def test_gpu_holders_name_the_job_rank_or_kernel_and_free_nothing(
+    services: Services, tmp_path: Path
+) -> None:
+    seed_job(services, tmp_path, status="RUNNING")
+    services.resources.gpu_inventory = [
+        {"uuid": "GPU-a", "model": "A100"},
+        {"uuid": "GPU-b", "model": "A100"},
+        {"uuid": "GPU-c", "model": "A100"},
+    ]
+    dead = {"user": "u", "host": "elsewhere", "owner_pid": 1, "owner_started": 0.0}
+    with services.db.session() as session:
+        session.add(
+            ResourceHolder(holder=f"job:{JOB}/rank1", notebook_path="nb/train.ipynb", **dead)
+        )
+        session.add(ResourceHolder(holder="kernel:k1", notebook_path="nb/a.ipynb", **dead))
+        session.add(GpuAllocation(uuid="GPU-a", holder=f"job:{JOB}/rank1"))
+        session.add(GpuAllocation(uuid="GPU-b", holder="kernel:k1"))
+    gpus = Links(services).gpu_holders()["gpus"]
+    assert [(g["uuid"], g["holder"]) for g in gpus] == [
+        ("GPU-a", f"job:{JOB}/rank1"),
+        ("GPU-b", "kernel:k1"),
+        ("GPU-c", None),
+    ]
+    assert gpus[0]["job"] == {"id": JOB, "rank": 1, "name": "train-moons", "status": "RUNNING"}
+    assert (gpus[1]["kernel_id"], gpus[1]["notebook_path"]) == ("k1", "nb/a.ipynb")
+    # Reading changed nothing (the capacity report would have freed holders it cannot see).
+    with services.db.session() as session:
+        assert session.get(GpuAllocation, "GPU-a") is not None
+
+
+async def test_gpu_holders_over_rest(api: Any, check: Any) -> None:
+    status, body = await api("resource-gpus")
+    assert status == 200, body
+    check(status, body, "/resource-gpus", "get")
 
 
 # -- the versions list: sorted and filtered on the server ---------------------------------------

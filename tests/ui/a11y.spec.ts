@@ -85,6 +85,11 @@ test.describe('keyboard and themes', () => {
     fs.rmSync(source, { recursive: true, force: true });
   });
 
+  // The datasets spec expects the catalog it leaves behind to be empty.
+  test.afterEach(async ({ page }) => {
+    await page.request.delete(`${API}/datasets/${DATASET}`);
+  });
+
   test('Tab reaches every section, each control named, focus visible', async ({
     page,
     tmpPath

@@ -18,7 +18,6 @@ import { LabrigNavigator } from '../links/navigator';
 import { SnapshotHeader } from '../links/SnapshotView';
 import { LabrigModel } from '../model';
 import { GpuHolders } from '../resources/GpuHolders';
-import { parseHolder } from '../resources/api';
 import { LabrigAPIError, requestAPI } from '../request';
 import { embedded } from './mocks/vega-embed';
 import { mountPoint, unmountPoint } from './mountPoint';
@@ -216,21 +215,30 @@ describe('links', () => {
   });
 
   it("lists this host's GPUs and who holds them", async () => {
+    const gpu = (uuid: string, extra: object) => ({
+      uuid,
+      model: 'A100',
+      holder: null,
+      alive: true,
+      notebook_path: null,
+      kernel_id: null,
+      job: null,
+      ...extra
+    });
     serve({
-      'resource-capacity': {
-        cpus: 8,
-        memory: 1,
-        gpus: 3,
-        disk: 1,
-        gpu_devices: [
-          {
-            uuid: 'GPU-0',
-            model: 'A100',
+      'resource-gpus': {
+        gpus: [
+          gpu('GPU-0', {
             holder: 'job:1a2b3c4d5e/rank1',
-            notebook_path: 'a.ipynb'
-          },
-          { uuid: 'GPU-1', model: 'A100', holder: 'kernel:k9', notebook_path: 'nb/b.ipynb' },
-          { uuid: 'GPU-2', model: 'A100', holder: null, notebook_path: null }
+            job: { id: '1a2b3c4d5e', rank: 1, name: 'train', status: 'RUNNING' }
+          }),
+          gpu('GPU-1', { holder: 'kernel:k9', kernel_id: 'k9', notebook_path: 'nb/b.ipynb' }),
+          gpu('GPU-2', {}),
+          gpu('GPU-3', {
+            holder: 'job:gone/rank0',
+            alive: false,
+            job: { id: 'gone', rank: 0, name: null, status: null }
+          })
         ]
       }
     });
@@ -240,19 +248,18 @@ describe('links', () => {
       row => row.textContent
     );
     expect(rows).toEqual([
-      'GPU 0 A100held by job 1a2b3c4d… rank 1',
+      'GPU 0 A100held by job train rank 1 · running',
       'GPU 1 A100held by the kernel of b.ipynb',
-      'GPU 2 A100free'
+      'GPU 2 A100free',
+      'GPU 3 A100held by job gone (deleted) rank 0 (its process is gone; freed at the next grant)'
     ]);
-    await click(byText('job 1a2b3c4d…'));
+    await click(byText('job train'));
     await click(byText('b.ipynb'));
     expect(opened).toEqual(['job 1a2b3c4d5e', 'notebook nb/b.ipynb']);
-    expect(parseHolder('job:x/rank12')).toEqual({ kind: 'job', jobId: 'x', rank: 12 });
-    expect(parseHolder('nonsense')).toBeNull();
   });
 
   it('says there are no GPUs when the host has none', async () => {
-    serve({ 'resource-capacity': { cpus: 8, memory: 1, gpus: 0, disk: 1, gpu_devices: [] } });
+    serve({ 'resource-gpus': { gpus: [] } });
     await render(<GpuHolders refreshKey={1} />);
     expect(host.querySelector('[data-testid="labrig-no-gpus"]')).not.toBeNull();
   });

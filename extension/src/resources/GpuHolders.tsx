@@ -8,35 +8,39 @@ import { short } from '../links/api';
 import { EntityLink } from '../links/links';
 import { useLoad } from '../models/common';
 import { basename } from '../panel/format';
-import { getResourceCapacity, IGpuDevice, parseHolder } from './api';
+import { getGpuHolders, IGpuHolder } from './api';
 
-function Holder(props: { gpu: IGpuDevice }): JSX.Element {
-  const { holder, notebook_path: path } = props.gpu;
+function Holder(props: { gpu: IGpuHolder }): JSX.Element {
+  const { holder, job, notebook_path: path } = props.gpu;
   if (!holder) {
     return <span className="labrig-Muted">free</span>;
   }
-  const parsed = parseHolder(holder);
-  if (parsed?.kind === 'job') {
+  const stale = props.gpu.alive ? '' : ' (its process is gone; freed at the next grant)';
+  if (job) {
     return (
       <>
         held by{' '}
         <EntityLink
-          label={`Open job ${parsed.jobId}, rank ${parsed.rank}`}
-          open={l => l.openJob(parsed.jobId)}
+          exists={job.name !== null}
+          label={`Open job ${job.name ?? job.id}, rank ${job.rank}`}
+          open={l => l.openJob(job.id)}
         >
-          job {short(parsed.jobId)}
+          job {job.name ?? short(job.id)}
         </EntityLink>{' '}
-        rank {parsed.rank}
+        rank {job.rank}
+        {job.status ? ` · ${job.status.toLowerCase()}` : ''}
+        {stale}
       </>
     );
   }
-  if (parsed?.kind === 'kernel' && path) {
+  if (path) {
     return (
       <>
         held by the kernel of{' '}
         <EntityLink label={`Open notebook ${path}`} open={l => l.openNotebook(path)}>
           {basename(path)}
         </EntityLink>
+        {stale}
       </>
     );
   }
@@ -47,8 +51,8 @@ function Holder(props: { gpu: IGpuDevice }): JSX.Element {
  * `refreshKey` changes whenever the panel refreshes, so holders stay current.
  */
 export function GpuHolders(props: { refreshKey: unknown }): JSX.Element | null {
-  const { value: capacity, error } = useLoad(() => getResourceCapacity(), [props.refreshKey]);
-  const gpus = capacity?.gpu_devices ?? [];
+  const { value: capacity, error } = useLoad(() => getGpuHolders(), [props.refreshKey]);
+  const gpus = capacity?.gpus ?? [];
   if (capacity && gpus.length === 0 && !error) {
     // One quiet line on a laptop; the list where there are GPUs to share.
     return (

@@ -152,36 +152,22 @@ export function listResourceProfiles(): Promise<IResourceProfiles> {
   return requestAPI<IResourceProfiles>('resource-profiles', { method: 'GET' });
 }
 
-/** One GPU of this host and who holds it (`ResourceCapacity.gpu_devices`). */
-export interface IGpuDevice extends IGpu {
+/** One GPU of this host and who holds it (`GpuHolders`). */
+export interface IGpuHolder extends IGpu {
   /** `kernel:<id>` or `job:<id>/rank<r>`; null when free. */
   holder: string | null;
+  /** Whether the holder's process still runs. */
+  alive: boolean;
   notebook_path: string | null;
-}
-
-/** `ResourceCapacity` (the parts the panel shows). */
-export interface IResourceCapacity {
-  cpus: number;
-  memory: number;
-  gpus: number;
-  disk: number;
-  gpu_devices: IGpuDevice[];
-}
-
-export function getResourceCapacity(): Promise<IResourceCapacity> {
-  return requestAPI<IResourceCapacity>('resource-capacity', { method: 'GET' });
+  kernel_id: string | null;
+  /** The job a rank belongs to; `name` is null when the job was deleted. */
+  job: { id: string; rank: number; name: string | null; status: string | null } | null;
 }
 
 /**
- * What a ledger holder is: a job's rank or a notebook's kernel.
+ * This host's GPUs and their holders. Read-only on the server (unlike `resource-capacity`,
+ * which frees what dead holders held first), so the panel may poll it.
  */
-export function parseHolder(
-  holder: string
-): { kind: 'job'; jobId: string; rank: number } | { kind: 'kernel'; kernelId: string } | null {
-  const job = /^job:(.+)\/rank(\d+)$/.exec(holder);
-  if (job) {
-    return { kind: 'job', jobId: job[1], rank: Number(job[2]) };
-  }
-  const kernel = /^kernel:(.+)$/.exec(holder);
-  return kernel ? { kind: 'kernel', kernelId: kernel[1] } : null;
+export function getGpuHolders(): Promise<{ gpus: IGpuHolder[] }> {
+  return requestAPI<{ gpus: IGpuHolder[] }>('resource-gpus', { method: 'GET' });
 }

@@ -1,5 +1,6 @@
-"""Cross-links: what a job ran with and registered, who uses a dataset, a job's notebook
-snapshot, and the lineage graph of a model version (``labrig.links``, ``labrig.lineage_graph``)."""
+"""Cross-links: what a job ran with and registered, who uses a dataset, who holds this host's
+GPUs, a job's notebook snapshot, and the lineage graph of a model version (``labrig.links``,
+``labrig.lineage_graph``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ class DatasetUsersHandler(LinksBase):
         self.write_json(await self.call(self.links.dataset_users, name, sessions))
 
 
+class GpuHoldersHandler(LinksBase):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.call(self.links.gpu_holders))
+
+
 class SnapshotHandler(LinksBase):
     @web.authenticated
     @authorized
@@ -53,5 +61,6 @@ ROUTES: list[tuple[str, type[LinksBase]]] = [
     ("jobs/(?P<job_id>[^/]+)/links", JobLinksHandler),
     ("datasets/(?P<name>[^/]+)/users", DatasetUsersHandler),
     ("snapshots/(?P<sha256>[^/]+)", SnapshotHandler),
+    ("resource-gpus", GpuHoldersHandler),
     ("models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/lineage", LineageHandler),
 ]

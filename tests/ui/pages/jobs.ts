@@ -41,6 +41,11 @@ export class JobsPage {
     return this.links.getByTestId('labrig-job-versions');
   }
 
+  /** The rank whose log the view shows. */
+  get logRank(): Locator {
+    return this.view.getByLabel('Log of rank');
+  }
+
   get log(): Locator {
     return this.view.getByTestId('labrig-job-log');
   }
