@@ -282,10 +282,19 @@ export class LabrigModel implements IDisposable {
   }
 
   /**
+   * Counts the times a dataset was brought into view, so following the same link twice
+   * brings it into view twice.
+   */
+  get revealCount(): number {
+    return this._revealCount;
+  }
+
+  /**
    * Bring a dataset into view (expanding the Datasets section), or clear that with null.
    */
   revealDataset(name: string | null): void {
     this._revealedDataset = name;
+    this._revealCount += 1;
     if (name) {
       this._expanded.datasets = true;
     }
@@ -574,6 +583,7 @@ export class LabrigModel implements IDisposable {
   private _focusedNotebook: string | null = null;
   private _modelsView: IModelsView = { model: null, version: null };
   private _revealedDataset: string | null = null;
+  private _revealCount = 0;
   private _status: IStatus | null = null;
   private _statusError: LabrigAPIError | null = null;
 }

@@ -98,8 +98,10 @@ export function DatasetRow(props: {
   onChanged: () => void;
   /** A link asked to show this dataset: bring it into view and focus it. */
   revealed?: boolean;
+  /** Changes each time a link asks again. */
+  revealKey?: number;
 }): JSX.Element {
-  const { item, onChanged, revealed } = props;
+  const { item, onChanged, revealed, revealKey } = props;
   const rowRef = React.useRef<HTMLLIElement>(null);
   React.useEffect(() => {
     const row = rowRef.current;
@@ -109,7 +111,7 @@ export function DatasetRow(props: {
       }
       row.focus();
     }
-  }, [revealed]);
+  }, [revealed, revealKey]);
   const { busy, error, act } = useAction();
   const [preview, setPreview] = React.useState<IRefreshPreview | null>(null);
   const [warm, setWarm] = useWarmUp(item.name, item.warmup ?? null, onChanged);
@@ -299,6 +301,7 @@ export function DatasetsView(props: {
   items: ReadonlyArray<IDatasetInfo>;
   onChanged: () => void;
   revealed?: string | null;
+  revealKey?: number;
 }): JSX.Element | null {
   if (props.items.length === 0) {
     return null;
@@ -311,6 +314,7 @@ export function DatasetsView(props: {
           item={item}
           onChanged={props.onChanged}
           revealed={props.revealed === item.name}
+          revealKey={props.revealKey}
         />
       ))}
     </ul>

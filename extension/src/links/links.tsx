@@ -106,6 +106,9 @@ export function EntityLink(props: {
     );
   }
   const click = async (): Promise<void> => {
+    if (busy) {
+      return;
+    }
     setBusy(true);
     setMessage(null);
     const outcome = await props.open(links);
@@ -121,7 +124,8 @@ export function EntityLink(props: {
         className={`labrig-LinkButton${props.className ? ` ${props.className}` : ''}`}
         aria-label={props.label}
         title={props.title}
-        disabled={busy}
+        // Not `disabled`: that would drop keyboard focus while the target is checked.
+        aria-busy={busy}
         data-testid={props.testId}
         onClick={() => void click()}
       >

@@ -116,6 +116,7 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
               items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
               onChanged={() => void model.refreshSection('datasets')}
               revealed={model.revealedDataset}
+              revealKey={model.revealCount}
             />
           </Section>
           <Section
