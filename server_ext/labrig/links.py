@@ -89,7 +89,7 @@ class Links:
         """name -> the version the job mounted (None when it was never recorded)."""
         names = list((job.get("spec") or {}).get("datasets") or [])
         versions: dict[str, str | None] = dict.fromkeys(names)
-        versions.update(self._recorded_versions(job["id"]))
+        versions.update(job.get("dataset_versions") or {})
         # A version a rank registered names the datasets it read, even for a job record that
         # predates recorded versions.
         for item in registered or []:
@@ -97,20 +97,6 @@ class Links:
                 if versions.get(name) is None:
                     versions[name] = version
         return versions
-
-    def _recorded_versions(self, job_id: str) -> dict[str, str]:
-        with self.services.db.session() as session:
-            row = session.get(Job, job_id)
-            recorded = getattr(row, "dataset_versions", None) if row is not None else None
-        if recorded:
-            return {str(k): str(v) for k, v in recorded.items()}
-        # Job records without the column: the environment the job's ranks were started with.
-        try:
-            env = self.services.jobs.layout(job_id).read_job()["env"]
-            pinned = json.loads(env.get("LABRIG_DATASETS", "{}"))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}
-        return {str(k): str(v) for k, v in pinned.items()} if isinstance(pinned, dict) else {}
 
     def resources(self, job: dict[str, Any]) -> dict[str, Any]:
         spec = job.get("spec") or {}

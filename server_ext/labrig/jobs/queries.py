@@ -41,6 +41,7 @@ def job_json(row: Job) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
         "snapshot_sha256": row.snapshot_sha256,
+        "dataset_versions": dict(row.dataset_versions or {}),
         "output_path": row.output_path,
         "schedule_id": row.schedule_id,
         "rerun_of": row.rerun_of,
