@@ -26,6 +26,12 @@ module.exports = {
   automock: false,
   reporters: ['default'],
   roots: ['<rootDir>/extension/src'],
+  moduleNameMapper: {
+    ...baseConfig.moduleNameMapper,
+    // Vega draws into a real layout engine; jsdom has none, so tests see a stand-in that
+    // records what it was asked to draw (extension/src/__tests__/mocks/vega-embed.ts).
+    '^vega-embed$': '<rootDir>/extension/src/__tests__/mocks/vega-embed.ts'
+  },
   testRegex: 'extension/src/__tests__/.*\\.spec\\.tsx?$',
   transform: {
     ...baseConfig.transform,

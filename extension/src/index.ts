@@ -2,10 +2,12 @@
  * labrig: the JupyterLab side of the ML research workspace.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
@@ -13,9 +15,11 @@ import { IDisposable } from '@lumino/disposable';
 
 import { labrigIcon, runJobIcon } from './icons';
 import { JobsUI } from './jobs/widgets';
+import { LabrigNavigator } from './links/navigator';
 import { LabrigModel } from './model';
 import { addRegisterModelCommand } from './models/commands';
-import { LabrigPanel } from './panel/LabrigPanel';
+import { TransitionNotifier } from './notifications';
+import { LabrigPanel, PANEL_ID } from './panel/LabrigPanel';
 import { watchKernelStops } from './resources/stopNotice';
 
 export { LabrigAPIError, requestAPI } from './request';
@@ -36,6 +40,10 @@ export namespace CommandIDs {
   export const runAsJob = 'labrig:run-as-job';
   export const runFileAsJob = 'labrig:run-file-as-job';
   export const refresh = 'labrig:refresh';
+  export const openJob = 'labrig:open-job';
+  export const openModelVersion = 'labrig:open-model-version';
+  export const openSnapshot = 'labrig:open-snapshot';
+  export const compare = 'labrig:compare';
 }
 
 /**
@@ -82,7 +90,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     INotebookTracker,
     ISettingRegistry,
-    IDefaultFileBrowser
+    IDefaultFileBrowser,
+    IRenderMimeRegistry,
+    IEditorServices
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -90,14 +100,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null,
-    fileBrowser: IDefaultFileBrowser | null
+    fileBrowser: IDefaultFileBrowser | null,
+    rendermime: IRenderMimeRegistry | null,
+    editorServices: IEditorServices | null
   ): void => {
     const { commands, shell } = app;
     const model = new LabrigModel();
     const jobsUI = new JobsUI(app, () => void model.refresh());
+    const links = new LabrigNavigator({
+      app,
+      model,
+      panelId: PANEL_ID,
+      openJobView: id => jobsUI.openJob(id),
+      snapshots: { rendermime, editorServices }
+    });
+    jobsUI.links = links;
+    new TransitionNotifier(model, links);
     const panel = new LabrigPanel(model, {
       onOpenJob: id => jobsUI.openJob(id),
-      onOpenPath: path => void commands.execute('docmanager:open', { path })
+      links
     });
     shell.add(panel, 'left', { rank: 200 });
     if (restorer) {
@@ -143,6 +164,38 @@ const plugin: JupyterFrontEndPlugin<void> = {
         model.setExpanded('jobs', true);
         shell.activateById(panel.id);
         jobsUI.openRunForm(path);
+      }
+    });
+
+    // Cross-links as commands, so the palette, other extensions and tests can follow them too.
+    const say = (outcome: string | null): string | null => {
+      if (outcome) {
+        Notification.warning(outcome, { autoClose: 5000 });
+      }
+      return outcome;
+    };
+    commands.addCommand(CommandIDs.openJob, {
+      label: 'Open labrig Job',
+      execute: args => links.openJob(String(args.id)).then(say)
+    });
+    commands.addCommand(CommandIDs.openModelVersion, {
+      label: 'Open labrig Model Version',
+      execute: args => links.openModelVersion(String(args.model), Number(args.version)).then(say)
+    });
+    commands.addCommand(CommandIDs.openSnapshot, {
+      label: 'Open Notebook Snapshot (read-only)',
+      execute: args => links.openSnapshot(String(args.sha256)).then(say)
+    });
+    commands.addCommand(CommandIDs.compare, {
+      label: 'Compare Two labrig Jobs or Model Versions',
+      execute: args => {
+        const ids = (args.jobs ?? []) as string[];
+        const versions = (args.versions ?? []) as number[];
+        const outcome =
+          ids.length === 2
+            ? links.compareJobs(ids[0], ids[1])
+            : links.compareVersions(String(args.model), Number(versions[0]), Number(versions[1]));
+        return outcome.then(say);
       }
     });
 

@@ -37,7 +37,16 @@ export type SectionId = (typeof SECTIONS)[number];
 /**
  * What a `changed` emission is about.
  */
-export type ChangeKind = 'status' | SectionId | 'schedules' | 'expanded' | 'selection';
+export type ChangeKind =
+  'status' | SectionId | 'schedules' | 'expanded' | 'selection' | 'navigation';
+
+/**
+ * What the Models section shows: the list (no model), a model's versions, or one version.
+ */
+export interface IModelsView {
+  readonly model: string | null;
+  readonly version: number | null;
+}
 
 /**
  * The item type of each section.
@@ -247,6 +256,49 @@ export class LabrigModel implements IDisposable {
     }
     this._selectedNotebook = path;
     this._changed.emit('selection');
+  }
+
+  /**
+   * What the Models section shows.
+   */
+  get modelsView(): IModelsView {
+    return this._modelsView;
+  }
+
+  /**
+   * Show the models list, a model's versions or one version (a link followed to it).
+   */
+  showModels(view: IModelsView): void {
+    this._modelsView = { model: view.model, version: view.model ? view.version : null };
+    this._expanded.models = true;
+    this._changed.emit('navigation');
+  }
+
+  /**
+   * The dataset a link asked to bring into view, or null.
+   */
+  get revealedDataset(): string | null {
+    return this._revealedDataset;
+  }
+
+  /**
+   * Counts the times a dataset was brought into view, so following the same link twice
+   * brings it into view twice.
+   */
+  get revealCount(): number {
+    return this._revealCount;
+  }
+
+  /**
+   * Bring a dataset into view (expanding the Datasets section), or clear that with null.
+   */
+  revealDataset(name: string | null): void {
+    this._revealedDataset = name;
+    this._revealCount += 1;
+    if (name) {
+      this._expanded.datasets = true;
+    }
+    this._changed.emit('navigation');
   }
 
   /**
@@ -529,6 +581,9 @@ export class LabrigModel implements IDisposable {
   private _sections = {} as Record<SectionId, ISectionState<unknown>>;
   private _selectedNotebook: string | null = null;
   private _focusedNotebook: string | null = null;
+  private _modelsView: IModelsView = { model: null, version: null };
+  private _revealedDataset: string | null = null;
+  private _revealCount = 0;
   private _status: IStatus | null = null;
   private _statusError: LabrigAPIError | null = null;
 }

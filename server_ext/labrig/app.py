@@ -68,6 +68,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
     _previous_default_provisioner: str | None = None
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.services.jobs.backend.start()
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
         self._background_tasks = [
             asyncio.create_task(periodic_gc(self.services.models, self.model_gc_interval, self.log))
@@ -79,6 +80,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
             ticker.stop()
         for task in getattr(self, "_background_tasks", []):
             task.cancel()
+        self.services.jobs.backend.stop()
         set_current_resources(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory

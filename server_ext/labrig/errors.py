@@ -50,9 +50,28 @@ class StorageFull(LabrigError):
 
 
 class CapacityExceeded(Conflict):
-    """The request does not fit what is free now (GPUs held by others, quota, capacity)."""
+    """The request does not fit what is free now (GPUs held by others, quota, capacity).
+
+    A ledger that knows says how much of the ``field`` is free of how much in all and which
+    holders (``job:<id>/rank<r>``, ``kernel:<id>``) hold the rest, so a queued job can say what
+    it waits for and for whom.
+    """
 
     reason = "capacity_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        free: float | None = None,
+        total: float | None = None,
+        holders: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.free = free
+        self.total = total
+        self.holders = holders or []
 
 
 class AccessDenied(LabrigError):

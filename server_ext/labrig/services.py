@@ -11,6 +11,7 @@ uses every service at start, so it builds them all there.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -157,7 +158,13 @@ class Services:
         from .jobs.capacity import SharedLedger
         from .jobs.service import JobService
 
-        jobs = JobService(self.db, self.app.data_dir, self.root_dir or _root_dir(self.app))
+        jobs = JobService(
+            self.db,
+            self.app.data_dir,
+            self.root_dir or _root_dir(self.app),
+            backend=self.job_backend,
+        )
+        jobs.settings = settings_json(self.app)
         # Jobs take GPUs from the ledger kernels use, mount datasets like kernels do, register
         # their declared outputs as model versions, and are refused while their notebook's
         # scratch disk is over its quota. Each of those services is built when a job first
@@ -216,12 +223,25 @@ def _root_dir(app: LabrigSettings) -> str:
     return str(getattr(serverapp, "root_dir", None) or os.getcwd())
 
 
+def _config_value(value: Any) -> str:
+    """A configured class as the import string a ``Type`` trait accepts; anything else as text."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return str(value)
+
+
+def settings_json(app: LabrigSettings) -> dict[str, Any]:
+    """The app's configuration as JSON, for a process that must act as this one would."""
+    loaded: dict[str, Any] = json.loads(json.dumps(app.config, default=_config_value))
+    return loaded
+
+
 def build_services(app: LabrigSettings, root_dir: str | None = None) -> Services:
     """The services over ``app``'s settings, each built on first use (``Services.build_all()``
     builds them at once).
 
     ``root_dir``: where notebook paths start, when not the server's root or the current
-    directory."""
+    directory (a job's supervisor acts for the server that launched it)."""
     return Services(app, root_dir)
 
 

@@ -59,19 +59,23 @@ class LabrigSettings(Configurable):
         default_value="labrig.resources.backend.LocalKernelBackend",
         klass="labrig.resources.backend.KernelBackend",
         config=True,
-        help="Where kernels get their resources: local processes, or Kubernetes pods.",
+        help="""Where notebook kernels get their resources. Only the local backend exists so far
+        (labrig.resources.backend.LocalKernelBackend: processes on this host).""",
     )
     job_backend_class = BackendClass(
-        default_value="labrig.jobs.backend.LocalJobBackend",
+        default_value="labrig.jobs.local.LocalJobBackend",
         klass="labrig.jobs.backend.JobBackend",
         config=True,
-        help="Where job ranks run: local torchrun agents, or Kubeflow PyTorchJob/TrainJob.",
+        help="""Where job ranks run: labrig.jobs.local.LocalJobBackend (torchrun on this host) or
+        labrig.k8s.jobs.KubernetesJobBackend (a Kubeflow PyTorchJob or TrainJob per job, queued
+        by Kueue when configured).""",
     )
     dataset_cache_class = BackendClass(
         default_value="labrig.dataset_mounts.cache.LocalDatasetCache",
         klass="labrig.dataset_mounts.cache.DatasetCache",
         config=True,
-        help="Where dataset content is cached: local disk, or Fluid datasets / PVCs.",
+        help="""Where dataset content is cached. Only the local cache exists so far
+        (labrig.dataset_mounts.cache.LocalDatasetCache: a host-wide cache on local disk).""",
     )
     manage_kernels = Bool(
         True,

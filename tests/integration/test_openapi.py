@@ -16,11 +16,13 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from labrig.handlers import ROUTES
+from labrig.jobs.runtime import snapshot_path
 from labrig.services import Services
 from labrig.store.tables import Dataset, Job, JobSchedule, ResourceRequest
 
 SPEC: dict[str, Any] = yaml.safe_load(files("labrig").joinpath("openapi.yaml").read_text())
 VERBS = ("get", "post", "put", "patch", "delete")
+SNAPSHOT = "5" * 64
 
 
 def resolve(node: Any) -> Any:
@@ -67,7 +69,15 @@ def seed(services: Services, tmp_path: Path) -> None:
     with services.db.session() as session:
         session.add(ResourceRequest(notebook_path="nb/train.ipynb", cpus=2, memory=2**31, gpus=0))
         session.add(Dataset(name="mnist-mini", source_url="file:///data/mnist", options={}))
-        session.add(Job(id="job-1", name="train", notebook_path="nb/train.ipynb", created_at=now))
+        session.add(
+            Job(
+                id="job-1",
+                name="train",
+                notebook_path="nb/train.ipynb",
+                created_at=now,
+                snapshot_sha256=SNAPSHOT,
+            )
+        )
         session.add(
             JobSchedule(
                 id="sched-1",
@@ -82,6 +92,9 @@ def seed(services: Services, tmp_path: Path) -> None:
     notebook = services.jobs.root_dir / "nb" / "train.ipynb"
     notebook.parent.mkdir(parents=True, exist_ok=True)
     notebook.write_text(json.dumps(nbformat.v4.new_notebook()))
+    snapshot = snapshot_path(services.jobs.data_dir, SNAPSHOT)
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.write_text(notebook.read_text())
     services.models.create({"name": "resnet-mini", "description": "tiny", "tags": {"a": "b"}})
     (tmp_path / "model.bin").write_bytes(b"weights")
     services.models.register("resnet-mini", tmp_path / "model.bin", metrics={"acc": 0.5})
@@ -96,6 +109,7 @@ EXISTING = {
     "alias": "production",
     "path": "model.bin",
     "schedule_id": "sched-1",
+    "sha256": SNAPSHOT,
 }
 
 

@@ -64,7 +64,7 @@ test('Run as job: edited parameter, 2 processes, progress, logs, output notebook
   for (const bar of await jobs.rankBars.all()) {
     expect(await bar.getAttribute('value')).toBe(await bar.getAttribute('max'));
   }
-  await jobs.view.locator('select').selectOption('1');
+  await jobs.logRank.selectOption('1');
   await expect(jobs.log).toContainText('test accuracy');
 
   await jobs.view.getByTestId('labrig-open-output').click();

@@ -36,7 +36,7 @@ test.describe('models', () => {
     await models.panel.model('ui-model').getByRole('button', { name: 'ui-model' }).click();
     const section = models.panel.section('models');
     await expect(section.getByTestId('labrig-version-row')).toHaveCount(2);
-    await expect(section.getByTestId('labrig-metric-plot').locator('circle')).toHaveCount(2);
+    await expect(models.plotPoints).toHaveCount(2);
 
     // production -> v2, then moved to v1
     await models.openVersion('ui-model', 2);

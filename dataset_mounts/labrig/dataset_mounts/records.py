@@ -130,6 +130,10 @@ class CatalogRecords:
                 )
             }
             items = [dataset_json(r, versions.get((r.name, r.version or ""))) for r in result.items]
+        # In-memory, so free to add: the panel's poll sees warm-ups other clients started.
+        for item in items:
+            warm = self._warmups.get(item["name"])
+            item["warmup"] = warm.as_json() if warm else None
         return Page(items, result.next_page_token)
 
     def _row(self, session: Any, name: str) -> Dataset:

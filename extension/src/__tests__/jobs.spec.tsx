@@ -3,7 +3,7 @@ import { createRoot, Root } from 'react-dom/client';
 
 import { IFormParameter, IJobForm, initialText, parseParameter } from '../jobs/api';
 import { JobView } from '../jobs/JobView';
-import { metricPaths } from '../jobs/MetricPlot';
+import { curvesSpec, jobCurves, versionsSpec } from '../plots/specs';
 import { RunJobForm } from '../jobs/RunJobForm';
 import { LabrigAPIError, requestAPI } from '../request';
 import { mountPoint, unmountPoint } from './mountPoint';
@@ -66,15 +66,36 @@ describe('parameter parsing', () => {
   });
 });
 
-describe('metricPaths', () => {
-  it('draws one line per rank scaled into the plot', () => {
-    const paths = metricPaths([
+describe('plot specifications', () => {
+  it('draws one line per rank, and per run and rank when runs share a plot', () => {
+    const points = [
       { step: 0, value: 1, rank: 0 },
       { step: 1, value: 0.5, rank: 0 },
-      { step: 0, value: 1, rank: 1 }
+      { step: null, value: 1, rank: 1 },
+      { step: null, value: 0.8, rank: 1 }
+    ];
+    expect(jobCurves(points)).toEqual([
+      { series: 'rank 0', step: 0, value: 1 },
+      { series: 'rank 0', step: 1, value: 0.5 },
+      { series: 'rank 1', step: 0, value: 1 },
+      { series: 'rank 1', step: 1, value: 0.8 }
     ]);
-    expect(paths.map(p => p.rank)).toEqual([0, 1]);
-    expect(paths[0].d).toMatch(/^M4\.0,4\.0 L256\.0,86\.0$/);
+    expect(jobCurves(points.slice(0, 2), 'v3').map(p => p.series)).toEqual(['v3', 'v3']);
+    expect(jobCurves(points, 'v3').map(p => p.series)).toContain('v3 (rank 1)');
+    const spec = curvesSpec('loss', jobCurves(points)) as any;
+    expect(spec.data.values).toHaveLength(4);
+    expect(spec.encoding.color.field).toBe('series');
+    expect(spec.encoding.color.legend).not.toBeNull();
+    expect(spec.description).toBe('loss over steps, rank 0 vs rank 1');
+  });
+
+  it('plots a metric across versions in version order', () => {
+    const spec = versionsSpec('acc', [
+      { version: 3, value: 0.8 },
+      { version: 1, value: 0.5 }
+    ]) as any;
+    expect(spec.data.values.map((v: { version: number }) => v.version)).toEqual([1, 3]);
+    expect(spec.description).toBe('acc across versions 1 to 3');
   });
 });
 
@@ -236,6 +257,31 @@ describe('JobView', () => {
       if (endPoint === 'jobs/j1') {
         return job;
       }
+      if (endPoint === 'jobs/j1/links') {
+        return {
+          job_id: 'j1',
+          name: 'train',
+          status: 'RUNNING',
+          notebook_path: 'train.ipynb',
+          parameters: { lr: 0.5 },
+          snapshot: { sha256: 'ab'.repeat(32), exists: true },
+          datasets: [{ name: 'moons', version: 'v1abcdef99', exists: true, current_version: 'v2' }],
+          resources: {
+            nodes: 1,
+            procs_per_node: 2,
+            world_size: 2,
+            cpus: 1,
+            memory: null,
+            gpus: 0,
+            gpu_type: null,
+            gpus_granted: {}
+          },
+          model_versions: []
+        };
+      }
+      if (endPoint.startsWith('jobs?')) {
+        return { items: [job, { ...job, id: 'j0', name: 'older' }], next_page_token: null };
+      }
       if (endPoint === 'jobs/j1/cancel') {
         return { ...job, status: 'CANCELLED', reason: 'cancelled' };
       }
@@ -271,9 +317,17 @@ describe('JobView', () => {
     expect(host.querySelector('[data-testid="labrig-job-log"]')!.textContent).toBe(
       'epoch 0 loss 0.7\n'
     );
-    expect(host.querySelector('[data-testid="labrig-metric-plot"] path')).not.toBeNull();
     await React.act(async () => {
-      const select = host.querySelector('select') as HTMLSelectElement;
+      await new Promise(resolve => setTimeout(resolve, 0));
+    });
+    expect(host.querySelectorAll('[data-testid="labrig-metric-plot"] path')).toHaveLength(2);
+    const links = host.querySelector('[data-testid="labrig-job-links"]')!.textContent;
+    expect(links).toContain('lr=0.5');
+    expect(links).toContain('moons @ v1abcdef… · pinned now: v2');
+    expect(links).toContain('2 ranks · 1 CPU per rank');
+    expect(links).toContain('No model versions yet');
+    await React.act(async () => {
+      const select = host.querySelector('.labrig-Logs select') as HTMLSelectElement;
       select.value = '1';
       select.dispatchEvent(new Event('change', { bubbles: true }));
     });

@@ -6,6 +6,7 @@ import { IModelVersion, listVersions, loadSnippet, parseMetrics } from '../model
 import { MetricPlot } from '../models/MetricPlot';
 import { ModelsBrowser } from '../models/ModelsBrowser';
 import { submitRegistration, suggestName } from '../models/RegisterDialog';
+import { ILabrigLinks, LinksContext, NO_LINKS } from '../links/links';
 import { LabrigAPIError, requestAPI } from '../request';
 import { mountPoint, unmountPoint } from './mountPoint';
 
@@ -78,6 +79,11 @@ describe('models browser', () => {
       element.click();
     });
   };
+  const type = (input: HTMLInputElement, value: string) => {
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+    setter.call(input, value);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  };
   const button = (text: string) =>
     all('button').find(b => b.textContent?.trim() === text) as HTMLButtonElement;
 
@@ -88,7 +94,86 @@ describe('models browser', () => {
       calls.push([endPoint, init]);
       const url = new URL(endPoint, 'http://x/');
       if (url.pathname === '/models/resnet-mini/versions') {
-        return { items: VERSIONS, next_page_token: null };
+        // Sorted and filtered as the server does.
+        const sort = url.searchParams.get('sort') ?? 'version';
+        const desc = url.searchParams.get('order') !== 'asc';
+        const tag = url.searchParams.get('tag');
+        if (tag && !tag.includes('=')) {
+          throw new LabrigAPIError({
+            status: 400,
+            reason: 'invalid_input',
+            field: 'tag',
+            message: `tag filter '${tag}' is not KEY=VALUE, e.g. team=vision`
+          });
+        }
+        const key = (v: IModelVersion) =>
+          sort === 'version' ? v.version : (v.metrics[sort.slice(7)] as number);
+        const items = VERSIONS.filter(v => key(v) !== undefined).sort(
+          (a, b) => (key(a) - key(b)) * (desc ? -1 : 1)
+        );
+        return { items, next_page_token: null };
+      }
+      if (url.pathname === '/models/resnet-mini/versions/2/lineage') {
+        return {
+          model: 'resnet-mini',
+          version: 2,
+          nodes: [
+            {
+              id: 'dataset:mnist-mini@abc',
+              kind: 'dataset',
+              label: 'mnist-mini',
+              exists: true,
+              name: 'mnist-mini',
+              version: 'abcdef0123456789',
+              current_version: 'ffff',
+              current: false
+            },
+            {
+              id: 'snapshot:aa',
+              kind: 'snapshot',
+              label: 'train.ipynb',
+              exists: false,
+              sha256: 'aa'.repeat(32),
+              notebook_path: 'nb/train.ipynb',
+              parameters: { lr: 0.1 }
+            },
+            {
+              id: 'job:job-7',
+              kind: 'job',
+              label: 'train',
+              exists: true,
+              job_id: 'job-7',
+              status: 'SUCCEEDED',
+              ranks: 2,
+              duration_seconds: 12,
+              resources: {
+                nodes: 1,
+                procs_per_node: 2,
+                world_size: 2,
+                cpus: 1,
+                memory: null,
+                gpus: 0,
+                gpu_type: null,
+                gpus_granted: {}
+              }
+            },
+            {
+              id: 'model_version:resnet-mini/2',
+              kind: 'model_version',
+              label: 'resnet-mini v2',
+              exists: true,
+              model: 'resnet-mini',
+              version: 2,
+              metrics: { acc: 0.95 },
+              aliases: ['production']
+            }
+          ],
+          edges: [
+            { source: 'job:job-7', target: 'model_version:resnet-mini/2', label: 'registered' },
+            { source: 'snapshot:aa', target: 'job:job-7', label: 'ran as' },
+            { source: 'dataset:mnist-mini@abc', target: 'snapshot:aa', label: 'read by' }
+          ]
+        };
       }
       if (url.pathname === '/models/resnet-mini/versions/2' && init.method === 'GET') {
         return VERSIONS[1];
@@ -122,29 +207,86 @@ describe('models browser', () => {
     expect(item.textContent).toContain('tiny');
   });
 
-  it('shows versions with metric columns, sorts them and plots a metric', async () => {
+  it('shows versions with metric columns, sorted by the server, and plots a metric', async () => {
     await React.act(async () => root.render(<ModelsBrowser items={MODELS} />));
     await click(button('resnet-mini'));
     const headers = all('th').map(th => th.textContent);
-    expect(headers).toEqual(['Version ▼', 'acc', 'loss', 'Aliases', 'Registered']);
+    expect(headers).toEqual(['Compare', 'Version ▼', 'acc', 'loss', 'Aliases', 'Registered']);
     const versions = () =>
-      all('[data-testid="labrig-version-row"] td:first-child').map(td => td.textContent);
+      all('[data-testid="labrig-version-row"] td:nth-child(2)').map(td => td.textContent);
     expect(versions()).toEqual(['v3', 'v2', 'v1']);
+    const queries = () =>
+      calls.map(([endPoint]) => endPoint).filter(e => e.startsWith('models/resnet-mini/versions?'));
 
     await click(button('acc'));
+    expect(queries().pop()).toBe(
+      'models/resnet-mini/versions?limit=50&sort=metric%3Aacc&order=desc'
+    );
     expect(versions()).toEqual(['v2', 'v3', 'v1']);
     await click(button('acc ▼'));
+    expect(queries().pop()).toContain('sort=metric%3Aacc&order=asc');
     expect(versions()).toEqual(['v1', 'v3', 'v2']);
     await click(button('loss'));
-    expect(versions()).toEqual(['v3', 'v2', 'v1']); // v1 has no loss: last
+    expect(versions()).toEqual(['v3', 'v2']); // the server lists only versions with loss
+    expect(host.textContent).toContain('Only versions with loss are listed.');
 
-    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('circle')).toHaveLength(3);
+    await React.act(async () => {
+      await new Promise(resolve => setTimeout(resolve, 0));
+    });
+    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('path')).toHaveLength(2);
     const select = query('select') as HTMLSelectElement;
     await React.act(async () => {
       select.value = 'loss';
       select.dispatchEvent(new Event('change', { bubbles: true }));
     });
-    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('circle')).toHaveLength(2);
+    await React.act(async () => {
+      await new Promise(resolve => setTimeout(resolve, 0));
+    });
+    expect(query('[data-testid="labrig-metric-plot"]').querySelectorAll('path')).toHaveLength(2);
+  });
+
+  it("filters on the server and shows a bad filter's message beside its input", async () => {
+    await React.act(async () => root.render(<ModelsBrowser items={MODELS} />));
+    await click(button('resnet-mini'));
+    await click(button('Filter versions'));
+    const tag = query('input[name="tag"]') as HTMLInputElement;
+    await React.act(async () => type(tag, 'no-equals'));
+    await React.act(async () => {
+      (query('[data-testid="labrig-version-filters"]') as HTMLFormElement).requestSubmit();
+    });
+    const message = query('[data-testid="labrig-field-error-tag"]');
+    expect(message.textContent).toContain('is not KEY=VALUE');
+    expect(tag.value).toBe('no-equals');
+    expect(tag.getAttribute('aria-invalid')).toBe('true');
+    expect(tag.getAttribute('aria-describedby')).toBe(message.id);
+
+    await React.act(async () => type(tag, 'team=vision'));
+    await React.act(async () => {
+      (query('[data-testid="labrig-version-filters"]') as HTMLFormElement).requestSubmit();
+    });
+    expect(calls.map(([e]) => e).pop()).toContain('tag=team%3Dvision');
+    expect(host.querySelector('[data-testid="labrig-field-error-tag"]')).toBeNull();
+  });
+
+  it('compares two picked versions', async () => {
+    const compareVersions = jest.fn(async () => null);
+    const links: ILabrigLinks = { ...NO_LINKS, compareVersions };
+    await React.act(async () =>
+      root.render(
+        <LinksContext.Provider value={links}>
+          <ModelsBrowser items={MODELS} />
+        </LinksContext.Provider>
+      )
+    );
+    await click(button('resnet-mini'));
+    const compare = query('[data-testid="labrig-compare-versions"]') as HTMLButtonElement;
+    expect(compare.disabled).toBe(true);
+    for (const v of [3, 1]) {
+      await click(query(`input[aria-label="Compare v${v}"]`));
+    }
+    expect(compare.textContent).toBe('Compare v3 and v1');
+    await click(compare);
+    expect(compareVersions).toHaveBeenCalledWith('resnet-mini', 3, 1);
   });
 
   it('shows a version with files, lineage and the load snippet, and moves an alias', async () => {
@@ -184,18 +326,50 @@ describe('models browser', () => {
     expect(query('[role="alert"]').textContent).toBe("alias 'latest' is not allowed");
   });
 
-  it('links the lineage to the job and the notebook', async () => {
-    const onOpenJob = jest.fn();
-    const onOpenPath = jest.fn();
+  it('links the lineage to the job, the snapshot, the notebook and the datasets', async () => {
+    const opened: string[] = [];
+    const links: ILabrigLinks = {
+      ...NO_LINKS,
+      openJob: async id => (opened.push(`job ${id}`), 'job job-7 was deleted'),
+      openNotebook: async path => (opened.push(`notebook ${path}`), null),
+      openSnapshot: async sha => (opened.push(`snapshot ${sha.slice(0, 4)}`), null),
+      openDataset: async name => (opened.push(`dataset ${name}`), null)
+    };
     await React.act(async () =>
-      root.render(<ModelsBrowser items={MODELS} onOpenJob={onOpenJob} onOpenPath={onOpenPath} />)
+      root.render(
+        <LinksContext.Provider value={links}>
+          <ModelsBrowser items={MODELS} view={{ model: 'resnet-mini', version: 2 }} />
+        </LinksContext.Provider>
+      )
     );
-    await click(button('resnet-mini'));
-    await click(button('v2'));
-    await click(button('job-7'));
-    expect(onOpenJob).toHaveBeenCalledWith('job-7');
-    await click(button('nb/train.ipynb'));
-    expect(onOpenPath).toHaveBeenCalledWith('nb/train.ipynb');
+    const lineage = query('[data-testid="labrig-lineage"]');
+    const inLineage = (text: string) =>
+      Array.from(lineage.querySelectorAll('button')).find(b => b.textContent === text)!;
+    await click(inLineage('job-7'));
+    expect(lineage.querySelector('[data-testid="labrig-link-gone"]')!.textContent).toBe(
+      'job job-7 was deleted'
+    );
+    await click(inLineage('nb/train.ipynb'));
+    await click(inLineage('mnist-mini'));
+    expect(opened).toEqual(['job job-7', 'notebook nb/train.ipynb', 'dataset mnist-mini']);
+
+    // The graph: dataset -> snapshot (deleted since) -> job -> this version.
+    const graph = query('[data-testid="labrig-lineage-graph"]');
+    expect(
+      Array.from(graph.querySelectorAll('.labrig-LineageNode-kind')).map(n => n.textContent)
+    ).toEqual(['Dataset', 'Notebook snapshot', 'Job', 'Model version']);
+    expect(query('[data-testid="labrig-lineage-snapshot"]').textContent).toContain('(deleted)');
+    expect(query('[data-testid="labrig-lineage-snapshot"]').textContent).toContain('lr=0.1');
+    expect(query('[data-testid="labrig-lineage-job"]').textContent).toContain(
+      'succeeded · 12 s2 ranks · 1 CPU per rank'
+    );
+    expect(query('[data-testid="labrig-lineage-dataset"]').textContent).toContain(
+      'pinned now: ffff'
+    );
+    expect(
+      query('[data-testid="labrig-lineage-model_version"] [aria-current="true"]')
+    ).not.toBeNull();
+    expect(graph.textContent).toContain('read by');
   });
 });
 
@@ -240,9 +414,17 @@ describe('models helpers', () => {
 
   it('builds version list queries', async () => {
     mockRequest.mockResolvedValueOnce({ items: [], next_page_token: null });
-    await listVersions('a b', { limit: 5, orderBy: 'metric:acc', order: 'asc' });
+    await listVersions('a b', {
+      limit: 5,
+      sort: 'metric:acc',
+      order: 'asc',
+      alias: 'production',
+      tags: ['team=vision', 'task=cls'],
+      metrics: ['acc>=0.9']
+    });
     expect(mockRequest.mock.calls[0][0]).toBe(
-      'models/a%20b/versions?limit=5&order_by=metric%3Aacc&order=asc'
+      'models/a%20b/versions?limit=5&sort=metric%3Aacc&order=asc&alias=production' +
+        '&tag=team%3Dvision&tag=task%3Dcls&metric=acc%3E%3D0.9'
     );
     expect(loadSnippet('m@production')).toContain('labrig.models.load("m@production")');
   });

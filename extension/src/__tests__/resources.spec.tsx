@@ -269,10 +269,13 @@ describe('ResourcesView', () => {
     await flush();
     const put = calls.find(([, init]) => init.method === 'PUT')!;
     expect(JSON.parse(put[1].body as string)).toEqual({ profile: 'custom', memory: '4GB' });
-    expect(query('[data-testid="labrig-resources-error"]').textContent).toContain(
-      "'4GB' is not a quantity"
-    );
+    // Beside the memory input, not in a banner; what was typed stays.
+    const message = query('[data-testid="labrig-field-error-memory"]');
+    expect(message.textContent).toContain("'4GB' is not a quantity");
+    expect(host.querySelector('[data-testid="labrig-resources-error"]')).toBeNull();
     expect(memory.getAttribute('aria-invalid')).toBe('true');
+    expect(memory.getAttribute('aria-describedby')).toBe(message.id);
+    expect(memory.value).toBe('4GB');
   });
 });
 

@@ -4,8 +4,8 @@
  */
 import * as React from 'react';
 
-import { toLabrigError } from '../request';
 import { ActionButton } from '../panel/ActionButton';
+import { FieldError, FormError, useFormErrors } from '../panel/forms';
 import { formatBytes, plural } from '../panel/format';
 import { useAction } from '../panel/hooks';
 import {
@@ -23,6 +23,7 @@ import {
   startWarmUp,
   unmountDataset
 } from './api';
+import { DatasetUsers } from './DatasetUsers';
 
 /** Milliseconds between warm-up progress polls. */
 export const POLL_MS = 500;
@@ -92,8 +93,25 @@ function cachedPercent(item: IDatasetInfo): number | null {
 /**
  * One dataset with its actions.
  */
-export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void }): JSX.Element {
-  const { item, onChanged } = props;
+export function DatasetRow(props: {
+  item: IDatasetInfo;
+  onChanged: () => void;
+  /** A link asked to show this dataset: bring it into view and focus it. */
+  revealed?: boolean;
+  /** Changes each time a link asks again. */
+  revealKey?: number;
+}): JSX.Element {
+  const { item, onChanged, revealed, revealKey } = props;
+  const rowRef = React.useRef<HTMLLIElement>(null);
+  React.useEffect(() => {
+    const row = rowRef.current;
+    if (revealed && row) {
+      if (typeof row.scrollIntoView === 'function') {
+        row.scrollIntoView({ block: 'nearest' });
+      }
+      row.focus();
+    }
+  }, [revealed, revealKey]);
   const { busy, error, act } = useAction();
   const [preview, setPreview] = React.useState<IRefreshPreview | null>(null);
   const [warm, setWarm] = useWarmUp(item.name, item.warmup ?? null, onChanged);
@@ -119,7 +137,13 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
   }
 
   return (
-    <li className="labrig-Item labrig-Dataset" data-testid="labrig-dataset">
+    <li
+      ref={rowRef}
+      tabIndex={-1}
+      className={`labrig-Item labrig-Dataset${revealed ? ' labrig-mod-highlight' : ''}`}
+      data-testid="labrig-dataset"
+      aria-label={`Dataset ${item.name}`}
+    >
       <div className="labrig-Item-primary">
         <span className="labrig-Item-name" title={item.name}>
           {item.name}
@@ -157,12 +181,14 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
         {running ? (
           <ActionButton
             label="Cancel"
+            ariaLabel={`Cancel the warm-up of ${item.name}`}
             disabled={busy}
             onClick={() => void act(async () => setWarm(await cancelWarmUp(item.name)))}
           />
         ) : (
           <ActionButton
             label="Warm"
+            ariaLabel={`Warm ${item.name}: fetch every file into the cache`}
             disabled={busy}
             onClick={() => void act(async () => setWarm(await startWarmUp(item.name)))}
           />
@@ -170,12 +196,14 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
         {item.mount_path ? (
           <ActionButton
             label="Unmount"
+            ariaLabel={`Unmount ${item.name}`}
             disabled={busy}
             onClick={changeThenRefresh(unmountDataset)}
           />
         ) : (
           <ActionButton
             label="Mount"
+            ariaLabel={`Mount ${item.name} for every kernel`}
             disabled={busy || running}
             onClick={changeThenRefresh(mountDataset)}
           />
@@ -190,11 +218,13 @@ export function DatasetRow(props: { item: IDatasetInfo; onChanged: () => void })
         {!item.admin && (
           <ActionButton
             label="Remove"
+            ariaLabel={`Remove ${item.name} from the catalog`}
             disabled={busy || running}
             onClick={changeThenRefresh(deleteDataset)}
           />
         )}
       </div>
+      <DatasetUsers name={item.name} />
       {preview && (
         <RefreshDialog
           preview={preview}
@@ -226,12 +256,23 @@ export function RefreshDialog(props: {
   onCancel: () => void;
 }): JSX.Element {
   const { preview } = props;
+  const dialog = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    dialog.current?.querySelector('button')?.focus();
+  }, []);
   return (
     <div
+      ref={dialog}
       className="labrig-Dialog"
       role="dialog"
       aria-label={`Refresh ${preview.dataset}`}
       data-testid="labrig-refresh-dialog"
+      onKeyDown={event => {
+        if (event.key === 'Escape') {
+          event.stopPropagation();
+          props.onCancel();
+        }
+      }}
     >
       {preview.changed ? (
         <>
@@ -259,6 +300,8 @@ export function RefreshDialog(props: {
 export function DatasetsView(props: {
   items: ReadonlyArray<IDatasetInfo>;
   onChanged: () => void;
+  revealed?: string | null;
+  revealKey?: number;
 }): JSX.Element | null {
   if (props.items.length === 0) {
     return null;
@@ -266,52 +309,51 @@ export function DatasetsView(props: {
   return (
     <ul className="labrig-List" aria-label="Datasets">
       {props.items.map(item => (
-        <DatasetRow key={item.name} item={item} onChanged={props.onChanged} />
+        <DatasetRow
+          key={item.name}
+          item={item}
+          onChanged={props.onChanged}
+          revealed={props.revealed === item.name}
+          revealKey={props.revealKey}
+        />
       ))}
     </ul>
   );
 }
 
+/** The add form's inputs: label, server field, placeholder. */
+const ADD_FIELDS: ReadonlyArray<[string, string, string]> = [
+  ['Dataset name', 'name', 'name'],
+  ['Source URL', 'source_url', 's3://bucket/prefix/, https://..., file:///...'],
+  ['Include pattern', 'include', 'include (optional), e.g. *.parquet'],
+  ['Endpoint URL', 'options', 'endpoint (optional, S3/OSS-compatible)']
+];
+
 /**
- * Add a dataset by name and source URL (and optional include pattern and endpoint).
+ * Add a dataset by name and source URL (and optional include pattern and endpoint). The
+ * server's error shows beside the input it names, and what was typed stays.
  */
 export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
-  const [name, setName] = React.useState('');
-  const [source, setSource] = React.useState('');
-  const [include, setInclude] = React.useState('');
-  const [endpoint, setEndpoint] = React.useState('');
-  const [error, setError] = React.useState<string | null>(null);
-  const [busy, setBusy] = React.useState(false);
+  const empty = { name: '', source_url: '', include: '', options: '' };
+  const [values, setValues] = React.useState<{ [field: string]: string }>(empty);
+  const form = useFormErrors(ADD_FIELDS.map(([, field]) => field));
+  const ids = React.useId();
 
   const submit = async (event: React.FormEvent): Promise<void> => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await createDataset({
-        name: name.trim(),
-        source_url: source.trim(),
-        ...(include.trim() ? { include: include.trim() } : {}),
-        ...(endpoint.trim() ? { options: { endpoint_url: endpoint.trim() } } : {})
-      });
-      setName('');
-      setSource('');
-      setInclude('');
-      setEndpoint('');
+    const ok = await form.submit(() =>
+      createDataset({
+        name: values.name.trim(),
+        source_url: values.source_url.trim(),
+        ...(values.include.trim() ? { include: values.include.trim() } : {}),
+        ...(values.options.trim() ? { options: { endpoint_url: values.options.trim() } } : {})
+      })
+    );
+    if (ok) {
+      setValues(empty);
       props.onAdded();
-    } catch (err) {
-      setError(toLabrigError(err).message);
-    } finally {
-      setBusy(false);
     }
   };
-
-  const fields: Array<[string, string, string, (value: string) => void]> = [
-    ['Dataset name', 'name', name, setName],
-    ['Source URL', 's3://bucket/prefix/, https://..., file:///...', source, setSource],
-    ['Include pattern', 'include (optional), e.g. *.parquet', include, setInclude],
-    ['Endpoint URL', 'endpoint (optional, S3/OSS-compatible)', endpoint, setEndpoint]
-  ];
 
   return (
     <form
@@ -320,28 +362,31 @@ export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
       data-testid="labrig-add-dataset"
       onSubmit={event => void submit(event)}
     >
-      {fields.map(([label, placeholder, value, set]) => (
-        <input
-          key={label}
-          className="jp-mod-styled"
-          aria-label={label}
-          placeholder={placeholder}
-          value={value}
-          onChange={event => set(event.target.value)}
-        />
+      {ADD_FIELDS.map(([label, field, placeholder]) => (
+        <div key={field} className="labrig-Field">
+          <input
+            id={`${ids}-${field}`}
+            className="jp-mod-styled"
+            name={field}
+            aria-label={label}
+            placeholder={placeholder}
+            value={values[field]}
+            autoComplete="off"
+            spellCheck={false}
+            onChange={event => setValues({ ...values, [field]: event.target.value })}
+            {...form.inputProps(field)}
+          />
+          <FieldError form={form} field={field} />
+        </div>
       ))}
       <button
         type="submit"
         className="jp-mod-styled jp-mod-accept"
-        disabled={busy || !name.trim() || !source.trim()}
+        disabled={form.busy || !values.name.trim() || !values.source_url.trim()}
       >
         Add dataset
       </button>
-      {error && (
-        <div className="labrig-Error" role="alert">
-          {error}
-        </div>
-      )}
+      <FormError form={form} />
     </form>
   );
 }

@@ -4,6 +4,8 @@
  */
 import * as React from 'react';
 
+import { CompareWith, JobLinksView } from '../links/JobLinksView';
+import { short } from '../links/api';
 import { toLabrigError } from '../request';
 import {
   cancelJob,
@@ -49,7 +51,12 @@ export function JobView(props: IJobViewProps): JSX.Element {
           setRanks(value.ranks ?? []);
         }
       })
-      .catch(err => live && setError(toLabrigError(err).message));
+      .catch(err => {
+        const error = toLabrigError(err);
+        if (live) {
+          setError(error.status === 404 ? `job ${short(jobId)} was deleted` : error.message);
+        }
+      });
     const open = eventSource ?? ((url: string) => new EventSource(url));
     const source = open(jobEventsUrl(jobId));
     const data = (event: Event) => JSON.parse((event as MessageEvent).data);
@@ -89,7 +96,15 @@ export function JobView(props: IJobViewProps): JSX.Element {
   };
 
   if (!job) {
-    return <div className="labrig-JobView">{error ?? 'Loading job…'}</div>;
+    return (
+      <div
+        className="labrig-JobView"
+        role={error ? 'alert' : undefined}
+        data-testid="labrig-job-view-empty"
+      >
+        {error ?? 'Loading job…'}
+      </div>
+    );
   }
   const active = !FINAL.includes(job.status);
   return (
@@ -141,11 +156,17 @@ export function JobView(props: IJobViewProps): JSX.Element {
           {error}
         </div>
       )}
-      <div className="labrig-Ranks" aria-label="Progress per rank">
+      <JobLinksView jobId={jobId} status={job.status} />
+      <CompareWith job={job} />
+      <div className="labrig-Ranks" role="group" aria-label="Progress per rank">
         {ranks.map(r => (
           <div key={r.rank} className="labrig-Rank" data-testid="labrig-rank-progress">
             <span>rank {r.rank}</span>
-            <progress max={r.cells ?? 1} value={r.cells_done} />
+            <progress
+              max={r.cells ?? 1}
+              value={r.cells_done}
+              aria-label={`Progress of rank ${r.rank}`}
+            />
             <span className="labrig-Muted">
               cell {r.cells_done} of {r.cells ?? '?'}
               {r.elapsed !== null ? ` · ${Math.round(r.elapsed)} s` : ''}

@@ -7,6 +7,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { runJobIcon } from '../icons';
+import { ILabrigLinks, LinksContext, NO_LINKS } from '../links/links';
 import { JobView } from './JobView';
 import { RunJobForm } from './RunJobForm';
 
@@ -15,6 +16,9 @@ export class JobsUI {
     this._app = app;
     this._onChanged = onChanged;
   }
+
+  /** Where the job view's cross-links lead (set once the application's links exist). */
+  links: ILabrigLinks = NO_LINKS;
 
   /**
    * Open the Run-as-job form for a notebook; on submit it shows the new job.
@@ -54,18 +58,20 @@ export class JobsUI {
       }
     }
     const content = ReactWidget.create(
-      <JobView
-        jobId={jobId}
-        onOpenNotebook={path => void this._app.commands.execute('docmanager:open', { path })}
-        onOpenJob={other => {
-          this._onChanged();
-          this.openJob(other);
-        }}
-        onDeleted={() => {
-          widget.dispose();
-          this._onChanged();
-        }}
-      />
+      <LinksContext.Provider value={this.links}>
+        <JobView
+          jobId={jobId}
+          onOpenNotebook={path => void this._app.commands.execute('docmanager:open', { path })}
+          onOpenJob={other => {
+            this._onChanged();
+            this.openJob(other);
+          }}
+          onDeleted={() => {
+            widget.dispose();
+            this._onChanged();
+          }}
+        />
+      </LinksContext.Provider>
     );
     content.addClass('labrig-JobWidget');
     const widget = new MainAreaWidget({ content });

@@ -1,41 +1,43 @@
 /**
- * The Models section: models with their latest version and aliases, a model's versions
- * (sortable metrics table and a plot), and a version's files, lineage and aliases.
+ * The Models section: models with their latest version and aliases; a model's versions (sorted
+ * and filtered by the server, paged, plotted, two of them compared); one version's detail.
  */
 import * as React from 'react';
 
 import { IModel } from '../api';
-import { formatAbsolute, formatRelative } from '../panel/format';
+import { IModelsView } from '../model';
+import { useLinks } from '../links/links';
+import { formatAbsolute, formatNumber, formatRelative } from '../panel/format';
+import { FieldError, FormError, useFormErrors } from '../panel/forms';
 import { toLabrigError } from '../request';
-import { deleteModel, IModelVersion, listVersions } from './api';
-import { Confirm, useLoad } from './common';
-import { formatNumber, MetricPlot } from './MetricPlot';
+import { deleteModel, IModelVersion, IVersionListOptions, listVersions } from './api';
+import { Confirm } from './common';
+import { MetricPlot } from './MetricPlot';
 import { VersionDetail } from './VersionDetail';
 
 export interface IModelsBrowserProps {
   items: ReadonlyArray<IModel>;
+  /** What is shown; the browser keeps its own when omitted. */
+  view?: IModelsView;
+  onNavigate?: (view: IModelsView) => void;
   /** Called after a change (alias moved, version deleted) so the list refreshes. */
   onChanged?: () => void;
-  /** Open a file of the workspace (a notebook from the lineage). */
-  onOpenPath?: (path: string) => void;
-  /** Open the live view of the job that produced a version. */
-  onOpenJob?: (id: string) => void;
 }
 
 export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
-  const [selected, setSelected] = React.useState<string | null>(null);
-  const [version, setVersion] = React.useState<number | null>(null);
+  const [local, setLocal] = React.useState<IModelsView>({ model: null, version: null });
+  const view = props.view ?? local;
+  const navigate = props.onNavigate ?? setLocal;
+  const { model: selected, version } = view;
   if (selected !== null && version !== null) {
     return (
       <VersionDetail
         name={selected}
         version={version}
-        onBack={() => setVersion(null)}
+        onBack={() => navigate({ model: selected, version: null })}
         onChanged={props.onChanged}
-        onOpenPath={props.onOpenPath}
-        onOpenJob={props.onOpenJob}
         onDeleted={() => {
-          setVersion(null);
+          navigate({ model: selected, version: null });
           props.onChanged?.();
         }}
       />
@@ -47,10 +49,10 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
       <ModelDetail
         name={selected}
         model={model ?? null}
-        onBack={() => setSelected(null)}
-        onSelect={setVersion}
+        onBack={() => navigate({ model: null, version: null })}
+        onSelect={v => navigate({ model: selected, version: v })}
         onDeleted={() => {
-          setSelected(null);
+          navigate({ model: null, version: null });
           props.onChanged?.();
         }}
       />
@@ -68,7 +70,7 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
               type="button"
               className="labrig-LinkButton labrig-Item-name"
               title={`Show the versions of ${model.name}`}
-              onClick={() => setSelected(model.name)}
+              onClick={() => navigate({ model: model.name, version: null })}
             >
               {model.name}
             </button>
@@ -92,11 +94,48 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
   );
 }
 
-type SortKey = 'version' | 'created_at' | string;
+/** How the versions are asked for: sorted and filtered by the server. */
+export interface IVersionQuery {
+  sort: string;
+  desc: boolean;
+  alias: string;
+  tag: string;
+  metric: string;
+}
+
+export const DEFAULT_QUERY: IVersionQuery = {
+  sort: 'version',
+  desc: true,
+  alias: '',
+  tag: '',
+  metric: ''
+};
+
+/** Versions per page. */
+export const VERSIONS_PAGE = 50;
 
 /**
- * Versions of one model: a table with one column per metric (click a header to sort) and
- * a plot of the chosen metric.
+ * The list options of a query: several filters of a kind are comma-separated in the form.
+ */
+export function listOptions(query: IVersionQuery): IVersionListOptions {
+  const split = (text: string) =>
+    text
+      .split(',')
+      .map(part => part.trim())
+      .filter(Boolean);
+  return {
+    limit: VERSIONS_PAGE,
+    sort: query.sort,
+    order: query.desc ? 'desc' : 'asc',
+    alias: query.alias.trim() || undefined,
+    tags: split(query.tag),
+    metrics: split(query.metric)
+  };
+}
+
+/**
+ * Versions of one model: a table with one column per metric (a header sorts by it, on the
+ * server), filters, paging, a plot of a metric, and a pick of two versions to compare.
  */
 export function ModelDetail(props: {
   name: string;
@@ -105,51 +144,85 @@ export function ModelDetail(props: {
   onSelect: (version: number) => void;
   onDeleted: () => void;
 }): JSX.Element {
-  const { value: page, error } = useLoad(
-    () => listVersions(props.name, { limit: 200 }),
-    [props.name]
-  );
-  const [sort, setSort] = React.useState<{ key: SortKey; desc: boolean }>({
-    key: 'version',
-    desc: true
-  });
+  const links = useLinks();
+  const [query, setQuery] = React.useState<IVersionQuery>(DEFAULT_QUERY);
+  const [typed, setTyped] = React.useState({ alias: '', tag: '', metric: '' });
+  const [versions, setVersions] = React.useState<IModelVersion[] | null>(null);
+  const [next, setNext] = React.useState<string | null>(null);
+  const [loadingMore, setLoadingMore] = React.useState(false);
+  const [metricNames, setMetricNames] = React.useState<string[]>([]);
   const [plotted, setPlotted] = React.useState<string | null>(null);
+  const [picked, setPicked] = React.useState<number[]>([]);
+  const [notice, setNotice] = React.useState<string | null>(null);
   const [confirming, setConfirming] = React.useState(false);
   const [actionError, setActionError] = React.useState<string | null>(null);
-  const versions = page?.items ?? [];
-  const metricNames = Array.from(new Set(versions.flatMap(v => Object.keys(v.metrics)))).sort();
-  const metric = plotted ?? metricNames[0] ?? null;
+  const filters = useFormErrors(['alias', 'tag', 'metric']);
+  const { setError } = filters;
+  const [showFilters, setShowFilters] = React.useState(false);
 
-  const sorted = [...versions].sort((a, b) => {
-    const value = (v: IModelVersion): number | string | undefined =>
-      sort.key === 'version'
-        ? v.version
-        : sort.key === 'created_at'
-          ? v.created_at
-          : v.metrics[sort.key];
-    const [x, y] = [value(a), value(b)];
-    if (x === undefined || y === undefined) {
-      return x === undefined ? (y === undefined ? 0 : 1) : -1; // missing values last
+  const remember = (items: ReadonlyArray<IModelVersion>) =>
+    setMetricNames(old => {
+      const names = new Set([...old, ...items.flatMap(v => Object.keys(v.metrics))]);
+      return names.size === old.length ? old : [...names].sort();
+    });
+
+  React.useEffect(() => {
+    let live = true;
+    listVersions(props.name, listOptions(query)).then(
+      page => {
+        if (live) {
+          setVersions(page.items);
+          setNext(page.next_page_token);
+          remember(page.items);
+          setError(null);
+        }
+      },
+      reason => live && setError(toLabrigError(reason))
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.name, query]);
+
+  const loadMore = async (): Promise<void> => {
+    if (!next) {
+      return;
     }
-    const order = x < y ? -1 : x > y ? 1 : 0;
-    return sort.desc ? -order : order;
-  });
+    setLoadingMore(true);
+    await filters.submit(async () => {
+      const page = await listVersions(props.name, { ...listOptions(query), pageToken: next });
+      setVersions(old => [...(old ?? []), ...page.items]);
+      setNext(page.next_page_token);
+      remember(page.items);
+    });
+    setLoadingMore(false);
+  };
 
-  const header = (key: SortKey, label: string) => (
-    <th
-      scope="col"
-      aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
-    >
-      <button
-        type="button"
-        className="labrig-LinkButton"
-        onClick={() => setSort({ key, desc: sort.key === key ? !sort.desc : true })}
-      >
-        {label}
-        {sort.key === key ? (sort.desc ? ' ▼' : ' ▲') : ''}
-      </button>
-    </th>
-  );
+  const metric = plotted ?? metricNames[0] ?? null;
+  const items = versions ?? [];
+
+  const header = (key: string, label: string) => {
+    const active = query.sort === key;
+    return (
+      <th scope="col" aria-sort={active ? (query.desc ? 'descending' : 'ascending') : 'none'}>
+        <button
+          type="button"
+          className="labrig-LinkButton"
+          aria-label={`Sort by ${label}${active ? (query.desc ? ', descending' : ', ascending') : ''}`}
+          onClick={() => setQuery({ ...query, sort: key, desc: active ? !query.desc : true })}
+        >
+          {label}
+          {active ? (query.desc ? ' ▼' : ' ▲') : ''}
+        </button>
+      </th>
+    );
+  };
+
+  const pick = (version: number, on: boolean) =>
+    setPicked(old =>
+      on ? [...old.filter(v => v !== version), version].slice(-2) : old.filter(v => v !== version)
+    );
 
   const remove = async () => {
     try {
@@ -161,6 +234,7 @@ export function ModelDetail(props: {
     }
   };
 
+  const filtered = query.alias || query.tag || query.metric;
   return (
     <div className="labrig-ModelDetail" data-testid="labrig-model-detail">
       <div className="labrig-DetailHeader">
@@ -172,28 +246,110 @@ export function ModelDetail(props: {
       {props.model?.description && (
         <p className="labrig-Item-secondary">{props.model.description}</p>
       )}
-      {(error || actionError) && (
+      <button
+        type="button"
+        className="labrig-LinkButton"
+        aria-expanded={showFilters || !!filters.error}
+        aria-controls="labrig-version-filters"
+        onClick={() => setShowFilters(!showFilters)}
+      >
+        {filtered ? 'Filters (on)' : 'Filter versions'}
+      </button>
+      <form
+        id="labrig-version-filters"
+        hidden={!(showFilters || filters.error)}
+        className="labrig-Form labrig-VersionFilters"
+        aria-label={`Filter the versions of ${props.name}`}
+        data-testid="labrig-version-filters"
+        onSubmit={event => {
+          event.preventDefault();
+          setPicked([]);
+          setQuery({ ...query, ...typed });
+        }}
+      >
+        <FilterInput
+          form={filters}
+          field="alias"
+          label="Alias"
+          placeholder="production"
+          value={typed.alias}
+          onChange={alias => setTyped({ ...typed, alias })}
+        />
+        <FilterInput
+          form={filters}
+          field="tag"
+          label="Tags"
+          placeholder="team=vision"
+          value={typed.tag}
+          onChange={tag => setTyped({ ...typed, tag })}
+        />
+        <FilterInput
+          form={filters}
+          field="metric"
+          label="Metrics"
+          placeholder="acc>=0.9"
+          value={typed.metric}
+          onChange={metric => setTyped({ ...typed, metric })}
+        />
+        <div className="labrig-Form-actions">
+          <button type="submit" className="jp-mod-styled labrig-Button">
+            Filter
+          </button>
+          {filtered && (
+            <button
+              type="button"
+              className="jp-mod-styled labrig-Button"
+              onClick={() => {
+                setTyped({ alias: '', tag: '', metric: '' });
+                setQuery({ ...query, alias: '', tag: '', metric: '' });
+              }}
+            >
+              Clear filters
+            </button>
+          )}
+        </div>
+      </form>
+      <FormError form={filters} />
+      {actionError && (
         <div className="labrig-Error" role="alert">
-          {error ?? actionError}
+          {actionError}
         </div>
       )}
-      {page && versions.length === 0 && <p className="labrig-empty">No versions yet.</p>}
-      {versions.length > 0 && (
+      {versions && items.length === 0 && (
+        <p className="labrig-empty">
+          {filtered ? 'No version matches these filters.' : 'No versions yet.'}
+        </p>
+      )}
+      {query.sort.startsWith('metric:') && items.length > 0 && (
+        <p className="labrig-Muted">Only versions with {query.sort.slice(7)} are listed.</p>
+      )}
+      {items.length > 0 && (
         <>
           <table className="labrig-VersionsTable" aria-label={`Versions of ${props.name}`}>
             <thead>
               <tr>
+                <th scope="col">
+                  <span className="labrig-VisuallyHidden">Compare</span>
+                </th>
                 {header('version', 'Version')}
                 {metricNames.map(name => (
-                  <React.Fragment key={name}>{header(name, name)}</React.Fragment>
+                  <React.Fragment key={name}>{header(`metric:${name}`, name)}</React.Fragment>
                 ))}
                 <th scope="col">Aliases</th>
                 {header('created_at', 'Registered')}
               </tr>
             </thead>
             <tbody>
-              {sorted.map(v => (
+              {items.map(v => (
                 <tr key={v.version} data-testid="labrig-version-row">
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Compare v${v.version}`}
+                      checked={picked.includes(v.version)}
+                      onChange={event => pick(v.version, event.target.checked)}
+                    />
+                  </td>
                   <td>
                     <button
                       type="button"
@@ -214,6 +370,41 @@ export function ModelDetail(props: {
               ))}
             </tbody>
           </table>
+          {next && (
+            <button
+              type="button"
+              className="labrig-LinkButton labrig-ShowMore"
+              disabled={loadingMore}
+              onClick={() => void loadMore()}
+            >
+              {loadingMore ? 'Loading…' : 'Show more versions'}
+            </button>
+          )}
+          <div className="labrig-Compare-pick">
+            <button
+              type="button"
+              className="jp-mod-styled labrig-Button"
+              disabled={picked.length !== 2}
+              data-testid="labrig-compare-versions"
+              onClick={() =>
+                void links
+                  .compareVersions(props.name, picked[0], picked[1])
+                  .then(outcome => setNotice(outcome))
+              }
+            >
+              {picked.length === 2
+                ? `Compare v${picked[0]} and v${picked[1]}`
+                : 'Compare two versions'}
+            </button>
+            {picked.length !== 2 && (
+              <span className="labrig-Muted"> pick two in the first column</span>
+            )}
+            {notice && (
+              <span className="labrig-LinkGone" role="status">
+                {notice}
+              </span>
+            )}
+          </div>
           {metric && (
             <div className="labrig-PlotBox">
               <label>
@@ -230,7 +421,7 @@ export function ModelDetail(props: {
                   ))}
                 </select>
               </label>
-              <MetricPlot versions={versions} metric={metric} />
+              <MetricPlot versions={items} metric={metric} />
             </div>
           )}
         </>
@@ -242,6 +433,36 @@ export function ModelDetail(props: {
         setConfirming={setConfirming}
         onConfirm={remove}
       />
+    </div>
+  );
+}
+
+function FilterInput(props: {
+  form: ReturnType<typeof useFormErrors>;
+  field: string;
+  label: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  const id = `${props.form.errorId(props.field)}-input`;
+  return (
+    <div className="labrig-Field">
+      <label htmlFor={id} className="labrig-Field-label">
+        {props.label}
+      </label>
+      <input
+        id={id}
+        className="jp-mod-styled labrig-Input"
+        name={props.field}
+        placeholder={props.placeholder}
+        value={props.value}
+        autoComplete="off"
+        spellCheck={false}
+        onChange={event => props.onChange(event.target.value)}
+        {...props.form.inputProps(props.field)}
+      />
+      <FieldError form={props.form} field={props.field} />
     </div>
   );
 }

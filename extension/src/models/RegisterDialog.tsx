@@ -2,11 +2,11 @@
  * "Register as model": a dialog that registers a file or folder of the workspace as the next
  * version of a model (new or existing).
  */
-import { Dialog, Notification, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { basename } from '../panel/format';
-import { toLabrigError } from '../request';
+import { LabrigAPIError, toLabrigError } from '../request';
 import { IModelVersion, parseMetrics, registerVersion } from './api';
 
 export interface IRegisterValues {
@@ -25,20 +25,39 @@ export function suggestName(path: string): string {
 }
 
 /**
- * The form inside the dialog.
+ * The form inside the dialog; `error` is the last attempt's, shown beside the input it names.
  */
 export function RegisterForm(props: {
   path: string;
   names: ReadonlyArray<string>;
   values: IRegisterValues;
   onChange: (values: IRegisterValues) => void;
+  error?: LabrigAPIError | null;
 }): JSX.Element {
-  const { values, onChange } = props;
+  const { values, onChange, error } = props;
+  const shown = ['name', 'metrics', 'note'];
+  const messageFor = (field: string) => (error && error.field === field ? error.message : null);
+  const other = error && !shown.includes(error.field ?? '') ? error.message : null;
+  const fieldError = (field: string) =>
+    messageFor(field) ? (
+      <div id={`labrig-register-${field}-error`} className="labrig-FieldError" role="alert">
+        {messageFor(field)}
+      </div>
+    ) : null;
+  const invalid = (field: string) =>
+    messageFor(field)
+      ? { 'aria-invalid': true, 'aria-describedby': `labrig-register-${field}-error` }
+      : { 'aria-invalid': false };
   return (
     <div className="labrig-RegisterForm" data-testid="labrig-register-form">
       <p>
         Register <code>{props.path}</code> as a new version.
       </p>
+      {other && (
+        <div className="labrig-Error" role="alert">
+          {other}
+        </div>
+      )}
       <label>
         Model
         <input
@@ -47,8 +66,10 @@ export function RegisterForm(props: {
           value={values.name}
           onChange={event => onChange({ ...values, name: event.target.value })}
           aria-label="Model name"
+          {...invalid('name')}
         />
       </label>
+      {fieldError('name')}
       <datalist id="labrig-register-models">
         {props.names.map(name => (
           <option key={name} value={name} />
@@ -62,8 +83,10 @@ export function RegisterForm(props: {
           value={values.metrics}
           onChange={event => onChange({ ...values, metrics: event.target.value })}
           aria-label="Metrics"
+          {...invalid('metrics')}
         />
       </label>
+      {fieldError('metrics')}
       <label>
         Note
         <textarea
@@ -71,8 +94,10 @@ export function RegisterForm(props: {
           value={values.note}
           onChange={event => onChange({ ...values, note: event.target.value })}
           aria-label="Note"
+          {...invalid('note')}
         />
       </label>
+      {fieldError('note')}
     </div>
   );
 }
@@ -80,10 +105,12 @@ export function RegisterForm(props: {
 class RegisterBody extends ReactWidget implements Dialog.IBodyWidget<IRegisterValues> {
   constructor(
     private _path: string,
-    private _names: ReadonlyArray<string>
+    private _names: ReadonlyArray<string>,
+    values: IRegisterValues,
+    private _error: LabrigAPIError | null
   ) {
     super();
-    this._values = { name: suggestName(_path), metrics: '', note: '' };
+    this._values = values;
   }
 
   getValue(): IRegisterValues {
@@ -96,6 +123,7 @@ class RegisterBody extends ReactWidget implements Dialog.IBodyWidget<IRegisterVa
         path={this._path}
         names={this._names}
         values={this._values}
+        error={this._error}
         onChange={values => {
           this._values = values;
           this.update();
@@ -108,7 +136,8 @@ class RegisterBody extends ReactWidget implements Dialog.IBodyWidget<IRegisterVa
 }
 
 /**
- * Check the form and post it; returns the new version or throws a readable Error.
+ * Check the form and post it; returns the new version or throws a `LabrigAPIError` naming the
+ * field that was wrong.
  */
 export async function submitRegistration(
   path: string,
@@ -116,9 +145,24 @@ export async function submitRegistration(
 ): Promise<IModelVersion> {
   const name = values.name.trim();
   if (!name) {
-    throw new Error('Give the model a name.');
+    throw new LabrigAPIError({
+      status: 0,
+      reason: 'invalid_input',
+      field: 'name',
+      message: 'Give the model a name.'
+    });
   }
-  const metrics = parseMetrics(values.metrics);
+  let metrics: { [name: string]: number };
+  try {
+    metrics = parseMetrics(values.metrics);
+  } catch (reason) {
+    throw new LabrigAPIError({
+      status: 0,
+      reason: 'invalid_input',
+      field: 'metrics',
+      message: reason instanceof Error ? reason.message : String(reason)
+    });
+  }
   try {
     return await registerVersion(name, { path, metrics, note: values.note });
   } catch (reason) {
@@ -127,30 +171,43 @@ export async function submitRegistration(
 }
 
 /**
- * Show the dialog for `path`; on Register, post it and report the result.
+ * Show the dialog for `path`; on Register, post it. A refusal opens the dialog again with what
+ * was typed and the server's message beside the field it names. The registration's
+ * notification comes from the panel, which sees the new version (`TransitionNotifier`).
  */
 export async function showRegisterDialog(
   path: string,
   names: ReadonlyArray<string>,
   onRegistered?: (version: IModelVersion) => void
 ): Promise<IModelVersion | null> {
-  const result = await showDialog({
-    title: 'Register as model',
-    body: new RegisterBody(path, names),
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Register' })],
-    focusNodeSelector: 'input[name="model"]'
-  });
-  if (!result.button.accept || result.value === null) {
-    return null;
-  }
-  try {
-    const version = await submitRegistration(path, result.value);
-    Notification.success(`Registered ${version.ref}`, { autoClose: 5000 });
-    onRegistered?.(version);
-    return version;
-  } catch (reason) {
-    const message = reason instanceof Error ? reason.message : String(reason);
-    Notification.error(`Could not register ${basename(path)}: ${message}`, { autoClose: 8000 });
-    return null;
+  let values: IRegisterValues = { name: suggestName(path), metrics: '', note: '' };
+  let error: LabrigAPIError | null = null;
+  for (;;) {
+    const focus: string =
+      error?.field === 'metrics' ? 'metrics' : error?.field === 'note' ? 'note' : 'model';
+    const result = await showDialog({
+      title: 'Register as model',
+      body: new RegisterBody(path, names, values, error),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Register' })],
+      focusNodeSelector: focus === 'note' ? 'textarea[name="note"]' : `input[name="${focus}"]`
+    });
+    if (!result.button.accept || result.value === null) {
+      return null;
+    }
+    values = result.value;
+    try {
+      const version = await submitRegistration(path, values);
+      onRegistered?.(version);
+      return version;
+    } catch (reason) {
+      error = toLabrigError(reason);
+      if (error.field === undefined && basename(path)) {
+        error = new LabrigAPIError({
+          status: error.status,
+          reason: error.reason,
+          message: `Could not register ${basename(path)}: ${error.message}`
+        });
+      }
+    }
   }
 }

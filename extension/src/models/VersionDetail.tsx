@@ -1,26 +1,24 @@
 /**
- * One model version: metrics, files, lineage (links to its job and notebook), aliases and the
- * snippet that loads it.
+ * One model version: metrics, parameters, files, its lineage (a graph whose nodes are links to
+ * the datasets, the notebook snapshot and the job), aliases and the snippet that loads it.
  */
 import * as React from 'react';
 
-import { formatAbsolute, formatBytes, formatRelative } from '../panel/format';
+import { EntityLink } from '../links/links';
+import { LineageView } from '../links/LineageView';
+import { short } from '../links/api';
+import { formatAbsolute, formatBytes, formatNumber, formatRelative } from '../panel/format';
+import { FieldError, useFormErrors } from '../panel/forms';
 import { toLabrigError } from '../request';
 import { deleteAlias, deleteVersion, fileUrl, getVersion, loadSnippet, setAlias } from './api';
 import { Confirm, useLoad } from './common';
-import { formatNumber } from './MetricPlot';
 
-/**
- * One version: metrics, files (download), lineage, aliases (move, remove), load snippet.
- */
 export function VersionDetail(props: {
   name: string;
   version: number;
   onBack: () => void;
   onDeleted: () => void;
   onChanged?: () => void;
-  onOpenPath?: (path: string) => void;
-  onOpenJob?: (id: string) => void;
 }): JSX.Element {
   const {
     value: v,
@@ -29,6 +27,7 @@ export function VersionDetail(props: {
   } = useLoad(() => getVersion(props.name, props.version), [props.name, props.version]);
   const [alias, setAliasName] = React.useState('production');
   const [actionError, setActionError] = React.useState<string | null>(null);
+  const aliasError = useFormErrors(['alias', 'version']);
   const [confirming, setConfirming] = React.useState(false);
   const [copied, setCopied] = React.useState(false);
 
@@ -86,23 +85,39 @@ export function VersionDetail(props: {
             ))}
           </ul>
           <h4>Lineage</h4>
+          <LineageView model={props.name} version={props.version} />
           <dl className="labrig-Lineage" data-testid="labrig-lineage">
             {lineage.job_id && (
               <>
                 <dt>Job</dt>
                 <dd>
-                  {props.onOpenJob ? (
-                    <button
-                      type="button"
-                      className="labrig-LinkButton"
-                      onClick={() => props.onOpenJob!(lineage.job_id as string)}
-                    >
-                      {lineage.job_id}
-                    </button>
-                  ) : (
-                    lineage.job_id
-                  )}
+                  <EntityLink
+                    open={l => l.openJob(lineage.job_id as string)}
+                    label={`Open job ${lineage.job_id}`}
+                  >
+                    {lineage.job_id}
+                  </EntityLink>
                   {lineage.rank !== undefined && ` (rank ${lineage.rank})`}
+                </dd>
+              </>
+            )}
+            {lineage.snapshot_sha256 && (
+              <>
+                <dt>Snapshot</dt>
+                <dd>
+                  <EntityLink
+                    label={`Open the notebook snapshot ${short(lineage.snapshot_sha256)} read-only`}
+                    testId="labrig-open-snapshot"
+                    open={l =>
+                      l.openSnapshot(lineage.snapshot_sha256 as string, {
+                        notebookPath: lineage.notebook_path,
+                        parameters: lineage.parameters,
+                        jobId: lineage.job_id
+                      })
+                    }
+                  >
+                    {short(lineage.snapshot_sha256, 12)} (read-only)
+                  </EntityLink>
                 </dd>
               </>
             )}
@@ -110,18 +125,12 @@ export function VersionDetail(props: {
               <>
                 <dt>Notebook</dt>
                 <dd>
-                  {props.onOpenPath ? (
-                    <button
-                      type="button"
-                      className="labrig-LinkButton"
-                      onClick={() => props.onOpenPath!(lineage.notebook_path as string)}
-                    >
-                      {lineage.notebook_path}
-                    </button>
-                  ) : (
-                    lineage.notebook_path
-                  )}
-                  {lineage.snapshot_sha256 && ` @ ${lineage.snapshot_sha256.slice(0, 12)}`}
+                  <EntityLink
+                    label={`Open notebook ${lineage.notebook_path} as it is now`}
+                    open={l => l.openNotebook(lineage.notebook_path as string)}
+                  >
+                    {lineage.notebook_path}
+                  </EntityLink>
                 </dd>
               </>
             )}
@@ -135,7 +144,10 @@ export function VersionDetail(props: {
               <React.Fragment key={name}>
                 <dt>Dataset</dt>
                 <dd>
-                  {name} @ {String(version).slice(0, 12)}
+                  <EntityLink open={l => l.openDataset(name)} label={`Open dataset ${name}`}>
+                    {name}
+                  </EntityLink>{' '}
+                  @ {String(version).slice(0, 12)}
                 </dd>
               </React.Fragment>
             ))}
@@ -177,20 +189,28 @@ export function VersionDetail(props: {
           </ul>
           <form
             className="labrig-AliasForm"
+            aria-label="Point an alias at this version"
             onSubmit={event => {
               event.preventDefault();
-              void act(() => setAlias(props.name, alias.trim(), props.version));
+              void aliasError.submit(async () => {
+                await setAlias(props.name, alias.trim(), props.version);
+                reload();
+                props.onChanged?.();
+              });
             }}
           >
-            <label>
-              Alias{' '}
-              <input
-                value={alias}
-                onChange={event => setAliasName(event.target.value)}
-                aria-label="Alias name"
-              />
-            </label>{' '}
-            <button type="submit">Point here</button>
+            <label htmlFor="labrig-alias-name">Alias</label>{' '}
+            <input
+              id="labrig-alias-name"
+              value={alias}
+              onChange={event => setAliasName(event.target.value)}
+              aria-label="Alias name"
+              {...aliasError.inputProps('alias')}
+            />{' '}
+            <button type="submit" disabled={aliasError.busy}>
+              Point here
+            </button>
+            <FieldError form={aliasError} field="alias" />
           </form>
           <h4>Load in a notebook</h4>
           <pre className="labrig-Snippet" data-testid="labrig-load-snippet">
@@ -199,6 +219,7 @@ export function VersionDetail(props: {
           <button
             type="button"
             className="labrig-LinkButton"
+            aria-label="Copy the load snippet"
             onClick={() => {
               void navigator.clipboard?.writeText(snippet).then(() => setCopied(true));
             }}

@@ -78,9 +78,15 @@ export interface IRegisterBody {
 }
 
 export interface IVersionListOptions extends IListOptions {
-  /** `version`, `created_at` or `metric:<name>`. */
-  orderBy?: string;
+  /** `version` (default), `created_at` or `metric:<name>`; sorted by the server. */
+  sort?: string;
   order?: 'asc' | 'desc';
+  /** Only the version this alias points at. */
+  alias?: string;
+  /** `KEY=VALUE`, each one required. */
+  tags?: string[];
+  /** `NAME>=NUMBER` (or `<=`, `>`, `<`, `=`), each one required. */
+  metrics?: string[];
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -89,17 +95,30 @@ function modelPath(name: string): string {
   return `models/${encodeURIComponent(name)}`;
 }
 
+/**
+ * One page of a model's versions, sorted and filtered on the server; pass the page's
+ * `next_page_token` back with the same options for the next one.
+ */
 export function listVersions(
   name: string,
   options: IVersionListOptions = {}
 ): Promise<IPage<IModelVersion>> {
   let path = listPath(`${modelPath(name)}/versions`, options);
   const extra = new URLSearchParams();
-  if (options.orderBy) {
-    extra.set('order_by', options.orderBy);
+  if (options.sort) {
+    extra.set('sort', options.sort);
   }
   if (options.order) {
     extra.set('order', options.order);
+  }
+  if (options.alias) {
+    extra.set('alias', options.alias);
+  }
+  for (const tag of options.tags ?? []) {
+    extra.append('tag', tag);
+  }
+  for (const metric of options.metrics ?? []) {
+    extra.append('metric', metric);
   }
   const query = extra.toString();
   if (query) {

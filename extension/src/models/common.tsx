@@ -38,6 +38,10 @@ export function useLoad<T>(
   return { value, error, reload: () => setTick(t => t + 1) };
 }
 
+/**
+ * A destructive action behind an inline question: Escape or Cancel takes it back, and focus
+ * returns to the button that asked.
+ */
 export function Confirm(props: {
   label: string;
   question: string;
@@ -45,9 +49,22 @@ export function Confirm(props: {
   setConfirming: (value: boolean) => void;
   onConfirm: () => void;
 }): JSX.Element {
+  const trigger = React.useRef<HTMLButtonElement>(null);
+  const cancel = React.useRef<HTMLButtonElement>(null);
+  const wasConfirming = React.useRef(false);
+  React.useEffect(() => {
+    if (props.confirming) {
+      cancel.current?.focus();
+    } else if (wasConfirming.current) {
+      trigger.current?.focus();
+    }
+    wasConfirming.current = props.confirming;
+  }, [props.confirming]);
+
   if (!props.confirming) {
     return (
       <button
+        ref={trigger}
         type="button"
         className="labrig-LinkButton labrig-Danger"
         onClick={() => props.setConfirming(true)}
@@ -57,12 +74,22 @@ export function Confirm(props: {
     );
   }
   return (
-    <div className="labrig-Confirm" role="group" aria-label={props.label}>
+    <div
+      className="labrig-Confirm"
+      role="group"
+      aria-label={props.label}
+      onKeyDown={event => {
+        if (event.key === 'Escape') {
+          event.stopPropagation();
+          props.setConfirming(false);
+        }
+      }}
+    >
       <span>{props.question}</span>{' '}
       <button type="button" className="labrig-Danger" onClick={props.onConfirm}>
         Delete
       </button>{' '}
-      <button type="button" onClick={() => props.setConfirming(false)}>
+      <button ref={cancel} type="button" onClick={() => props.setConfirming(false)}>
         Cancel
       </button>
     </div>

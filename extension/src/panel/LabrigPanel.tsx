@@ -10,6 +10,8 @@ import { ModelsBrowser } from '../models/ModelsBrowser';
 import { AddDatasetForm, DatasetsView } from '../datasets/DatasetsView';
 import { IDatasetInfo } from '../datasets/api';
 import { SchedulesList } from '../jobs/SchedulesList';
+import { ILabrigLinks, LinksContext, NO_LINKS } from '../links/links';
+import { GpuHolders } from '../resources/GpuHolders';
 import { JobsList } from './lists';
 import { NewModelForm } from './NewModelForm';
 import { Section } from './Section';
@@ -21,11 +23,11 @@ import { StatusLine } from './StatusLine';
 export const PANEL_ID = 'labrig-panel';
 
 /**
- * Where links in the panel lead: a job's live view, a file of the workspace.
+ * Where links in the panel lead: a job's live view; every cross-link (`ILabrigLinks`).
  */
 export interface IPanelLinks {
   onOpenJob?: (id: string) => void;
-  onOpenPath?: (path: string) => void;
+  links?: ILabrigLinks;
 }
 
 /**
@@ -86,102 +88,108 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
   const schedules = model.schedules;
 
   return (
-    <div className="labrig-PanelContent">
-      <StatusLine model={model} />
-      <div className="labrig-Sections">
-        <Section
-          {...common('resources')}
-          count={focused ? null : common('resources').count}
-          title="Resources"
-          empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
-        >
-          {focused && <ResourcesView notebookPath={focused} />}
-        </Section>
-        <Section
-          {...common('datasets')}
-          title="Datasets"
-          empty={
-            <>
-              No datasets yet — add one with <code>labrig datasets add</code>
-            </>
-          }
-          footer={<AddDatasetForm onAdded={() => void model.refreshSection('datasets')} />}
-        >
-          <DatasetsView
-            items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
-            onChanged={() => void model.refreshSection('datasets')}
-          />
-        </Section>
-        <Section
-          {...common('jobs')}
-          onShowMore={undefined}
-          ref={jobsRef}
-          title="Jobs"
-          empty={
-            selected
-              ? `No jobs yet for ${basename(selected)}`
-              : 'No jobs yet — open a notebook and click Run as job'
-          }
-          header={
-            selected && (
-              <div className="labrig-Selected" data-testid="labrig-selected-notebook">
-                <span className="labrig-Selected-text">
-                  Selected notebook: <strong title={selected}>{basename(selected)}</strong>
-                  {selected !== basename(selected) && (
-                    <span className="labrig-Selected-path">{selected}</span>
-                  )}
-                </span>
-                <button
-                  type="button"
-                  className="labrig-LinkButton"
-                  onClick={() => model.selectNotebook(null)}
-                  aria-label="Clear selected notebook"
-                >
-                  Clear
-                </button>
-              </div>
-            )
-          }
-          footer={
-            <SchedulesList
-              items={schedules.items}
-              loaded={schedules.loaded}
-              error={schedules.error}
-              hasMore={schedules.hasMore}
-              onChanged={() => void model.refreshSchedules()}
-              onJobStarted={() => void model.refreshSection('jobs')}
-              onOpenJob={props.onOpenJob}
+    <LinksContext.Provider value={props.links ?? NO_LINKS}>
+      <div className="labrig-PanelContent">
+        <StatusLine model={model} />
+        <div className="labrig-Sections">
+          <Section
+            {...common('resources')}
+            count={focused ? null : common('resources').count}
+            title="Resources"
+            empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
+          >
+            {focused && <ResourcesView notebookPath={focused} />}
+            {/* A new state object per refresh of the section: the holders are read again with it. */}
+            <GpuHolders refreshKey={model.section('resources')} />
+          </Section>
+          <Section
+            {...common('datasets')}
+            title="Datasets"
+            empty={
+              <>
+                No datasets yet — add one with <code>labrig datasets add</code>
+              </>
+            }
+            footer={<AddDatasetForm onAdded={() => void model.refreshSection('datasets')} />}
+          >
+            <DatasetsView
+              items={model.section('datasets').items as ReadonlyArray<IDatasetInfo>}
+              onChanged={() => void model.refreshSection('datasets')}
+              revealed={model.revealedDataset}
+              revealKey={model.revealCount}
             />
-          }
-        >
-          <JobsList
-            items={jobs.items}
-            selectedNotebook={selected}
-            onOpen={props.onOpenJob}
-            hasMore={jobs.hasMore && !jobs.error}
-            loading={model.loadingMoreJobs}
-            onLoadMore={() => void model.loadMoreJobs()}
-          />
-        </Section>
-        <Section
-          {...common('models')}
-          title="Models"
-          empty={
-            <>
-              No models yet — register one with <code>labrig.models.register()</code> or create one
-              below
-            </>
-          }
-          footer={<NewModelForm onCreate={body => model.createModel(body)} />}
-        >
-          <ModelsBrowser
-            items={model.section('models').items}
-            onChanged={() => void model.refreshSection('models')}
-            onOpenJob={props.onOpenJob}
-            onOpenPath={props.onOpenPath}
-          />
-        </Section>
+          </Section>
+          <Section
+            {...common('jobs')}
+            onShowMore={undefined}
+            ref={jobsRef}
+            title="Jobs"
+            empty={
+              selected
+                ? `No jobs yet for ${basename(selected)}`
+                : 'No jobs yet — open a notebook and click Run as job'
+            }
+            header={
+              selected && (
+                <div className="labrig-Selected" data-testid="labrig-selected-notebook">
+                  <span className="labrig-Selected-text">
+                    Selected notebook: <strong title={selected}>{basename(selected)}</strong>
+                    {selected !== basename(selected) && (
+                      <span className="labrig-Selected-path">{selected}</span>
+                    )}
+                  </span>
+                  <button
+                    type="button"
+                    className="labrig-LinkButton"
+                    onClick={() => model.selectNotebook(null)}
+                    aria-label="Clear selected notebook"
+                  >
+                    Clear
+                  </button>
+                </div>
+              )
+            }
+            footer={
+              <SchedulesList
+                items={schedules.items}
+                loaded={schedules.loaded}
+                error={schedules.error}
+                hasMore={schedules.hasMore}
+                onChanged={() => void model.refreshSchedules()}
+                onJobStarted={() => void model.refreshSection('jobs')}
+                onOpenJob={props.onOpenJob}
+              />
+            }
+          >
+            <JobsList
+              items={jobs.items}
+              selectedNotebook={selected}
+              onOpen={props.onOpenJob}
+              hasMore={jobs.hasMore && !jobs.error}
+              loading={model.loadingMoreJobs}
+              onLoadMore={() => void model.loadMoreJobs()}
+            />
+          </Section>
+          <Section
+            {...common('models')}
+            title="Models"
+            empty={
+              <>
+                No models yet — register one with <code>labrig.models.register()</code> or create
+                one below
+              </>
+            }
+            footer={<NewModelForm onCreate={body => model.createModel(body)} />}
+          >
+            <ModelsBrowser
+              items={model.section('models').items}
+              view={model.modelsView}
+              onNavigate={view => model.showModels(view)}
+              onChanged={() => void model.refreshSection('models')}
+            />
+          </Section>
+        </div>
       </div>
-    </div>
+    </LinksContext.Provider>
   );
 }

@@ -1,7 +1,8 @@
 import * as React from 'react';
 
 import { IModel, IModelCreate } from '../api';
-import { LabrigAPIError, toLabrigError } from '../request';
+import { LabrigAPIError } from '../request';
+import { FieldError, FormError, useFormErrors } from './forms';
 
 /**
  * Props of the "New model" form.
@@ -12,29 +13,54 @@ export interface INewModelFormProps {
 }
 
 /**
- * A "New model" button that opens a small form (name, description).
+ * `team=vision, task=cls` -> `{team: 'vision', task: 'cls'}`; throws a field error on `tags`.
+ */
+export function parseTags(text: string): { [key: string]: string } {
+  const tags: { [key: string]: string } = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (!item) {
+      continue;
+    }
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      throw new LabrigAPIError({
+        status: 0,
+        reason: 'invalid_input',
+        field: 'tags',
+        message: `tag "${item}" is not KEY=VALUE, e.g. team=vision`
+      });
+    }
+    tags[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return tags;
+}
+
+const FIELDS = ['name', 'description', 'tags'];
+
+/**
+ * A "New model" button that opens a small form (name, description, tags). The server's error
+ * shows beside the input it names; Escape closes the form.
  */
 export function NewModelForm(props: INewModelFormProps): JSX.Element {
   const [open, setOpen] = React.useState(false);
   const [name, setName] = React.useState('');
   const [description, setDescription] = React.useState('');
-  const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<LabrigAPIError | null>(null);
+  const [tags, setTags] = React.useState('');
   const [created, setCreated] = React.useState<string | null>(null);
   const nameRef = React.useRef<HTMLInputElement>(null);
-  const mounted = React.useRef(true);
-
-  React.useEffect(() => {
-    mounted.current = true;
-    return () => {
-      mounted.current = false;
-    };
-  }, []);
+  const openRef = React.useRef<HTMLButtonElement>(null);
+  const wasOpen = React.useRef(false);
+  const form = useFormErrors(FIELDS);
+  const { setError } = form;
 
   React.useEffect(() => {
     if (open) {
       nameRef.current?.focus();
+    } else if (wasOpen.current) {
+      openRef.current?.focus();
     }
+    wasOpen.current = open;
   }, [open]);
 
   const close = (): void => {
@@ -42,37 +68,33 @@ export function NewModelForm(props: INewModelFormProps): JSX.Element {
     setError(null);
     setName('');
     setDescription('');
+    setTags('');
   };
 
   const submit = async (event: React.FormEvent): Promise<void> => {
     event.preventDefault();
     const trimmed = name.trim();
-    if (!trimmed || busy) {
+    if (!trimmed || form.busy) {
       return;
     }
-    setBusy(true);
-    setError(null);
     setCreated(null);
-    try {
+    let model: IModel | null = null;
+    const ok = await form.submit(async () => {
       const body: IModelCreate = { name: trimmed };
       if (description.trim()) {
         body.description = description.trim();
       }
-      const model = await props.onCreate(body);
-      if (!mounted.current) {
-        return;
+      const parsed = parseTags(tags);
+      if (Object.keys(parsed).length) {
+        body.tags = parsed;
       }
-      setCreated(model.name);
+      model = await props.onCreate(body);
+    });
+    if (ok && model) {
+      setCreated((model as IModel).name);
       close();
-    } catch (reason) {
-      if (mounted.current) {
-        setError(toLabrigError(reason));
-        nameRef.current?.focus();
-      }
-    } finally {
-      if (mounted.current) {
-        setBusy(false);
-      }
+    } else {
+      nameRef.current?.focus();
     }
   };
 
@@ -85,6 +107,7 @@ export function NewModelForm(props: INewModelFormProps): JSX.Element {
           </p>
         )}
         <button
+          ref={openRef}
           type="button"
           className="jp-mod-styled labrig-Button labrig-NewModel-open"
           onClick={() => {
@@ -98,7 +121,6 @@ export function NewModelForm(props: INewModelFormProps): JSX.Element {
     );
   }
 
-  const nameInvalid = error !== null && (error.field === undefined || error.field === 'name');
   return (
     <form
       className="labrig-NewModel labrig-Form"
@@ -123,11 +145,11 @@ export function NewModelForm(props: INewModelFormProps): JSX.Element {
           autoComplete="off"
           spellCheck={false}
           required
-          aria-invalid={nameInvalid}
-          aria-describedby={error ? 'labrig-new-model-error' : undefined}
           onChange={event => setName(event.target.value)}
+          {...form.inputProps('name')}
         />
       </label>
+      <FieldError form={form} field="name" />
       <label className="labrig-Field">
         <span className="labrig-Field-label">Description</span>
         <input
@@ -136,30 +158,41 @@ export function NewModelForm(props: INewModelFormProps): JSX.Element {
           value={description}
           placeholder="optional"
           autoComplete="off"
-          aria-invalid={error?.field === 'description'}
           onChange={event => setDescription(event.target.value)}
+          {...form.inputProps('description')}
         />
       </label>
-      {error && (
-        <div id="labrig-new-model-error" className="labrig-Error" role="alert">
-          {error.message}
-        </div>
-      )}
+      <FieldError form={form} field="description" />
+      <label className="labrig-Field">
+        <span className="labrig-Field-label">Tags</span>
+        <input
+          className="jp-mod-styled labrig-Input"
+          name="tags"
+          value={tags}
+          placeholder="optional: team=vision, task=cls"
+          autoComplete="off"
+          spellCheck={false}
+          onChange={event => setTags(event.target.value)}
+          {...form.inputProps('tags')}
+        />
+      </label>
+      <FieldError form={form} field="tags" />
+      <FormError form={form} />
       <div className="labrig-Form-actions">
         <button
           type="button"
           className="jp-mod-styled labrig-Button"
           onClick={close}
-          disabled={busy}
+          disabled={form.busy}
         >
           Cancel
         </button>
         <button
           type="submit"
           className="jp-mod-styled jp-mod-accept labrig-Button"
-          disabled={busy || name.trim().length === 0}
+          disabled={form.busy || name.trim().length === 0}
         >
-          {busy ? 'Creating…' : 'Create'}
+          {form.busy ? 'Creating…' : 'Create'}
         </button>
       </div>
     </form>

@@ -98,3 +98,15 @@ export function basename(path: string): string {
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/**
+ * A metric or parameter value, short: `0.9123`, `3e-4` as `3.00e-4`, whole numbers as is.
+ */
+export function formatNumber(value: number): string {
+  if (Number.isInteger(value)) {
+    return String(value);
+  }
+  return Math.abs(value) >= 1000 || Math.abs(value) < 0.001
+    ? value.toExponential(2)
+    : value.toPrecision(4).replace(/0+$/, '').replace(/\.$/, '');
+}

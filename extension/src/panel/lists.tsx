@@ -38,39 +38,44 @@ export function JobsList(props: {
       testId="labrig-jobs-list"
       renderRow={(job, _index, row) => {
         const selected = job.notebook_path === props.selectedNotebook;
+        const status = job.status.toLowerCase();
         return (
           <li
             {...row}
             className={`labrig-Item${selected ? ' labrig-mod-highlight' : ''}`}
             data-testid="labrig-job"
-            tabIndex={onOpen ? 0 : undefined}
-            onClick={() => onOpen?.(job.id)}
-            onKeyDown={event => {
-              if (event.key === 'Enter') {
-                onOpen?.(job.id);
-              }
-            }}
           >
-            <div className="labrig-Item-primary">
-              <span className="labrig-Item-name" title={job.name}>
-                {job.name}
-              </span>
-              <span
-                className={`labrig-JobStatus labrig-JobStatus-${job.status.toLowerCase()}`}
-                title={job.reason ?? undefined}
-              >
-                {job.status.toLowerCase()}
-              </span>
-            </div>
-            <div className="labrig-Item-secondary">
-              <span title={job.notebook_path}>{basename(job.notebook_path)}</span>
-              {job.created_at && (
-                <span title={formatAbsolute(job.created_at)}>
-                  {' '}
-                  · {formatRelative(job.created_at)}
+            {/* One button per row: Enter and Space open the job, and its name says which. */}
+            <button
+              type="button"
+              className="labrig-JobRow"
+              disabled={!onOpen}
+              aria-label={`Open job ${job.name}, ${status}, ${basename(job.notebook_path)}${
+                job.created_at ? `, ${formatRelative(job.created_at)}` : ''
+              }`}
+              onClick={() => onOpen?.(job.id)}
+            >
+              <span className="labrig-Item-primary">
+                <span className="labrig-Item-name" title={job.name}>
+                  {job.name}
                 </span>
-              )}
-            </div>
+                <span
+                  className={`labrig-JobStatus labrig-JobStatus-${status}`}
+                  title={job.reason ?? undefined}
+                >
+                  {status}
+                </span>
+              </span>
+              <span className="labrig-Item-secondary">
+                <span title={job.notebook_path}>{basename(job.notebook_path)}</span>
+                {job.created_at && (
+                  <span title={formatAbsolute(job.created_at)}>
+                    {' '}
+                    · {formatRelative(job.created_at)}
+                  </span>
+                )}
+              </span>
+            </button>
           </li>
         );
       }}

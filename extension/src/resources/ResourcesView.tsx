@@ -168,6 +168,28 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
     }
   };
 
+  // An error naming one input shows beside it; any other under the form.
+  const errorField =
+    error?.field &&
+    (error.field === 'profile' || (CUSTOM_FIELDS as ReadonlyArray<string>).includes(error.field))
+      ? error.field
+      : null;
+  const fieldError = (field: string) =>
+    errorField === field ? (
+      <div
+        id={`labrig-resources-${field}-error`}
+        className="labrig-FieldError"
+        role="alert"
+        data-testid={`labrig-field-error-${field}`}
+      >
+        {error?.message}
+      </div>
+    ) : null;
+  const invalid = (field: string) =>
+    errorField === field
+      ? { 'aria-invalid': true, 'aria-describedby': `labrig-resources-${field}-error` }
+      : { 'aria-invalid': false };
+
   const lastStop = usage?.last_stop ?? shown?.last_stop ?? null;
   const allocation = shown?.allocations[shown.allocations.length - 1] ?? null;
   const request = shown?.request ?? null;
@@ -214,6 +236,7 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
             value={profile}
             onChange={event => setProfile(event.target.value)}
             disabled={busy || profiles.length === 0}
+            {...invalid('profile')}
           >
             {profiles.map(p => (
               <option key={p.slug} value={p.slug}>
@@ -222,23 +245,27 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
             ))}
           </select>
         </label>
+        {fieldError('profile')}
         {selected && <p className="labrig-Hint">{selected.description}</p>}
         {selected?.allow_custom &&
           CUSTOM_FIELDS.map(field => (
-            <label key={field} className="labrig-Field">
-              <span className="labrig-Field-label">{LABELS[field]}</span>
-              <input
-                className="labrig-Input jp-mod-styled"
-                name={field}
-                value={values[field]}
-                placeholder={placeholder(selected, field)}
-                aria-invalid={error?.field === field}
-                disabled={busy}
-                onChange={event => setValues({ ...values, [field]: event.target.value })}
-              />
-            </label>
+            <React.Fragment key={field}>
+              <label className="labrig-Field">
+                <span className="labrig-Field-label">{LABELS[field]}</span>
+                <input
+                  className="labrig-Input jp-mod-styled"
+                  name={field}
+                  value={values[field]}
+                  placeholder={placeholder(selected, field)}
+                  disabled={busy}
+                  onChange={event => setValues({ ...values, [field]: event.target.value })}
+                  {...invalid(field)}
+                />
+              </label>
+              {fieldError(field)}
+            </React.Fragment>
           ))}
-        {error && (
+        {error && !errorField && (
           <div className="labrig-Error" role="alert" data-testid="labrig-resources-error">
             {error.message}
           </div>

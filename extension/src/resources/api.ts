@@ -151,3 +151,23 @@ export function getResourceUsage(notebookPath: string): Promise<IResourceUsage> 
 export function listResourceProfiles(): Promise<IResourceProfiles> {
   return requestAPI<IResourceProfiles>('resource-profiles', { method: 'GET' });
 }
+
+/** One GPU of this host and who holds it (`GpuHolders`). */
+export interface IGpuHolder extends IGpu {
+  /** `kernel:<id>` or `job:<id>/rank<r>`; null when free. */
+  holder: string | null;
+  /** Whether the holder's process still runs. */
+  alive: boolean;
+  notebook_path: string | null;
+  kernel_id: string | null;
+  /** The job a rank belongs to; `name` is null when the job was deleted. */
+  job: { id: string; rank: number; name: string | null; status: string | null } | null;
+}
+
+/**
+ * This host's GPUs and their holders. Read-only on the server (unlike `resource-capacity`,
+ * which frees what dead holders held first), so the panel may poll it.
+ */
+export function getGpuHolders(): Promise<{ gpus: IGpuHolder[] }> {
+  return requestAPI<{ gpus: IGpuHolder[] }>('resource-gpus', { method: 'GET' });
+}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tornado.web import RequestHandler
 
-from . import datasets, jobs, models, resources, status
+from . import datasets, jobs, links, models, resources, status
 from .base import API_PREFIX
 
 ROUTES: list[tuple[str, type[RequestHandler]]] = [
@@ -16,6 +16,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *datasets.ROUTES,
     *jobs.ROUTES,
     *models.ROUTES,
+    *links.ROUTES,
 ]
 
 

@@ -11,6 +11,7 @@ from tornado import web
 
 from ..errors import InvalidInput
 from ..models.checks import check_alias
+from ..models.version_query import VersionFilters
 from ..validation import check_fields
 from .base import LabrigHandler
 
@@ -80,15 +81,28 @@ class VersionsHandler(ModelsBase):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """Sorted and filtered in the database: ``sort`` (``order_by`` is its older name),
+        ``order``, ``alias``, ``tag`` (repeatable, KEY=VALUE), ``metric`` (repeatable, acc>=0.9)."""
         order = self.get_query_argument("order", "desc")
         if order not in ("asc", "desc"):
             raise InvalidInput(f"order must be asc or desc, got {order!r}", field="order")
+        sort = self.get_query_argument("sort", None)
+        field = "sort" if sort is not None else "order_by"
+        if sort is None:
+            sort = self.get_query_argument("order_by", None)
+        filters = VersionFilters.parse(
+            alias=self.get_query_argument("alias", None),
+            tags=self.get_query_arguments("tag"),
+            metrics=self.get_query_arguments("metric"),
+        )
         page = await self.call(
             self.services.models.list_versions,
             name,
             self.page_request(),
-            self.get_query_argument("order_by", None),
+            sort,
             order == "desc",
+            filters=filters,
+            sort_field=field,
         )
         self.write_page(page)
 

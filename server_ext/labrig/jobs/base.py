@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -16,11 +15,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filelock import FileLock
+from sqlalchemy import func, select
 
 from ..errors import NotFound
 from ..store import Database
-from ..store.tables import Job
+from ..store.tables import Job, JobSchedule
+from .backend import JobBackend, JobRef
 from .capacity import HostCapacity, HostTotals, Ledger
+from .local import LocalJobBackend
 from .runtime import JobLayout, utcnow
 
 
@@ -38,7 +40,13 @@ class ModelOutputs(Protocol):
     """``services.models`` as the jobs section uses it (wired in ``services.build_services``)."""
 
     def register_job_outputs(
-        self, job_id: str, rank: int, outputs: list[dict[str, Any]], lineage: dict[str, Any]
+        self,
+        job_id: str,
+        rank: int,
+        outputs: list[dict[str, Any]],
+        lineage: dict[str, Any],
+        *,
+        key: str | None = None,
     ) -> Any: ...
 
 
@@ -56,6 +64,7 @@ class JobServiceBase:
         *,
         ledger: Ledger | None = None,
         capacity: HostCapacity | None = None,
+        backend: JobBackend | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -64,17 +73,22 @@ class JobServiceBase:
         self.jobs_dir = self.data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.capacity = capacity or HostCapacity(self.jobs_dir)
+        #: Where ranks run (``LabrigApp.job_backend_class``); local processes by default.
+        self.backend: JobBackend = backend or LocalJobBackend()
+        self.backend.bind(self.data_dir, self.root_dir, db.url)
         #: Where job ranks reserve CPUs/memory/GPUs (``build_services`` passes the resources
         #: section's ledger, shared with interactive kernels).
         self.ledger: Ledger = ledger or self.capacity
         #: Optional hooks ``build_services`` wires: ``services.datasets`` and ``services.models``.
         self.dataset_mounts: DatasetMounts | None = None
         self.model_outputs: ModelOutputs | None = None
+        #: The settings this service was built from (``services.settings_json``), handed to
+        #: backends so that processes outliving the server act as it would.
+        self.settings: dict[str, Any] | None = None
         #: Run on a notebook path before its job is queued; raise to refuse (scratch over quota).
         self.notebook_checks: list[Callable[[str], None]] = []
         self.clock = clock
         self.admission_lock = FileLock(str(self.jobs_dir / "admission.lock"))
-        self._children: list[subprocess.Popen[bytes]] = []
         self._inspected: dict[str, dict[str, dict[str, Any]]] = {}
         self._kernels: set[str] | None = None
         self._tick_lock = threading.Lock()
@@ -85,7 +99,38 @@ class JobServiceBase:
         return self.capacity.totals
 
     def layout(self, job_id: str) -> JobLayout:
+        """The job's folder on this server (snapshots of its dataset mounts live there)."""
         return JobLayout.of(self.data_dir, job_id)
+
+    def _owns(self, row: Job) -> bool:
+        """Whether this service's backend runs the job (several servers may share a database)."""
+        return row.backend == self.backend.identity
+
+    def ref(self, row: Job) -> JobRef:
+        """The job as its backend is told about it."""
+        since = row.starting_at or row.created_at
+        return JobRef(
+            id=row.id,
+            handle=dict(row.handle or {}),
+            spec=row.spec or {},
+            notebook_dir=(self.root_dir / row.notebook_path).parent,
+            status=row.status,
+            age=(utcnow() - since).total_seconds(),
+        )
+
+    def snapshot_in_use(self, sha: str) -> bool:
+        """Whether a job or a schedule still runs this notebook snapshot."""
+        with self.db.session() as session:
+            return bool(
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.snapshot_sha256 == sha)
+                )
+                or session.scalar(
+                    select(func.count())
+                    .select_from(JobSchedule)
+                    .where(JobSchedule.snapshot_sha256 == sha)
+                )
+            )
 
     def _row(self, job_id: str) -> Job:
         with self.db.session() as session:

@@ -135,12 +135,18 @@ class HostCapacity:
                     f"{holder} needs {cpus:g} CPUs; {self.totals.cpus - used_cpus:g} of "
                     f"{self.totals.cpus:g} are free",
                     field="cpus",
+                    free=self.totals.cpus - used_cpus,
+                    total=self.totals.cpus,
+                    holders=sorted(name for name, h in holders.items() if h.get("cpus")),
                 )
             if memory and used_memory + memory > self.totals.memory:
                 raise CapacityExceeded(
                     f"{holder} needs {memory} bytes of memory; "
                     f"{self.totals.memory - used_memory} are free",
                     field="memory",
+                    free=self.totals.memory - used_memory,
+                    total=self.totals.memory,
+                    holders=sorted(name for name, h in holders.items() if h.get("memory")),
                 )
             fitting = [g for g in self.totals.gpus if gpu_type in (None, "", g.type)]
             free = [g.uuid for g in fitting if g.uuid not in busy]
@@ -155,6 +161,9 @@ class HostCapacity:
                         else ""
                     ),
                     field="gpus",
+                    free=len(free),
+                    total=len(fitting),
+                    holders=holders_of_busy,
                 )
             granted = free[:gpus]
             holders[holder] = {"cpus": cpus, "memory": memory, "gpus": granted}
@@ -171,6 +180,9 @@ class HostCapacity:
 class GpuLedger(Ledger, Protocol):
     def attach(self, holder: str, pid: int, enforcement: dict[str, Any] | None = None) -> None:
         """Tie ``holder``'s grant to the life of process ``pid``."""
+
+    def holders(self) -> list[dict[str, Any]]:
+        """Every holder: ``{"holder", "notebook_path", "gpus", ...}``."""
 
 
 class SharedLedger:

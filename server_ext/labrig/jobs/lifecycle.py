@@ -1,38 +1,37 @@
-"""How jobs move: admission from the queue (by priority, without skipping ahead), launching the
-detached supervisor, cancelling and deleting, reconciling records with live processes, and
-finalizing ended jobs (their resources back to the ledger, their outputs to the registry)."""
+"""How jobs move: admission from the queue (by priority, without skipping ahead) with the reason
+a queued job waits, handing jobs to the backend, cancelling and deleting, applying what the
+backend observes, and finalizing ended jobs (their resources back to the ledger, their outputs to
+the registry). Whoever runs this (the server's ticker, the CLI, a local job's supervisor when its
+job ends) moves the queue on: nothing here needs a Jupyter server.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-from datetime import timedelta
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 
-from ..errors import CapacityExceeded, Conflict
-from ..processes import process_alive, process_started
-from ..store.tables import Dataset, Job, JobSchedule
+from ..errors import CapacityExceeded, Conflict, LabrigError, Unavailable
+from ..store.tables import Dataset, Job
+from .backend import JobRef, LaunchRequest, Observation
 from .base import ModelOutputs, world_size
 from .capacity import SharedLedger
 from .queries import JobQueries
-from .runtime import (
-    ACTIVE,
-    FINAL,
-    JobLayout,
-    kill_tree,
-    set_status,
-    snapshot_path,
-    utcnow,
-)
+from .queue import behind_reason, waiting_reason
+from .runtime import ACTIVE, FINAL, set_status, snapshot_path
 
 VANISHED_AT_START = "processes vanished while the server was stopped"
-VANISHED = "processes vanished (killed outside labrig?)"
-NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
-LAUNCH_GRACE = timedelta(seconds=60)
+#: How a backend's observation may move a job: to each state, from which.
+MOVES = {
+    "QUEUED": ("QUEUED",),
+    "STARTING": ("QUEUED", "STARTING"),
+    "RUNNING": ("QUEUED", "STARTING", "RUNNING"),
+    **{final: ("QUEUED", *ACTIVE) for final in FINAL},
+}
 
 
 def holders_of(job_id: str, spec: dict[str, Any]) -> list[str]:
@@ -45,70 +44,89 @@ class JobLifecycle(JobQueries):
         row = self._row(job_id)
         if row.status in FINAL:
             raise Conflict(f"job {job_id} already ended ({row.status})", field="job_id")
-        if row.status == "QUEUED" and set_status(
-            self.db, job_id, "CANCELLED", only_from=("QUEUED",), reason="cancelled while queued"
+        reason = "cancelled while queued" if row.status == "QUEUED" else "cancelled"
+        if not set_status(
+            self.db, job_id, "CANCELLED", only_from=("QUEUED", *ACTIVE), reason=reason
         ):
-            return self.get(job_id)
-        set_status(self.db, job_id, "CANCELLED", only_from=ACTIVE, reason="cancelled")
-        kill_tree(row.supervisor_pid, row.supervisor_started, self.layout(job_id))
-        self._reap()
-        self.finalize()
+            return self.get(job_id)  # it ended meanwhile
+        self.finalize()  # stops what runs where this server can reach it
         self.admit()
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
         row = self._row(job_id)
-        if row.status not in FINAL and row.status != "QUEUED":
+        if row.status not in FINAL:
             self.cancel(job_id)
-        elif row.status == "QUEUED":
-            set_status(self.db, job_id, "CANCELLED", only_from=("QUEUED",), reason="deleted")
         self.finalize()
         with self.db.session() as session:
             session.execute(delete(Job).where(Job.id == job_id))
-            in_use = session.scalar(
-                select(func.count())
-                .select_from(Job)
-                .where(Job.snapshot_sha256 == row.snapshot_sha256)
-            ) or session.scalar(
-                select(func.count())
-                .select_from(JobSchedule)
-                .where(JobSchedule.snapshot_sha256 == row.snapshot_sha256)
-            )
-        shutil.rmtree(self.layout(job_id).root, ignore_errors=True)
+        if self._owns(row):
+            self.backend.forget(self.ref(row))
         if row.output_path:
             shutil.rmtree((self.root_dir / row.output_path).parent, ignore_errors=True)
-        if row.snapshot_sha256 and not in_use:
+        if row.snapshot_sha256 and not self.snapshot_in_use(row.snapshot_sha256):
             snapshot_path(self.data_dir, row.snapshot_sha256).unlink(missing_ok=True)
+
+    # --- admission ---------------------------------------------------------------------------
+
+    def _queued(self) -> list[Job]:
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Job)
+                    .where(Job.status == "QUEUED", Job.backend == self.backend.identity)
+                    .order_by(Job.priority.desc(), Job.created_at, Job.id)
+                )
+            )
 
     def admit(self) -> list[str]:
         """Start queued jobs, by priority then submission time, while they fit; returns ids.
 
         The queue does not skip ahead: when the first queued job does not fit, later ones wait,
-        so a large job is not starved by a stream of small ones.
+        so a large job is not starved by a stream of small ones. Each waiting job says why.
+        When the cluster admits jobs itself (Kueue), every queued job is handed over at once.
         """
+        if self.backend.admits_in_cluster:
+            return self._hand_over()
         started: list[str] = []
         with self.admission_lock:
-            with self.db.session() as session:
-                queued = list(
-                    session.scalars(
-                        select(Job)
-                        .where(Job.status == "QUEUED")
-                        .order_by(Job.priority.desc(), Job.created_at, Job.id)
-                    )
-                )
-            for row in queued:
-                granted = self._grant(row)
+            blocker: tuple[Job, str] | None = None
+            for row in self._queued():
+                if blocker is not None:
+                    first, why = blocker
+                    self._waits(row, behind_reason(first.id, first.priority, row.priority, why))
+                    continue
+                granted, why = self._grant(row)
                 if granted is None:
-                    break
-                if self._start(row, granted):
+                    blocker = (row, why)
+                    self._waits(row, why)
+                elif self._start(row, granted):
                     started.append(row.id)
         if started:
             self.finalize()
         return started
 
-    def _grant(self, row: Job) -> dict[str, list[str]] | None:
-        """Reserve every rank's resources (rank -> GPU UUIDs), all or none; None if they do not
-        fit now."""
+    def _hand_over(self) -> list[str]:
+        """Give every queued job without a handle to the cluster; it stays QUEUED until the
+        cluster admits it (``reconcile`` follows that)."""
+        handed: list[str] = []
+        for row in self._queued():
+            if not row.handle and self._launch(row, {}, keep_queued=True):
+                handed.append(row.id)
+        return handed
+
+    def _waits(self, row: Job, reason: str) -> None:
+        if row.reason != reason:
+            with self.db.session() as session:
+                session.execute(
+                    update(Job)
+                    .where(Job.id == row.id, Job.status == "QUEUED")
+                    .values(reason=reason)
+                )
+
+    def _grant(self, row: Job) -> tuple[dict[str, list[str]] | None, str]:
+        """Reserve every rank's resources (rank -> GPU UUIDs), all or none; when they do not
+        fit now, None and the reason the job waits."""
         spec = row.spec
         granted: dict[str, list[str]] = {}
         try:
@@ -120,10 +138,20 @@ class JobLifecycle(JobQueries):
                     int(spec.get("gpus", 0)),
                     spec.get("gpu_type"),
                 )
-        except CapacityExceeded:
+        except CapacityExceeded as err:
             self._release(row)
-            return None
-        return granted
+            return None, waiting_reason(err, row.id, spec, len(granted), self._kernel_paths())
+        return granted, ""
+
+    def _kernel_paths(self) -> dict[str, str]:
+        """Ledger holders of interactive kernels -> their notebooks (to name them in reasons)."""
+        if not isinstance(self.ledger, SharedLedger):
+            return {}
+        return {
+            h["holder"]: h["notebook_path"]
+            for h in self.ledger.gpus.holders()
+            if h["holder"].startswith("kernel:") and h.get("notebook_path")
+        }
 
     def _start(self, row: Job, granted: dict[str, list[str]]) -> bool:
         """Mark a granted job STARTING and launch it; False when another process admitted it
@@ -135,65 +163,64 @@ class JobLifecycle(JobQueries):
             only_from=("QUEUED",),
             gpus_granted=granted,
             holds_resources=True,
+            reason=None,
         ):
             self._release(row)
             return False
+        return self._launch(row, granted, keep_queued=False)
+
+    def _launch(self, row: Job, granted: dict[str, list[str]], *, keep_queued: bool) -> bool:
+        """Hand a job to the backend and record its handle. A failure that may pass (the
+        cluster unreachable, a quota) keeps a queued job queued with that reason; any other
+        ends the job FAILED with it."""
         try:
-            self._launch(row, granted)
-        except Exception as err:  # noqa: BLE001 - any launch failure ends this job, not the server
-            reason = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
-            set_status(
-                self.db,
-                row.id,
-                "FAILED",
-                only_from=ACTIVE,
-                reason=f"could not start: {reason}",
-            )
+            handle = self.backend.launch(self._launch_request(row, granted))
+        except (Unavailable, CapacityExceeded) as err:
+            if keep_queued:
+                self._waits(row, f"waiting: {err.message} (labrig tries again)")
+                return False
+            self._fail(row, err)
             return False
+        except Exception as err:  # noqa: BLE001 - any launch failure ends this job, not the server
+            self._fail(row, err)
+            return False
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == row.id).values(handle=handle))
+        if isinstance(self.ledger, SharedLedger) and handle.get("pid"):
+            for holder in holders_of(row.id, row.spec):
+                self.ledger.attach(holder, int(handle["pid"]))
         return True
+
+    def _fail(self, row: Job, err: Exception) -> None:
+        reason = err.message if isinstance(err, LabrigError) else f"{type(err).__name__}: {err}"
+        set_status(
+            self.db,
+            row.id,
+            "FAILED",
+            only_from=("QUEUED", *ACTIVE),
+            reason=f"could not start: {reason}",
+        )
 
     def _release(self, row: Job) -> None:
         for holder in holders_of(row.id, row.spec):
             self.ledger.release(holder)
 
-    def _launch(self, row: Job, granted: dict[str, list[str]]) -> None:
-        """Describe the job in its ``job.json`` and start its detached supervisor."""
-        layout = self.layout(row.id)
-        layout.root.mkdir(parents=True, exist_ok=True)
-        job = self._job_file(row, granted, self._rank_env(row, layout), layout)
-        layout.job_file.write_text(json.dumps(job, indent=1))
-        with layout.supervisor_log.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "labrig.jobs.supervisor", str(layout.root)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=str(layout.root),
-                start_new_session=True,
-            )
-        self._children.append(proc)
-        with self.db.session() as session:
-            stored = session.get(Job, row.id)
-            if stored is not None:
-                stored.supervisor_pid = proc.pid
-                stored.supervisor_started = process_started(proc.pid)
-        if isinstance(self.ledger, SharedLedger):
-            for holder in holders_of(row.id, row.spec):
-                self.ledger.attach(holder, proc.pid)
-
-    def _rank_env(self, row: Job, layout: JobLayout) -> dict[str, str]:
-        """The environment of every rank: the job's own, its dataset mounts, and LABRIG_*."""
+    def _launch_request(self, row: Job, granted: dict[str, list[str]]) -> LaunchRequest:
+        """What the backend needs: the snapshot, the spec, and every rank's environment (the
+        job's own, its dataset mounts, and LABRIG_* lineage)."""
         spec = row.spec
         env = dict(spec.get("env", {}))
         datasets = list(spec.get("datasets", []))
         versions: dict[str, str] = {}
         if datasets and self.dataset_mounts is not None:
-            env.update(self.dataset_mounts.mount_for_job(datasets, layout.root / "datasets"))
+            env.update(self.dataset_mounts.mount_for_job(datasets, self.layout(row.id).datasets))
             versions = self.dataset_mounts.versions_of(datasets)
         elif datasets:
             with self.db.session() as session:
                 for ds in session.scalars(select(Dataset).where(Dataset.name.in_(datasets))):
                     versions[ds.name] = ds.version or ""
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.id == row.id).values(dataset_versions=versions))
         env.update(
             {
                 "LABRIG_JOB_ID": row.id,
@@ -201,102 +228,119 @@ class JobLifecycle(JobQueries):
                 "LABRIG_SNAPSHOT_SHA256": row.snapshot_sha256 or "",
                 "LABRIG_PARAMETERS": json.dumps(spec.get("parameters", {})),
                 "LABRIG_DATASETS": json.dumps(versions),
-                "LABRIG_DATA_DIR": str(self.data_dir),
-                "LABRIG_DATABASE_URL": self.db.url,
             }
         )
-        return env
-
-    def _job_file(
-        self, row: Job, granted: dict[str, list[str]], env: dict[str, str], layout: JobLayout
-    ) -> dict[str, Any]:
-        """Everything the detached processes need, so they never ask the server."""
-        spec = row.spec
-        notebook_dir = (self.root_dir / row.notebook_path).parent
-        cwd = notebook_dir if notebook_dir.is_dir() else layout.root
         output = self.root_dir / (row.output_path or f"labrig-jobs/{row.id}/output.ipynb")
-        return {
-            "job_id": row.id,
-            "database_url": self.db.url,
-            "snapshot": str(snapshot_path(self.data_dir, row.snapshot_sha256 or "")),
-            "parameters": spec.get("parameters", {}),
-            "kernel_name": spec.get("kernel_name"),
-            "nodes": int(spec["nodes"]),
-            "procs_per_node": int(spec["procs_per_node"]),
-            "timeout": spec.get("timeout"),
-            "memory": spec.get("memory"),
-            "env": env,
-            "gpus": granted,
-            "cwd": str(cwd),
-            "output_notebook": str(output),
-        }
+        return LaunchRequest(
+            job_id=row.id,
+            name=row.name,
+            notebook_path=row.notebook_path,
+            snapshot_sha256=row.snapshot_sha256 or "",
+            snapshot=snapshot_path(self.data_dir, row.snapshot_sha256 or ""),
+            spec=spec,
+            env=env,
+            gpus=granted,
+            notebook_dir=(self.root_dir / row.notebook_path).parent,
+            output_notebook=output,
+            datasets=datasets,
+            settings=self.settings,
+        )
 
-    def _reap(self) -> None:
-        self._children = [proc for proc in self._children if proc.poll() is None]
+    # --- following the backend ---------------------------------------------------------------
 
-    def reconcile(self, reason: str = VANISHED) -> list[str]:
-        """Active jobs whose supervisor is gone are FAILED with ``reason``."""
-        self._reap()
-        failed = []
+    def reconcile(self, first: bool = False) -> list[str]:
+        """Apply what the backend sees of this backend's active jobs; returns the ids that
+        changed state. ``first``: the server just started (a local job whose processes are
+        gone vanished while it was stopped)."""
         with self.db.session() as session:
-            active = list(session.scalars(select(Job).where(Job.status.in_(ACTIVE))))
-        for row in active:
-            if row.supervisor_pid is None:
-                # Being launched right now by another process, unless that was long ago.
-                stale = row.starting_at and row.starting_at < utcnow() - LAUNCH_GRACE
-                if stale and set_status(
-                    self.db, row.id, "FAILED", only_from=ACTIVE, reason=NEVER_LAUNCHED
-                ):
-                    failed.append(row.id)
-                continue
-            # The supervisor may have written the final state just before exiting.
-            alive = process_alive(row.supervisor_pid, row.supervisor_started)
-            if not alive and set_status(self.db, row.id, "FAILED", only_from=ACTIVE, reason=reason):
-                kill_tree(None, None, self.layout(row.id))
-                failed.append(row.id)
-        return failed
+            rows = list(
+                session.scalars(
+                    select(Job).where(
+                        Job.backend == self.backend.identity,
+                        Job.status.in_(
+                            ("QUEUED", *ACTIVE) if self.backend.admits_in_cluster else ACTIVE
+                        ),
+                    )
+                )
+            )
+        if not rows:
+            return []
+        seen = self.backend.observe_jobs([self.ref(row) for row in rows])
+        changed = []
+        for row in rows:
+            observed = seen.get(row.id)
+            if observed is not None and self._apply(row, observed, first):
+                changed.append(row.id)
+        return changed
+
+    def _apply(self, row: Job, observed: Observation, first: bool) -> bool:
+        if observed.status is None or observed.status == row.status:
+            if observed.reason is not None and observed.reason != row.reason:
+                with self.db.session() as session:
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == row.id, Job.status == row.status)
+                        .values(reason=observed.reason)
+                    )
+            return False
+        reason = observed.reason
+        if first and reason and observed.status == "FAILED" and "vanished" in reason:
+            reason = VANISHED_AT_START
+        return set_status(
+            self.db, row.id, observed.status, only_from=MOVES[observed.status], reason=reason
+        )
 
     def finalize(self) -> None:
-        """Release the resources of ended jobs and register the model outputs of succeeded ones."""
+        """Stop what a cancelled job still runs, release the resources of ended jobs and
+        register the model outputs of succeeded ones (this backend's jobs only)."""
         with self.db.session() as session:
             ended = list(
-                session.scalars(select(Job).where(Job.status.in_(FINAL), Job.finalized.is_(False)))
+                session.scalars(
+                    select(Job).where(
+                        Job.status.in_(FINAL),
+                        Job.finalized.is_(False),
+                        Job.backend == self.backend.identity,
+                    )
+                )
             )
         for row in ended:
+            ref = self.ref(row)
+            if row.status == "CANCELLED" and row.handle:
+                self.backend.cancel(ref)
             self._release(row)
-            if (
-                row.status == "SUCCEEDED"
-                and row.spec.get("outputs")
-                and self.model_outputs is not None
-            ):
-                self._register_outputs(row, self.model_outputs)
+            if row.output_path:
+                self.backend.fetch_output(ref, self.root_dir / row.output_path)
+            values: dict[str, Any] = {"finalized": True, "holds_resources": False}
+            if self.model_outputs is not None:
+                problem = self._register_outputs(row, ref, self.model_outputs)
+                if problem:
+                    values["reason"] = "; ".join(filter(None, [row.reason, problem]))
             with self.db.session() as session:
-                stored = session.get(Job, row.id)
-                if stored is not None:
-                    stored.finalized = True
-                    stored.holds_resources = False
+                session.execute(update(Job).where(Job.id == row.id).values(**values))
 
-    def _register_outputs(self, row: Job, registry: ModelOutputs) -> None:
-        """Register a succeeded job's declared outputs as model versions, with lineage."""
-        notebook_dir = (self.root_dir / row.notebook_path).parent
-        outputs = [
-            {"name": o["name"], "path": str((notebook_dir / o["path"]).resolve())}
-            for o in row.spec["outputs"]
-        ]
+    def _register_outputs(self, row: Job, ref: JobRef, registry: ModelOutputs) -> str | None:
+        """Register what an ended job left as model versions, with the job's lineage: the
+        ``register`` calls its ranks staged, and its declared outputs if it succeeded. Returns
+        what could not be registered, for the job's reason."""
         lineage = {
             "job_id": row.id,
             "notebook_path": row.notebook_path,
             "snapshot_sha256": row.snapshot_sha256,
             "parameters": row.spec.get("parameters", {}),
-            "datasets": self._pinned_datasets(row.id),
+            "datasets": dict(row.dataset_versions or {}),
         }
-        registry.register_job_outputs(row.id, 0, outputs, lineage)
-
-    def _pinned_datasets(self, job_id: str) -> dict[str, str]:
-        """The dataset versions a job was started with (name -> version)."""
-        try:
-            env = self.layout(job_id).read_job()["env"]
-            pinned: dict[str, str] = json.loads(env.get("LABRIG_DATASETS", "{}"))
-            return pinned
-        except (OSError, ValueError, KeyError):
-            return {}
+        with tempfile.TemporaryDirectory(prefix=f"labrig-job-{row.id}-") as tmp:
+            for item in self.backend.staged_outputs(ref, Path(tmp)):
+                if item.declared and row.status != "SUCCEEDED":
+                    continue
+                try:
+                    registry.register_job_outputs(
+                        row.id,
+                        item.rank,
+                        [{"name": item.name, "path": str(item.path), **item.options}],
+                        lineage,
+                        key=item.key,
+                    )
+                except LabrigError as err:
+                    return f"output {item.name!r} was not registered: {err.message}"
+        return None

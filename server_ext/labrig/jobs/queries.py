@@ -4,7 +4,6 @@ and the change events the live view streams (SSE)."""
 from __future__ import annotations
 
 import builtins
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from ..store.pagination import _decode as decode_token
 from ..store.pagination import paginate
 from ..store.tables import Job
 from .base import JobServiceBase, world_size
-from .runtime import FINAL, STATUSES, json_lines, last_json_line, read_chunk, utcnow
+from .runtime import FINAL, STATUSES, utcnow
 
 LOG_CHUNK = 256 * 1024
 
@@ -34,6 +33,7 @@ def job_json(row: Job) -> dict[str, Any]:
         "notebook_path": row.notebook_path,
         "status": row.status,
         "reason": row.reason,
+        "backend": row.backend,
         "priority": row.priority,
         "world_size": world_size(spec),
         "created_at": row.created_at.isoformat(),
@@ -41,6 +41,7 @@ def job_json(row: Job) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
         "snapshot_sha256": row.snapshot_sha256,
+        "dataset_versions": dict(row.dataset_versions or {}),
         "output_path": row.output_path,
         "schedule_id": row.schedule_id,
         "rerun_of": row.rerun_of,
@@ -73,19 +74,17 @@ class JobQueries(JobServiceBase):
 
     def progress(self, row: Job) -> builtins.list[dict[str, Any]]:
         """Per rank: the cell it is on (of how many), how far it got, and for how long."""
-        layout = self.layout(row.id)
-        world = world_size(row.spec)
         now = utcnow().timestamp()
         ranks = []
-        for rank in range(world):
-            last = last_json_line(layout.progress(rank)) or {}
+        for report in self.backend.progress(self.ref(row)):
+            last = report.last
             cell, total = last.get("cell"), last.get("of")
             done = (cell + 1 if last.get("state") == "done" else cell) if cell is not None else 0
             if last.get("finished"):
                 done = total = total or done
             ranks.append(
                 {
-                    "rank": rank,
+                    "rank": report.rank,
                     "cell": cell,
                     "cells_done": done,
                     "cells": total,
@@ -107,24 +106,23 @@ class JobQueries(JobServiceBase):
             raise InvalidInput(f"rank must be from 0 to {world - 1}", field="rank")
         if offset < 0:
             raise InvalidInput("offset must be 0 or more", field="offset")
-        path = self.layout(job_id).log(rank)
-        data, next_offset = read_chunk(path, offset, limit)
-        size = path.stat().st_size if path.exists() else 0
+        chunk = self.backend.logs(self.ref(row), rank, offset, limit)
         return {
             "rank": rank,
             "offset": offset,
-            "next_offset": next_offset,
-            "size": size,
-            "text": data.decode("utf-8", errors="replace"),
-            "done": row.status in FINAL and next_offset >= size,
+            "next_offset": chunk.next_offset,
+            "size": chunk.size,
+            "text": chunk.data.decode("utf-8", errors="replace"),
+            "done": row.status in FINAL and chunk.next_offset >= chunk.size,
         }
 
     def metrics(self, job_id: str) -> dict[str, Any]:
         row = self._row(job_id)
-        world = world_size(row.spec)
+        ref = self.ref(row)
         series: dict[str, builtins.list[dict[str, Any]]] = {}
-        for rank in range(world):
-            for point in json_lines(self.layout(job_id).metrics(rank)):
+        for rank in range(ref.world_size):
+            points, _ = self.backend.metrics(ref, rank, 0)
+            for point in points:
                 series.setdefault(str(point.get("name")), []).append(
                     {"step": point.get("step"), "value": point.get("value"), "rank": rank}
                 )
@@ -133,7 +131,7 @@ class JobQueries(JobServiceBase):
     def output_notebook(self, job_id: str) -> Path:
         row = self._row(job_id)
         path = self.root_dir / (row.output_path or "")
-        if not row.output_path or not path.is_file():
+        if not row.output_path or not self.backend.fetch_output(self.ref(row), path):
             raise NotFound(f"job {job_id} has no output notebook yet", field="job_id")
         return path
 
@@ -146,8 +144,7 @@ class JobQueries(JobServiceBase):
         lines and new metric points. The second value is True once the job is final and drained."""
         row = self._row(job_id)
         out: builtins.list[tuple[str, Any]] = []
-        layout = self.layout(job_id)
-        world = world_size(row.spec)
+        ref = self.ref(row)
         if cursor.get("status") != (row.status, row.reason):
             cursor["status"] = (row.status, row.reason)
             out.append(("status", job_json(row)))
@@ -156,17 +153,16 @@ class JobQueries(JobServiceBase):
             cursor["progress"] = progress
             out.append(("progress", progress))
         drained = True
-        for rank in range(world):
-            for kind, path in (("log", layout.log(rank)), ("metric", layout.metrics(rank))):
-                key = f"{kind}{rank}"
-                data, offset = read_chunk(path, cursor.get(key, 0), 64 * 1024)
-                if data:
-                    cursor[key] = offset
-                    drained = False
-                    text = data.decode("utf-8", errors="replace")
-                    if kind == "log":
-                        out.append(("log", {"rank": rank, "text": text, "offset": offset}))
-                    else:
-                        points = [json.loads(line) for line in text.splitlines() if line.strip()]
-                        out.append(("metric", {"rank": rank, "points": points}))
+        for rank in range(ref.world_size):
+            chunk = self.backend.logs(ref, rank, cursor.get(f"log{rank}", 0), 64 * 1024)
+            if chunk.data:
+                cursor[f"log{rank}"] = chunk.next_offset
+                drained = False
+                text = chunk.data.decode("utf-8", errors="replace")
+                out.append(("log", {"rank": rank, "text": text, "offset": chunk.next_offset}))
+            points, offset = self.backend.metrics(ref, rank, cursor.get(f"metric{rank}", 0))
+            if points:
+                cursor[f"metric{rank}"] = offset
+                drained = False
+                out.append(("metric", {"rank": rank, "points": points}))
         return out, row.status in FINAL and drained

@@ -13,13 +13,12 @@ import contextlib
 import json
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from ..processes import process_alive, process_started
 from ..store import Database
@@ -41,6 +40,11 @@ class JobLayout:
     @property
     def job_file(self) -> Path:
         return self.root / "job.json"
+
+    @property
+    def datasets(self) -> Path:
+        """Where the job's read-only dataset mounts are built."""
+        return self.root / "datasets"
 
     @property
     def supervisor_log(self) -> Path:
@@ -86,11 +90,17 @@ def set_status(
     instance a supervisor finishing a job that was cancelled meanwhile)."""
     now = utcnow()
     values: dict[str, Any] = {"status": status, **fields}
+    # A cluster may move a job past a state labrig did not see (QUEUED straight to RUNNING, or
+    # to its end while the server was down): the earlier timestamps are filled, never moved.
     if status == "STARTING":
         values.setdefault("starting_at", now)
-    elif status == "RUNNING":
+    elif status in ("RUNNING", "SUCCEEDED"):
+        values.setdefault("starting_at", func.coalesce(Job.starting_at, now))
+    if status == "RUNNING":
         values.setdefault("started_at", now)
-    elif status in FINAL:
+    elif status == "SUCCEEDED":
+        values.setdefault("started_at", func.coalesce(Job.started_at, now))
+    if status in FINAL:
         values.setdefault("finished_at", now)
     with db.session() as session:
         result = session.execute(
@@ -195,19 +205,12 @@ def last_json_line(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
+def json_points(data: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a chunk of JSON lines (lines that are not one are skipped)."""
     out = []
-    for line in text.splitlines():
+    for line in data.splitlines():
         with contextlib.suppress(ValueError):
             value = json.loads(line)
             if isinstance(value, dict):
                 out.append(value)
     return out
-
-
-def monotonic() -> float:
-    return time.monotonic()

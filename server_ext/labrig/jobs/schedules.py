@@ -122,7 +122,10 @@ class JobSchedules(JobSubmission):
 
     def _new_scheduled_job(self, session: Session, sched: JobSchedule) -> Job:
         """A queued job from the schedule's stored spec and notebook snapshot."""
-        spec = parse_spec({k: v for k, v in sched.spec.items() if v is not None}, self.host)
+        spec = parse_spec(
+            {k: v for k, v in sched.spec.items() if v is not None},
+            self.backend.host_limits(self.host),
+        )
         return self._new_job(
             session, spec, sched.snapshot_sha256, sched.spec["kernel_name"], schedule_id=sched.id
         )

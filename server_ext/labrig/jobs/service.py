@@ -1,12 +1,12 @@
 """The job service: submission, admission, lifecycle, logs/progress/metrics, and schedules.
 
-Jobs are recorded in the state database and run by a detached supervisor per job
-(``labrig.jobs.supervisor``), so the server may stop and start while they run. ``tick()`` (called
-every second by the server, and once at start) reconciles records with live processes, releases
-the resources of finished jobs, fires due schedules and admits queued jobs.
+Jobs are recorded in the state database and run by a ``JobBackend`` (``backend.py``): detached
+local processes by default, Kubeflow jobs on Kubernetes. ``tick()`` (called every second by the
+server, and once at start) applies what the backend observes, releases the resources of ended
+jobs, fires due schedules and admits queued jobs.
 
 ``JobService`` is the top of a stack of layers, one module per concern (see ``base``):
-``queries`` (reading jobs), ``lifecycle`` (admission, launch, cancel, reconcile, finalize),
+``queries`` (reading jobs), ``lifecycle`` (admission, hand-over, cancel, reconcile, finalize),
 ``submission`` (snapshots, the job form, submit/rerun) and ``schedules`` (cron). The names other
 modules import from here are re-exported below.
 """
@@ -14,9 +14,6 @@ modules import from here are re-exported below.
 from __future__ import annotations
 
 from .base import DatasetMounts, ModelOutputs
-from .lifecycle import LAUNCH_GRACE as LAUNCH_GRACE
-from .lifecycle import NEVER_LAUNCHED as NEVER_LAUNCHED
-from .lifecycle import VANISHED, VANISHED_AT_START
 from .queries import LOG_CHUNK as LOG_CHUNK
 from .queries import job_json as job_json
 from .runtime import STATUSES
@@ -34,7 +31,7 @@ class JobService(JobSchedules):
         with self._tick_lock:
             first = not self._ticked
             self._ticked = True
-            self.reconcile(VANISHED_AT_START if first else VANISHED)
+            self.reconcile(first)
             self.finalize()
             self.fire_schedules()
             self.admit()

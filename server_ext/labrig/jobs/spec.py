@@ -33,6 +33,7 @@ FIELDS = {
     "outputs",
     "timeout",
     "kernel_name",
+    "profile",
 }
 MAX_NODES = 16
 MAX_PROCS_PER_NODE = 64
@@ -69,6 +70,8 @@ class JobSpec:
     outputs: list[dict[str, str]] = field(default_factory=list)
     timeout: int | None = None
     kernel_name: str | None = None
+    #: The resource profile the notebook's kernel used (a cluster places the job's pods by it).
+    profile: str | None = None
 
     @property
     def world_size(self) -> int:
@@ -87,45 +90,15 @@ def _int(body: dict[str, Any], name: str, default: int, low: int, high: int) -> 
     return value
 
 
-def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
-    """Check the shape and ranges of a submission (parameters are checked against the
-    notebook separately, once it is snapshotted)."""
-    check_fields(body, FIELDS, what="a job")
-    path = body.get("notebook_path")
-    if not isinstance(path, str) or not path.strip():
-        raise InvalidInput("notebook_path is required: the notebook to run", field="notebook_path")
-    parameters = body.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise InvalidInput('parameters must be an object, e.g. {"lr": 0.01}', field="parameters")
-    strict = body.get("strict", True)
-    if not isinstance(strict, bool):
-        raise InvalidInput("strict must be true or false", field="strict")
-    nodes = _int(body, "nodes", 1, 1, MAX_NODES)
-    procs = _int(body, "procs_per_node", 1, 1, MAX_PROCS_PER_NODE)
-    # The same quantities, parser and messages as a kernel's request (``4Gi``, ``500m``).
-    cpus = body.get("cpus", 1.0)
-    if cpus is not None:
-        cpus = parse_cpus(cpus, field="cpus")
-        if cpus > host.cpus:
-            raise InvalidInput(
-                f"cpus {format_cpus(cpus)} per process is more than this host's capacity of "
-                f"{format_cpus(host.cpus)}",
-                field="cpus",
-            )
-    memory = body.get("memory")
-    if memory is not None:
-        memory = parse_bytes(memory, field="memory")
-        if memory > host.memory:
-            raise InvalidInput(
-                f"memory {format_bytes(memory)} per process is more than this host's capacity "
-                f"of {format_bytes(host.memory)}",
-                field="memory",
-            )
-    gpus = _int(body, "gpus", 0, 0, 64)
-    gpu_type = body.get("gpu_type")
-    if gpu_type is not None and not isinstance(gpu_type, str):
-        raise InvalidInput("gpu_type must be a string", field="gpu_type")
-    world = nodes * procs
+def _check_host(
+    host: HostTotals,
+    world: int,
+    cpus: float | None,
+    memory: int | None,
+    gpus: int,
+    gpu_type: str | None,
+) -> None:
+    """All ranks of a job must fit on this host at once."""
     if cpus is not None and world * cpus > host.cpus + 1e-9:
         raise InvalidInput(
             f"{world} processes x {cpus:g} CPUs need {world * cpus:g} CPUs; this host has "
@@ -145,6 +118,50 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
             f"{len(fitting)}{f' of type {gpu_type}' if gpu_type else ''}",
             field="gpus",
         )
+
+
+def parse_spec(body: dict[str, Any], host: HostTotals | None) -> JobSpec:
+    """Check the shape and ranges of a submission (parameters are checked against the
+    notebook separately, once it is snapshotted). ``host``: the machine the ranks must fit on,
+    or None when a cluster places them."""
+    check_fields(body, FIELDS, what="a job")
+    path = body.get("notebook_path")
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidInput("notebook_path is required: the notebook to run", field="notebook_path")
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InvalidInput('parameters must be an object, e.g. {"lr": 0.01}', field="parameters")
+    strict = body.get("strict", True)
+    if not isinstance(strict, bool):
+        raise InvalidInput("strict must be true or false", field="strict")
+    nodes = _int(body, "nodes", 1, 1, MAX_NODES)
+    procs = _int(body, "procs_per_node", 1, 1, MAX_PROCS_PER_NODE)
+    # The same quantities, parser and messages as a kernel's request (``4Gi``, ``500m``).
+    cpus = body.get("cpus", 1.0)
+    if cpus is not None:
+        cpus = parse_cpus(cpus, field="cpus")
+        if host is not None and cpus > host.cpus:
+            raise InvalidInput(
+                f"cpus {format_cpus(cpus)} per process is more than this host's capacity of "
+                f"{format_cpus(host.cpus)}",
+                field="cpus",
+            )
+    memory = body.get("memory")
+    if memory is not None:
+        memory = parse_bytes(memory, field="memory")
+        if host is not None and memory > host.memory:
+            raise InvalidInput(
+                f"memory {format_bytes(memory)} per process is more than this host's capacity "
+                f"of {format_bytes(host.memory)}",
+                field="memory",
+            )
+    gpus = _int(body, "gpus", 0, 0, 64)
+    gpu_type = body.get("gpu_type")
+    if gpu_type is not None and not isinstance(gpu_type, str):
+        raise InvalidInput("gpu_type must be a string", field="gpu_type")
+    world = nodes * procs
+    if host is not None:
+        _check_host(host, world, cpus, memory, gpus, gpu_type)
     datasets = body.get("datasets", [])
     if not isinstance(datasets, list) or not all(isinstance(d, str) and d for d in datasets):
         raise InvalidInput("datasets must be a list of dataset names", field="datasets")
@@ -184,6 +201,9 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
     kernel_name = body.get("kernel_name")
     if kernel_name is not None and not isinstance(kernel_name, str):
         raise InvalidInput("kernel_name must be a string", field="kernel_name")
+    profile = body.get("profile")
+    if profile is not None and (not isinstance(profile, str) or len(profile) > 255):
+        raise InvalidInput("profile must be a resource profile's slug", field="profile")
     return JobSpec(
         notebook_path=path,
         parameters=dict(parameters),
@@ -201,6 +221,7 @@ def parse_spec(body: dict[str, Any], host: HostTotals) -> JobSpec:
         outputs=[dict(o) for o in outputs],
         timeout=timeout,
         kernel_name=kernel_name,
+        profile=profile or None,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, LabrigError, NotFound
 from ..store.tables import Dataset, Job, ResourceRequest
 from .lifecycle import JobLifecycle
 from .runtime import snapshot_path
@@ -28,6 +28,28 @@ def notebook_language(nb: Any) -> str:
         or meta.get("language_info", {}).get("name")
         or "python"
     )
+
+
+def inspectable(nb: Any) -> bool:
+    """papermill reads the types and defaults of a parameters cell in Python only; other
+    languages' values are injected as given."""
+    return notebook_language(nb).lower() == "python"
+
+
+def _form_notes(nb: Any, has_cell: bool, kernel: str | None) -> list[str]:
+    notes = []
+    if not has_cell:
+        notes.append(
+            "This notebook has no cell tagged 'parameters': values are injected at the top."
+        )
+    elif not inspectable(nb):
+        notes.append(
+            f"The parameters of a {notebook_language(nb)} notebook cannot be inspected: the "
+            "values you add are injected as given, after its parameters cell."
+        )
+    if not kernel:
+        notes.append("It names no kernel: it runs on python3.")
+    return notes
 
 
 def new_id() -> str:
@@ -93,13 +115,14 @@ class JobSubmission(JobLifecycle):
 
     def _kernel_of(self, sha: str, wanted: str | None) -> str:
         if self._kernels is None:
-            from jupyter_client.kernelspec import KernelSpecManager
-
-            self._kernels = set(KernelSpecManager().find_kernel_specs())
+            self._kernels = self.backend.kernels()
         if wanted is None:
             nb = json.loads(snapshot_path(self.data_dir, sha).read_text())
+            # papermill refuses a notebook that names no kernel; labrig runs it on python3.
             wanted = nb.get("metadata", {}).get("kernelspec", {}).get("name") or "python3"
-        if wanted not in self._kernels:
+        if wanted == "python":
+            wanted = "python3"  # as jupyter_client's KernelManager (and so papermill) reads it
+        if self._kernels is not None and wanted not in self._kernels:
             raise InvalidInput(
                 f"kernel {wanted!r} is not installed here; "
                 f"installed: {', '.join(sorted(self._kernels))}",
@@ -116,13 +139,12 @@ class JobSubmission(JobLifecycle):
         has_cell = any(
             "parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.get("cells", [])
         )
+        kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name")
         return {
             "notebook_path": path,
             "has_parameters_cell": has_cell,
-            "note": None
-            if has_cell
-            else "This notebook has no cell tagged 'parameters': values are injected at the top.",
-            "kernel_name": nb.get("metadata", {}).get("kernelspec", {}).get("name"),
+            "note": " ".join(_form_notes(nb, has_cell, kernel)) or None,
+            "kernel_name": kernel,
             "parameters": params,
             "defaults": {
                 "nodes": 1,
@@ -141,22 +163,39 @@ class JobSubmission(JobLifecycle):
         with self.db.session() as session:
             saved = session.get(ResourceRequest, path)
         if saved is None:
-            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None}
+            return {"cpus": 1.0, "memory": None, "gpus": 0, "gpu_type": None, "profile": None}
         return {
             "cpus": saved.cpus or 1.0,
             "memory": saved.memory,
             "gpus": saved.gpus or 0,
             "gpu_type": saved.gpu_type,
+            "profile": saved.profile,
         }
 
     def _validate(self, body: dict[str, Any], sha: str | None = None) -> tuple[JobSpec, str, str]:
-        spec = parse_spec(body, self.host)
+        spec = parse_spec(body, self.backend.host_limits(self.host))
         if sha is None:
             sha = self.snapshot(self.resolve_notebook(spec.notebook_path))
-        check_parameters(spec.parameters, self.inspect(sha), spec.strict)
+            try:
+                return self._validate_with(spec, sha)
+            except LabrigError:
+                self._drop_snapshot(sha)  # a refused submission leaves nothing behind
+                raise
+        return self._validate_with(spec, sha)
+
+    def _drop_snapshot(self, sha: str) -> None:
+        if not self.snapshot_in_use(sha):
+            snapshot_path(self.data_dir, sha).unlink(missing_ok=True)
+            self._inspected.pop(sha, None)
+
+    def _validate_with(self, spec: JobSpec, sha: str) -> tuple[JobSpec, str, str]:
+        nb = json.loads(snapshot_path(self.data_dir, sha).read_text())
+        if inspectable(nb):
+            check_parameters(spec.parameters, self.inspect(sha), spec.strict)
         kernel = self._kernel_of(sha, spec.kernel_name)
         if spec.datasets:
             self._check_datasets(spec.datasets)
+        self.backend.check(spec.json())
         return spec, sha, kernel
 
     def _check_datasets(self, names: list[str]) -> None:
@@ -203,6 +242,9 @@ class JobSubmission(JobLifecycle):
             rerun_of=rerun_of,
             created_at=self.clock(),
             gpus_granted={},
+            backend=self.backend.identity,
+            handle={},
+            dataset_versions={},
         )
         session.add(row)
         return row

@@ -3,8 +3,10 @@
 Started by the job service in a new session, it outlives the Jupyter server: it launches the
 ranks (``nodes`` torchrun agents of ``procs_per_node`` workers each, meeting through c10d
 rendezvous on 127.0.0.1; a one-rank job starts its worker directly with the same environment),
-moves the job to RUNNING once every rank's kernel is up, enforces the timeout, and writes the
-final state with a one-line reason. It talks only to the state database and the job folder.
+moves the job to RUNNING once every rank's kernel is up, enforces the timeout and the memory
+limit, stops the ranks when the job is cancelled from anywhere, and writes the final state with a
+one-line reason. Then it releases what the job held and admits the next queued jobs, so the
+queue moves on with no Jupyter server running.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from sqlalchemy import select
 
 from ..store import Database
+from ..store.tables import Job
 from .runtime import ACTIVE, JobLayout, kernel_processes_of, kill_tree, set_status
 from .worker import memory_reason
 
 POLL = 0.2
+#: How often a supervisor looks for a cancel made elsewhere (seconds).
+CANCEL_POLL = 1.0
 
 
 def free_port() -> int:
@@ -144,9 +150,19 @@ def outcome(layout: JobLayout, world: int, codes: list[int | None]) -> tuple[str
     return "FAILED", f"a launcher exited with code {next((c for c in codes if c), None)}"
 
 
-def supervise(layout: JobLayout) -> int:
-    job = layout.read_job()
-    db = Database(job["database_url"])
+def _stop_all(procs: list[subprocess.Popen[bytes] | ForkedRank], layout: JobLayout) -> None:
+    for proc in procs:
+        kill_tree(proc.pid, None, None)
+    kill_tree(None, None, layout)
+
+
+def _status(db: Database, job_id: str) -> str | None:
+    with db.session() as session:
+        return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
+    """Run the ranks to the end; returns the job's final state as written (or found)."""
     job_id = job["job_id"]
     world = job["nodes"] * job["procs_per_node"]
     port = free_port()
@@ -162,6 +178,7 @@ def supervise(layout: JobLayout) -> int:
             subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=job["cwd"])
         )
     started = time.monotonic()
+    checked = started
     timeout = job.get("timeout")
     running = False
     while True:
@@ -178,20 +195,22 @@ def supervise(layout: JobLayout) -> int:
                     kill_tree(proc.pid, None, None)
             continue
         if timeout and time.monotonic() - started > timeout:
-            for proc in procs:
-                kill_tree(proc.pid, None, None)
-            kill_tree(None, None, layout)
+            _stop_all(procs, layout)
             set_status(
                 db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s"
             )
-            return 1
+            return "FAILED"
         over = over_memory(layout, world, job.get("memory"))
         if over is not None:
-            for proc in procs:
-                kill_tree(proc.pid, None, None)
-            kill_tree(None, None, layout)
+            _stop_all(procs, layout)
             set_status(db, job_id, "FAILED", only_from=ACTIVE, reason=memory_reason(job, over))
-            return 1
+            return "FAILED"
+        if time.monotonic() - checked > CANCEL_POLL:
+            # A cancel from any server (or host) only changes the record: act on it here.
+            checked = time.monotonic()
+            if _status(db, job_id) == "CANCELLED":
+                _stop_all(procs, layout)
+                return "CANCELLED"
         if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):
             running = set_status(db, job_id, "RUNNING", only_from=("STARTING",))
         time.sleep(POLL)
@@ -200,7 +219,41 @@ def supervise(layout: JobLayout) -> int:
     if status == "SUCCEEDED" and not running:
         set_status(db, job_id, "RUNNING", only_from=("STARTING",))
     set_status(db, job_id, status, only_from=ACTIVE, reason=reason)
-    db.dispose()
+    return status
+
+
+def move_queue_on(job: dict[str, Any]) -> None:
+    """Release what the ended job held and admit the next queued ones, as the server that
+    launched it would: with its configuration, so jobs move on when no server runs."""
+    from traitlets.config import Config
+
+    from ..app import LabrigApp
+    from ..services import build_services
+
+    app = LabrigApp(config=Config(job.get("config") or {}))
+    app.data_dir = job["data_dir"]
+    app.database_url = job["database_url"]
+    app.migrate_on_start = False
+    services = build_services(app, root_dir=job["root_dir"])
+    try:
+        services.jobs.finalize()
+        services.jobs.admit()
+    finally:
+        services.close()
+
+
+def supervise(layout: JobLayout) -> int:
+    job = layout.read_job()
+    db = Database(job["database_url"])
+    try:
+        status = _run(job, layout, db)
+    finally:
+        db.dispose()
+    try:
+        if job.get("config") is not None:
+            move_queue_on(job)
+    except Exception as err:  # noqa: BLE001 - the job's state is written; a server tick retries
+        print(f"labrig: could not admit the next jobs: {type(err).__name__}: {err}", flush=True)
     return 0 if status == "SUCCEEDED" else 1
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -50,9 +49,14 @@ class Job(Base):
     rerun_of: Mapped[str | None] = mapped_column(String(64))
     #: GPU UUIDs granted per rank, e.g. {"0": ["GPU-..."]}.
     gpus_granted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: The detached supervisor process (pid + create time, so a reused pid is not mistaken).
-    supervisor_pid: Mapped[int | None] = mapped_column(Integer)
-    supervisor_started: Mapped[float | None] = mapped_column(Float)
+    #: The backend that runs the job (``JobBackend.identity``: ``local:<host>``,
+    #: ``kubernetes:<cluster>/<namespace>``); only that backend's servers admit and reconcile it.
+    backend: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: What the backend returned when it launched the job (a local supervisor's pid and create
+    #: time; a Kubernetes object's namespace, name and uid), passed back on every later call.
+    handle: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The dataset versions the job was started with (name -> manifest hash), for lineage.
+    dataset_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     #: True while the job holds resources in the ledger (released once it ends).
     holds_resources: Mapped[bool] = mapped_column(Boolean, default=False)
     #: True once a finished job's hooks (ledger release, model outputs) have run.

@@ -1,4 +1,5 @@
-"""One rank of a job: ``python -m labrig.jobs.worker JOB_DIR``.
+"""One rank of a job: ``python -m labrig.jobs.worker JOB_DIR`` (``--remote SPEC_DIR`` on a
+cluster, see ``remote.py``).
 
 torchrun (or, on Kubernetes, a PyTorchJob/TrainJob replica) starts this with RANK, LOCAL_RANK,
 WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT set. It executes the job's notebook
@@ -57,6 +58,7 @@ def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._saved = 0.0
+            self._failed: int | None = None
 
         def save(self, force: bool = False, **kwargs: Any) -> None:
             now = time.monotonic()
@@ -72,9 +74,18 @@ def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None
             progress.write(cell=cell_index, of=len(self.nb.cells), state="running")
             super().cell_start(cell, cell_index, **kwargs)
 
+        def cell_exception(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            super().cell_exception(cell, cell_index, **kwargs)
+            self._failed = cell_index
+            # nbclient's exception keeps the kernel's error name and message, which papermill's
+            # summary loses for errors the kernel only printed (UsageError).
+            Engine.raised = kwargs.get("exception")
+
         def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
             super().cell_complete(cell, cell_index, **kwargs)
-            progress.write(cell=cell_index, of=len(self.nb.cells), state="done")
+            # papermill completes a cell that raised too: its progress must not read "done".
+            state = "failed" if self._failed == cell_index else "done"
+            progress.write(cell=cell_index, of=len(self.nb.cells), state=state)
 
         def notebook_complete(self, **kwargs: Any) -> None:
             super().notebook_complete(**kwargs)
@@ -98,6 +109,7 @@ def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None
     class Engine(NBClientEngine):
         client = Client
         dead_kernel_error = DeadKernelError
+        raised: Any = None
 
         @classmethod
         def execute_notebook(
@@ -144,18 +156,34 @@ def _first_line(source: str) -> str:
     return ""
 
 
-def _original_index(output_path: Path, cell_index: int) -> int:
-    """The failing cell's index in the submitted notebook (papermill adds an injected cell)."""
+def _user_cells(cells: list[dict[str, Any]]) -> list[int]:
+    """Indexes of the output notebook's cells that came from the user's notebook (papermill
+    adds its injected-parameters cell)."""
+    return [
+        index
+        for index, cell in enumerate(cells)
+        if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])
+    ]
+
+
+def failure_reason(output_path: Path, err: Any, raised: Any, rank: int) -> str:
+    """``cell 3 ('%foo') raised UsageError: Line magic function `%foo` not found. [rank 0]``: the
+    cell as the user's notebook numbers it (from 1, papermill's own cell left out), and the
+    kernel's error name and message (``raised``: nbclient's exception) where papermill's
+    summary of it is empty."""
     try:
         cells = json.loads(output_path.read_text())["cells"]
     except (OSError, ValueError, KeyError):
-        return cell_index
-    injected = sum(
-        1
-        for cell in cells[:cell_index]
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+        cells = []
+    ename, evalue = str(err.ename), str(err.evalue or "")
+    if (not evalue or ename == "CellExecutionError") and getattr(raised, "ename", None):
+        ename, evalue = str(raised.ename), str(raised.evalue or "")
+    user = _user_cells(cells)
+    number = user.index(err.cell_index) + 1 if err.cell_index in user else err.cell_index + 1
+    return (
+        f"cell {number} ({_first_line(err.source)!r}) raised {ename}: "
+        f"{_first_line(evalue)} [rank {rank}]"
     )
-    return cell_index - injected
 
 
 def _signal_name(returncode: int | None) -> str:
@@ -269,11 +297,7 @@ def _run(
             start_timeout=120,
         )
     except PapermillExecutionError as err:
-        index = _original_index(output, err.cell_index)
-        return False, (
-            f"cell {index} ({_first_line(err.source)!r}) raised {err.ename}: "
-            f"{_first_line(err.evalue)} [rank {rank}]"
-        )
+        return False, failure_reason(output, err, engine.raised, rank)
     except engine.dead_kernel_error:
         proc = engine.client.kernel_process
         code = proc.wait(timeout=5) if proc is not None else None
@@ -286,8 +310,12 @@ def _run(
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--remote":
+        from .remote import run_remote
+
+        return run_remote(Path(args[1]))
     if len(args) != 1:
-        print("usage: python -m labrig.jobs.worker JOB_DIR", file=sys.stderr)
+        print("usage: python -m labrig.jobs.worker [--remote SPEC_DIR | JOB_DIR]", file=sys.stderr)
         return 2
     layout = JobLayout(Path(args[0]))
     rank = int(os.environ.get("RANK", "0"))

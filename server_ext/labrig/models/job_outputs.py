@@ -24,8 +24,12 @@ class JobOutputs(ModelRegistration):
         rank: int,
         outputs: list[dict[str, Any]],
         lineage: dict[str, Any],
+        *,
+        key: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Register a finished job's declared outputs; a retried job adds no versions."""
+        """Register a finished job's outputs; a retried job adds no versions. Each output is
+        ``{"name", "path"}`` plus, for a ``register`` call a rank staged, its other arguments;
+        ``key`` (default: the path) tells outputs of one rank apart."""
         registered = []
         for index, output in enumerate(outputs):
             if not isinstance(output, dict) or "name" not in output or "path" not in output:
@@ -34,7 +38,12 @@ class JobOutputs(ModelRegistration):
                     field="outputs",
                 )
             path = str(output["path"])
-            job_lineage = {**lineage, "job_id": job_id, "rank": rank}
+            job_lineage = {
+                **(output.get("lineage") or {}),
+                **lineage,
+                "job_id": job_id,
+                "rank": rank,
+            }
             registered.append(
                 self.register(
                     output["name"],
@@ -43,9 +52,10 @@ class JobOutputs(ModelRegistration):
                     params=output.get("params", lineage.get("parameters")),
                     tags=output.get("tags"),
                     note=output.get("note", f"output of job {job_id}"),
-                    user=str(lineage.get("user", "")),
+                    user=str(output.get("user") or lineage.get("user", "")),
                     lineage=job_lineage,
-                    idempotency_key=idempotency_key_for(job_id, rank, path),
+                    kind=output.get("kind"),
+                    idempotency_key=idempotency_key_for(job_id, rank, key or path),
                 )
             )
         return registered

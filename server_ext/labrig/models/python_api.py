@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..jobs.remote import STORE_ENV
 from .lineage import current_lineage
 from .registry import ModelRegistry
 
@@ -79,24 +81,18 @@ def register(
     progress: Any = None,
     reg: ModelRegistry | None = None,
 ) -> dict[str, Any]:
-    reg = reg or registry()
+    # Inside a job rank on a cluster there is no registry at hand: the registration is staged
+    # on the job's shared storage and the server registers it when the job ends.
+    staged = reg is None and bool(os.environ.get(STORE_ENV))
+    target = None if staged else (reg or registry())
+    options = {"metrics": metrics, "params": params, "tags": tags, "note": note, "user": _user()}
     if _is_module(path_or_module):
         with tempfile.TemporaryDirectory(prefix="labrig-module-") as tmp:
             _save_module(path_or_module, Path(tmp))
             lineage = current_lineage(None)
             lineage["module_class"] = json.loads((Path(tmp) / MODULE_MANIFEST).read_text())["class"]
-            return reg.register(
-                name,
-                tmp,
-                metrics=metrics,
-                params=params,
-                tags=tags,
-                note=note,
-                user=_user(),
-                lineage=lineage,
-                kind="module",
-                progress=progress,
-            )
+            module = {**options, "lineage": lineage, "kind": "module"}
+            return _register(target, name, Path(tmp), module, progress)
     if not isinstance(path_or_module, str | Path):
         raise InvalidInput(
             f"register() takes a file or directory path or a torch.nn.Module, not "
@@ -104,17 +100,19 @@ def register(
             field="path",
         )
     path = Path(path_or_module).expanduser().absolute()
-    return reg.register(
-        name,
-        path,
-        metrics=metrics,
-        params=params,
-        tags=tags,
-        note=note,
-        user=_user(),
-        lineage=current_lineage(path),
-        progress=progress,
-    )
+    return _register(target, name, path, {**options, "lineage": current_lineage(path)}, progress)
+
+
+def _register(
+    reg: ModelRegistry | None, name: str, path: Path, options: dict[str, Any], progress: Any
+) -> dict[str, Any]:
+    if reg is not None:
+        return reg.register(name, path, progress=progress, **options)
+    from ..jobs.remote import stage_registration
+
+    if not path.exists():
+        raise InvalidInput(f"there is nothing at {str(path)!r} to register", field="path")
+    return stage_registration(name, path, {k: v for k, v in options.items() if v})
 
 
 def load(ref: str, reg: ModelRegistry | None = None) -> Any:

@@ -32,9 +32,10 @@ from .tables import (
     ModelVersion,
     ModelVersionMetric,
 )
+from .version_query import SORT_KEYS, VersionFilters, check_sort
 
 MODEL_FIELDS = {"name", "description", "tags"}
-ORDERS = ("version", "created_at")
+ORDERS = SORT_KEYS
 
 
 class ModelQueries:
@@ -209,39 +210,53 @@ class ModelQueries:
         return self.get_version(name, version)
 
     def list_versions(
-        self, name: str, page: PageRequest, order_by: str | None = None, descending: bool = True
+        self,
+        name: str,
+        page: PageRequest,
+        order_by: str | None = None,
+        descending: bool = True,
+        *,
+        filters: VersionFilters | None = None,
+        sort_field: str = "order_by",
     ) -> Page[dict[str, Any]]:
+        """A page of versions sorted by ``order_by`` (version, created_at or metric:<name>) and
+        narrowed by ``filters``; ``sort_field`` names the input in errors (REST says ``sort``)."""
         name = check_model_name(name)
-        order_by = order_by or "version"
+        order_by = check_sort(order_by, sort_field)
+        filters = filters or VersionFilters()
         with self.db.session() as session:
             self._model(session, name)
             aliases = self._aliases_of(session, name)
             if order_by.startswith("metric:"):
-                rows = self._versions_by_metric(session, name, order_by[7:], page, descending)
-            elif order_by in ORDERS:
+                rows = self._versions_by_metric(
+                    session, name, order_by[7:], page, descending, filters
+                )
+            else:
                 column = ModelVersion.version if order_by == "version" else ModelVersion.created_at
                 order = [column] if order_by == "version" else [column, ModelVersion.version]
-                stmt = select(ModelVersion).where(ModelVersion.model_name == name)
-                rows = paginate(session, stmt, order, page, descending=descending)
-            else:
-                raise InvalidInput(
-                    f"order_by {order_by!r} is not one of version, created_at, metric:<name>",
-                    field="order_by",
+                stmt = filters.apply(
+                    select(ModelVersion).where(ModelVersion.model_name == name), session, name
                 )
+                rows = paginate(session, stmt, order, page, descending=descending)
             return rows.map(lambda r: version_json(r, aliases.get(r.version, [])))
 
     def _versions_by_metric(
-        self, session: Session, name: str, key: str, page: PageRequest, descending: bool
+        self,
+        session: Session,
+        name: str,
+        key: str,
+        page: PageRequest,
+        descending: bool,
+        filters: VersionFilters,
     ) -> Page[ModelVersion]:
         """Versions that have metric ``key``, ordered by its value then by version (keyset)."""
-        if not key or len(key) > 255:
-            raise InvalidInput("order_by metric:<name> needs a metric name", field="order_by")
         m = ModelVersionMetric
         stmt = (
             select(ModelVersion, m.value)
             .join(m, m.version_id == ModelVersion.id)
             .where(m.model_name == name, m.key == key)
         )
+        stmt = filters.apply(stmt, session, name)
         if page.page_token:
             value, version = decode_metric_token(page.page_token)
             if descending:

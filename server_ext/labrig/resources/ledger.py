@@ -98,6 +98,9 @@ class ResourceLedger(HostLimits):
             f"{count}{kind} GPU{'s' if count != 1 else ''} requested, {len(free)} free: "
             + "; ".join(busy),
             field="gpus",
+            free=len(free),
+            total=len(matching),
+            holders=sorted({held[g.uuid] for g in matching if g.uuid in held}),
         )
 
     def _check_quota(self, session: Session, request: Any, *, exclude: set[str]) -> None:

@@ -9,8 +9,11 @@ from typing import Any
 
 import nbformat
 import pytest
+from k8s.rig import KubeRig, job_storage, kube  # noqa: F401 - fixtures
 
+from labrig.jobs.backend import JobBackend
 from labrig.jobs.capacity import HostCapacity
+from labrig.jobs.local import LocalJobBackend
 from labrig.jobs.service import JobService
 from labrig.services import Services
 from labrig.store import PageRequest
@@ -55,17 +58,46 @@ def root(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def jobs(services: Services, root: Path, labrig_env: Path) -> Iterator[JobService]:
-    """A job service on the test's state directory, with the notebooks under ``root``; every
-    job still running at the end is cancelled so no process outlives the test."""
+def _service(
+    services: Services, root: Path, labrig_env: Path, backend: JobBackend
+) -> Iterator[JobService]:
     service = JobService(
-        services.db, labrig_env, root, capacity=HostCapacity(labrig_env / "cap", cpus=4)
+        services.db,
+        labrig_env,
+        root,
+        capacity=HostCapacity(labrig_env / "cap", cpus=4),
+        backend=backend,
     )
     yield service
     for job in service.list(PageRequest(limit=500)).items:
-        if job["status"] in ("STARTING", "RUNNING"):
+        if job["status"] in ("QUEUED", "STARTING", "RUNNING"):
             service.cancel(job["id"])
+
+
+@pytest.fixture(params=["local", "kubernetes"])
+def backend(request: pytest.FixtureRequest) -> JobBackend:
+    """Each backend in turn: the behavioural suite holds for both."""
+    if request.param == "local":
+        return LocalJobBackend()
+    rig: KubeRig = request.getfixturevalue("kube")
+    return rig.backend()
+
+
+@pytest.fixture
+def jobs(
+    services: Services, root: Path, labrig_env: Path, backend: JobBackend
+) -> Iterator[JobService]:
+    """A job service on the test's state directory, with the notebooks under ``root``, on each
+    backend in turn; every job still running at the end is cancelled so nothing outlives the
+    test."""
+    yield from _service(services, root, labrig_env, backend)
+
+
+@pytest.fixture
+def local_jobs(services: Services, root: Path, labrig_env: Path) -> Iterator[JobService]:
+    """The job service on the local backend, for what only a local job has (its processes,
+    its cgroups)."""
+    yield from _service(services, root, labrig_env, LocalJobBackend())
 
 
 @pytest.fixture
@@ -91,3 +123,24 @@ def check() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.check
+
+
+PARAMS = 'lr: float = 0.05  # learning rate\nepochs: int = 3\nname: str = "x"\nflag: bool = False'
+
+
+@pytest.fixture
+def server_root(server_services: Services) -> Path:
+    root = server_services.jobs.root_dir
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell(PARAMS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print(lr * epochs)")]
+    (root / "nb").mkdir(exist_ok=True)
+    nbformat.write(nb, root / "nb" / "train.ipynb")
+    (root / "nb" / "broken.ipynb").write_text("{not json")
+    (root / "nb" / "notes.txt").write_text("hello")
+    bare = nbformat.v4.new_notebook()
+    bare.cells = [nbformat.v4.new_code_cell("print(1)")]
+    nbformat.write(bare, root / "nb" / "bare.ipynb")
+    return root

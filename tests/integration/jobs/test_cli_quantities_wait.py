@@ -123,7 +123,7 @@ def test_wait_from_a_real_shell_gives_the_job_outcome_as_exit_code(
     )
     assert done.returncode == 1, (done.stdout, done.stderr)
     last = done.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(r"job \w+ FAILED: cell 1 .*raised KeyError: .*NO_SUCH_VARIABLE.*", last)
+    assert re.fullmatch(r"job \w+ FAILED: cell \d+ .*raised KeyError: .*NO_SUCH_VARIABLE.*", last)
     notebook("fine.ipynb", "print('fine')")
     done = subprocess.run(
         [str(labrig), "jobs", "submit", "fine.ipynb", "--wait"],

@@ -41,7 +41,13 @@ class Outputs:
         self.calls: list[tuple[str, int, list[dict[str, Any]], dict[str, Any]]] = []
 
     def register_job_outputs(
-        self, job_id: str, rank: int, outputs: list[dict[str, Any]], lineage: dict[str, Any]
+        self,
+        job_id: str,
+        rank: int,
+        outputs: list[dict[str, Any]],
+        lineage: dict[str, Any],
+        *,
+        key: str | None = None,
     ) -> None:
         self.calls.append((job_id, rank, outputs, lineage))
 
@@ -81,7 +87,8 @@ def test_datasets_are_mounted_lineage_is_set_and_outputs_are_registered(
     assert len(outputs.calls) == 1
     job_id, rank, registered, lineage = outputs.calls[0]
     assert (job_id, rank) == (job["id"], 0)
-    assert registered == [{"name": "moons-mlp", "path": str(root / "weights.bin")}]
+    # Locally the file beside the notebook; on a cluster, what rank 0 staged on shared storage.
+    assert [(r["name"], Path(r["path"]).name) for r in registered] == [("moons-mlp", "weights.bin")]
     assert lineage["snapshot_sha256"] == job["snapshot_sha256"]
     assert lineage["parameters"] == {"lr": 0.5}
     assert lineage["datasets"] == {"moons-mini": "v-moons-mini"}

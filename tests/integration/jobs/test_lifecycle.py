@@ -11,30 +11,42 @@ import psutil
 import pytest
 
 from labrig.errors import CapacityExceeded
+from labrig.jobs.backend import LaunchRequest
 from labrig.jobs.capacity import Gpu, HostCapacity
+from labrig.jobs.lifecycle import VANISHED_AT_START
+from labrig.jobs.local import NEVER_LAUNCHED, LocalJobBackend
 from labrig.jobs.runtime import kill_tree, set_status
-from labrig.jobs.service import NEVER_LAUNCHED, VANISHED_AT_START, JobService
+from labrig.jobs.service import JobService
 from labrig.resources import enforce
 from labrig.services import Services
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
-class RecordingLaunches(JobService):
-    """The real service, except that admitted jobs are recorded instead of spawned (admission
+class RecordingBackend(LocalJobBackend):
+    """The local backend, except that launched jobs are recorded instead of spawned (admission
     and schedules are what these tests look at; the run tests start real processes)."""
 
-    launched: list[str]
+    def launch(self, request: LaunchRequest) -> dict[str, Any]:
+        self.launched = [*getattr(self, "launched", []), request.job_id]
+        return {}
 
-    def _launch(self, row: Any, granted: dict[str, list[str]]) -> None:
-        self.launched = [*getattr(self, "launched", []), row.id]
+
+class RecordingLaunches(JobService):
+    backend: RecordingBackend
+
+    @property
+    def launched(self) -> list[str]:
+        return getattr(self.backend, "launched", [])
 
 
 @pytest.fixture
 def inventory(services: Services, root: Path, labrig_env: Path) -> RecordingLaunches:
     gpus = [Gpu("GPU-aaaa", "T4"), Gpu("GPU-bbbb", "T4"), Gpu("GPU-cccc", "A100")]
     capacity = HostCapacity(labrig_env / "cap", cpus=8, memory=2**34, gpus=gpus)
-    return RecordingLaunches(services.db, labrig_env, root, capacity=capacity)
+    return RecordingLaunches(
+        services.db, labrig_env, root, capacity=capacity, backend=RecordingBackend()
+    )
 
 
 def test_admission_queues_by_priority_and_never_shares_a_gpu(
@@ -52,8 +64,19 @@ def test_admission_queues_by_priority_and_never_shares_a_gpu(
         {"notebook_path": "t.ipynb", "gpus": 1, "gpu_type": "T4", "priority": 5}
     )
     a100 = inventory.submit({"notebook_path": "t.ipynb", "gpus": 1, "gpu_type": "A100"})
-    # The head of the queue (high) waits for a T4, so nothing behind it jumps ahead.
+    # The head of the queue (high) waits for a T4, so nothing behind it jumps ahead; each says
+    # what it waits for and for whom.
     assert [inventory.get(j["id"])["status"] for j in (low, high, a100)] == ["QUEUED"] * 3
+    assert inventory.get(high["id"])["reason"] == (
+        f"waiting for 1 GPU: the host's 2 GPUs are held by job {big['id']} (ranks 0, 1)"
+    )
+    assert inventory.get(low["id"])["reason"] == (
+        f"queued behind job {high['id']} (of higher priority), which is waiting for 1 GPU: "
+        f"the host's 2 GPUs are held by job {big['id']} (ranks 0, 1)"
+    )
+    assert inventory.get(a100["id"])["reason"].startswith(
+        f"queued behind job {high['id']} (of higher priority)"
+    )
     with pytest.raises(CapacityExceeded, match=f"held by job:{big['id']}/rank0"):
         inventory.ledger.acquire("kernel:k1", None, None, 1, "T4")
     set_status(inventory.db, big["id"], "SUCCEEDED", only_from=("STARTING",))
@@ -127,7 +150,7 @@ ENDINGS = [
     (
         "raise",
         "1/0",
-        r"^cell 0 \('1/0'\) raised ZeroDivisionError: division by zero \[rank 0\]$",
+        r"^cell 1 \('1/0'\) raised ZeroDivisionError: division by zero \[rank 0\]$",
         "FAILED",
     ),
     (
@@ -205,8 +228,9 @@ print('LIMIT', open(group + '/memory.limit_in_bytes').read().strip())
 
 @pytest.mark.skipif(not enforce.detect().memory, reason="no memory cgroup labrig can create here")
 def test_a_ranks_kernel_runs_in_a_memory_cgroup_with_the_jobs_limit(
-    jobs: JobService, notebook: Any, wait: Any
+    local_jobs: JobService, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("limits.ipynb", MEMORY_CGROUP_OF_KERNEL)
     body = {"notebook_path": "limits.ipynb", "memory": 512 * 2**20}
     job = wait(jobs, jobs.submit(body)["id"], FINAL, timeout=120)
@@ -220,13 +244,14 @@ def test_a_ranks_kernel_runs_in_a_memory_cgroup_with_the_jobs_limit(
 
 
 def test_a_job_whose_processes_vanished_while_the_server_was_stopped_is_failed(
-    jobs: JobService, services: Services, notebook: Any, wait: Any
+    local_jobs: JobService, services: Services, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("sleep.ipynb", "import time\ntime.sleep(300)")
     job = jobs.submit({"notebook_path": "sleep.ipynb"})
     wait(jobs, job["id"], ("RUNNING",))
     row = jobs._row(job["id"])
-    kill_tree(row.supervisor_pid, row.supervisor_started, jobs.layout(job["id"]))
+    kill_tree(row.handle["pid"], row.handle["started"], jobs.layout(job["id"]))
     restarted = JobService(jobs.db, jobs.data_dir, jobs.root_dir, capacity=jobs.capacity)
     restarted.tick()
     after = restarted.get(job["id"])

@@ -66,17 +66,18 @@ def test_a_failing_cell_fails_the_job_with_the_cell_exception_and_rank(
     job = jobs.submit({"notebook_path": "fail.ipynb"})
     done = wait(jobs, job["id"], FINAL)
     assert done["status"] == "FAILED"
-    assert done["reason"] == "cell 2 ('import os') raised ValueError: bad x=1 [rank 0]"
+    assert done["reason"] == "cell 3 ('import os') raised ValueError: bad x=1 [rank 0]"
 
 
 def test_cancel_stops_every_rank_and_kernel_with_no_orphans(
-    jobs: JobService, notebook: Any, wait: Any
+    local_jobs: JobService, notebook: Any, wait: Any
 ) -> None:
+    jobs = local_jobs
     notebook("sleep.ipynb", "import time\ntime.sleep(300)")
     job = jobs.submit({"notebook_path": "sleep.ipynb", "procs_per_node": 2})
     wait(jobs, job["id"], ("RUNNING",), timeout=120)
     row = jobs._row(job["id"])
-    supervisor = psutil.Process(row.supervisor_pid)
+    supervisor = psutil.Process(row.handle["pid"])
     tree = [supervisor, *supervisor.children(recursive=True)]
     kernels = [p for p in tree if "ipykernel" in " ".join(p.cmdline())]
     assert len(kernels) == 2

@@ -30,6 +30,11 @@ export class DatasetsSection {
     });
   }
 
+  /** The "Used by" disclosure of a dataset and what it lists. */
+  users(name: string): Locator {
+    return this.row(name).getByTestId('labrig-dataset-users');
+  }
+
   async add(name: string, source: string): Promise<void> {
     await this.form.getByLabel('Dataset name').fill(name);
     await this.form.getByLabel('Source URL').fill(source);

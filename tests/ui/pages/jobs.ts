@@ -32,6 +32,20 @@ export class JobsPage {
     return this.view.locator('[data-testid="labrig-rank-progress"] progress');
   }
 
+  /** What the job in view ran with and registered (datasets, resources, model versions). */
+  get links(): Locator {
+    return this.view.getByTestId('labrig-job-links');
+  }
+
+  get registered(): Locator {
+    return this.links.getByTestId('labrig-job-versions');
+  }
+
+  /** The rank whose log the view shows. */
+  get logRank(): Locator {
+    return this.view.getByLabel('Log of rank');
+  }
+
   get log(): Locator {
     return this.view.getByTestId('labrig-job-log');
   }

@@ -29,6 +29,51 @@ export class ModelsPage {
     await expect(dialog).toHaveCount(0);
   }
 
+  /** The points of the metric plot of a model's versions (Vega draws each as a symbol). */
+  get plotPoints(): Locator {
+    return this.panel
+      .section('models')
+      .getByTestId('labrig-metric-plot')
+      .locator('.mark-symbol path');
+  }
+
+  /** The versions table of the model shown. */
+  get versionRows(): Locator {
+    return this.panel.section('models').getByTestId('labrig-version-row');
+  }
+
+  /** The first column's checkbox that picks a version for comparison. */
+  pickForCompare(version: number): Locator {
+    return this.panel.section('models').getByRole('checkbox', { name: `Compare v${version}` });
+  }
+
+  get compareButton(): Locator {
+    return this.panel.section('models').getByTestId('labrig-compare-versions');
+  }
+
+  /** The sort button in a column header of the versions table. */
+  sortBy(column: string): Locator {
+    return this.panel
+      .section('models')
+      .getByRole('button', { name: new RegExp(`^Sort by ${column}`) });
+  }
+
+  /** The versions filter form (opened with "Filter versions"). */
+  get filters(): Locator {
+    return this.panel.section('models').getByTestId('labrig-version-filters');
+  }
+
+  async openModel(model: string): Promise<void> {
+    const section = this.panel.section('models');
+    if (await section.getByTestId('labrig-version-detail').isVisible()) {
+      await section.getByRole('button', { name: `← ${model}` }).click();
+    }
+    if (!(await section.getByTestId('labrig-model-detail').isVisible())) {
+      await this.panel.model(model).getByRole('button', { name: model }).click();
+    }
+    await expect(section.getByTestId('labrig-model-detail')).toBeVisible();
+  }
+
   get detail(): Locator {
     return this.panel.section('models').getByTestId('labrig-version-detail');
   }

@@ -16,6 +16,8 @@ import psutil
 import pytest
 from traitlets.config import Config, PyFileConfigLoader
 
+from labrig.app import LabrigApp
+from labrig.dataset_mounts.cache import DatasetCache
 from labrig.models import python_api
 from labrig.resources.quantity import parse_bytes
 from labrig.resources.service import ResourceService
@@ -74,6 +76,18 @@ def test_parameters_cell_is_tagged_and_typed() -> None:
     }
     assert params["lr"]["help"] == "learning rate of the Adam optimiser"
     assert params["model_name"]["default"] == '"demo-model"'
+
+
+def test_the_demo_configuration_names_only_real_settings() -> None:
+    config = demo_config()
+    for section, cls in (
+        ("LabrigApp", LabrigApp),
+        ("DatasetCache", DatasetCache),
+        ("ResourceService", ResourceService),
+    ):
+        unknown = set(config[section]) - set(cls.class_traits(config=True))
+        assert unknown == set(), f"{section} has no settings {sorted(unknown)}"
+    assert set(config) == {"LabrigApp", "DatasetCache", "ResourceService"}
 
 
 def test_the_demo_profiles_fit_this_machine() -> None:

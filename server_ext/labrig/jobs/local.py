@@ -1,0 +1,165 @@
+"""The local job backend: ranks are processes on this host, detached from the Jupyter server.
+
+One supervisor per job (``labrig.jobs.supervisor``, started in its own session so a server
+restart neither kills nor forgets it) launches torchrun agents whose workers execute the
+snapshot with papermill. The supervisor writes the job's transitions to the state database
+itself and, once the job ends, releases what it held and admits the next queued job, so jobs
+move on with no server running. Ranks report through files in the job's folder
+(``<data_dir>/jobs/<id>/``, see ``runtime.JobLayout``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from traitlets import Float
+
+from ..processes import process_alive, process_started
+from .backend import JobBackend, JobRef, LaunchRequest, LogChunk, Observation, RankReport, Staged
+from .runtime import JobLayout, json_points, kill_tree, last_json_line, read_chunk
+
+VANISHED = "processes vanished (killed outside labrig?)"
+NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
+
+
+class LocalJobBackend(JobBackend):
+    """Ranks as local processes detached from the Jupyter server."""
+
+    kind = "local"
+
+    launch_grace = Float(
+        60.0,
+        config=True,
+        help="""Seconds a job may stay STARTING without a supervisor process before it is
+        failed (the process that was launching it stopped first).""",
+    )
+
+    @property
+    def identity(self) -> str:
+        return f"local:{socket.gethostname()}"
+
+    def capabilities(self) -> dict[str, str]:
+        torch = importlib.util.find_spec("torch") is not None
+        return {
+            "jobs.launcher": "torchrun" if torch else "papermill (install torch for torchrun)",
+        }
+
+    def kernels(self) -> set[str] | None:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return set(KernelSpecManager().find_kernel_specs())
+
+    def layout(self, job_id: str) -> JobLayout:
+        return JobLayout.of(self.data_dir, job_id)
+
+    def launch(self, request: LaunchRequest) -> dict[str, Any]:
+        """Describe the job in its ``job.json`` and start its detached supervisor."""
+        layout = self.layout(request.job_id)
+        layout.root.mkdir(parents=True, exist_ok=True)
+        layout.job_file.write_text(json.dumps(self._job_file(request), indent=1))
+        with layout.supervisor_log.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "labrig.jobs.supervisor", str(layout.root)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(layout.root),
+                start_new_session=True,
+            )
+        self._children = [p for p in getattr(self, "_children", []) if p.poll() is None] + [proc]
+        started = process_started(proc.pid)
+        return {"host": socket.gethostname(), "pid": proc.pid, "started": started}
+
+    def _job_file(self, request: LaunchRequest) -> dict[str, Any]:
+        """Everything the detached processes need, so they never ask the server."""
+        spec = request.spec
+        notebook_dir = request.notebook_dir
+        cwd = notebook_dir if notebook_dir.is_dir() else self.layout(request.job_id).root
+        return {
+            "job_id": request.job_id,
+            # The launching server's settings, so the supervisor admits the next jobs as it would
+            # (None: the service was not built from settings, and only it moves the queue on).
+            "config": request.settings,
+            "database_url": self.database_url,
+            "data_dir": str(self.data_dir),
+            "root_dir": str(self.root_dir),
+            "snapshot": str(request.snapshot),
+            "parameters": spec.get("parameters", {}),
+            "kernel_name": spec.get("kernel_name"),
+            "nodes": int(spec["nodes"]),
+            "procs_per_node": int(spec["procs_per_node"]),
+            "timeout": spec.get("timeout"),
+            "memory": spec.get("memory"),
+            # Local ranks open the same state as the server (``labrig.models.register``).
+            "env": {
+                **request.env,
+                "LABRIG_DATA_DIR": str(self.data_dir),
+                "LABRIG_DATABASE_URL": self.database_url,
+            },
+            "gpus": request.gpus,
+            "cwd": str(cwd),
+            "output_notebook": str(request.output_notebook),
+        }
+
+    def cancel(self, job: JobRef) -> None:
+        if job.handle.get("host") not in (None, socket.gethostname()):
+            return  # that host's supervisor sees the CANCELLED state and stops its ranks
+        kill_tree(job.handle.get("pid"), job.handle.get("started"), self.layout(job.id))
+        self._children = [p for p in getattr(self, "_children", []) if p.poll() is None]
+
+    def observe_jobs(self, jobs: list[JobRef]) -> dict[str, Observation]:
+        """Supervisors write their jobs' transitions; only a vanished one needs telling."""
+        seen: dict[str, Observation] = {}
+        for job in jobs:
+            if not job.handle:
+                if job.age > self.launch_grace:
+                    seen[job.id] = Observation("FAILED", NEVER_LAUNCHED)
+                continue
+            if not process_alive(job.handle.get("pid"), job.handle.get("started")):
+                kill_tree(None, None, self.layout(job.id))
+                seen[job.id] = Observation("FAILED", VANISHED)
+        return seen
+
+    def logs(self, job: JobRef, rank: int, offset: int, limit: int) -> LogChunk:
+        path = self.layout(job.id).log(rank)
+        data, next_offset = read_chunk(path, offset, limit)
+        size = path.stat().st_size if path.exists() else 0
+        return LogChunk(data, next_offset, size)
+
+    def progress(self, job: JobRef) -> list[RankReport]:
+        layout = self.layout(job.id)
+        return [
+            RankReport(rank, last_json_line(layout.progress(rank)) or {})
+            for rank in range(job.world_size)
+        ]
+
+    def metrics(self, job: JobRef, rank: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        data, next_offset = read_chunk(self.layout(job.id).metrics(rank), offset, 1 << 30)
+        return json_points(data), next_offset
+
+    def fetch_output(self, job: JobRef, dest: Path) -> bool:
+        return dest.is_file()  # rank 0 writes it there itself
+
+    def staged_outputs(self, job: JobRef, into: Path) -> list[Staged]:
+        """The declared outputs, on this host's disk beside the notebook (ranks register their
+        own ``labrig.models.register`` calls directly)."""
+        return [
+            Staged(
+                output["name"],
+                (job.notebook_dir / output["path"]).resolve(),
+                0,
+                key=str((job.notebook_dir / output["path"]).resolve()),
+                declared=True,
+            )
+            for output in job.spec.get("outputs") or []
+        ]
+
+    def forget(self, job: JobRef) -> None:
+        shutil.rmtree(self.layout(job.id).root, ignore_errors=True)

@@ -1,0 +1,272 @@
+"""``KubernetesJobBackend``'s settings (every one a traitlet documented in the README) and what
+they make of a job: the inputs of the manifest builders, the ranks' job description, the checks
+made at submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from traitlets import Dict, Enum, Float, Int, List, Unicode, default
+
+from ..errors import InvalidInput
+from ..jobs.backend import JobBackend, LaunchRequest
+from ..jobs.capacity import HostTotals
+from . import manifests
+from .client import PYTORCHJOB, TRAINJOB, Kind
+
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class KubernetesJobSettings(JobBackend):
+    """The settings of the Kubernetes job backend (configured as ``KubernetesJobBackend``)."""
+
+    kind = "kubernetes"
+    admits_in_cluster = True
+
+    namespace = Unicode(
+        config=True,
+        help="""Namespace of labrig's jobs. Default: the server pod's own namespace when it runs
+        in a cluster, else 'default'.""",
+    )
+    kubeconfig = Unicode(
+        "",
+        config=True,
+        help="""Path of a kubeconfig file. Empty: the pod's service account when the server runs
+        in a cluster, else $KUBECONFIG or ~/.kube/config.""",
+    )
+    context = Unicode("", config=True, help="The kubeconfig context to use (empty: its current).")
+    image = Unicode(
+        "",
+        config=True,
+        help="""Container image of job ranks: Python with labrig, papermill, torch and the kernels
+        the notebooks use (examples/kubernetes/Dockerfile builds one). Required.""",
+    )
+    image_pull_policy = Enum(
+        ["IfNotPresent", "Always", "Never"],
+        "IfNotPresent",
+        config=True,
+        help="imagePullPolicy of the rank containers.",
+    )
+    image_pull_secrets = List(
+        Unicode(), config=True, help="Names of Secrets used to pull the rank image."
+    )
+    service_account = Unicode(
+        "", config=True, help="Service account of the rank pods (empty: the namespace default)."
+    )
+    gpu_resource = Unicode(
+        "nvidia.com/gpu",
+        config=True,
+        help="Extended resource name GPUs are requested under (nvidia.com/gpu, amd.com/gpu, ...).",
+    )
+    job_api = Enum(
+        ["pytorchjob", "trainjob"],
+        "pytorchjob",
+        config=True,
+        help="""Which training API runs a job: 'pytorchjob' (Kubeflow training operator,
+        kubeflow.org/v1) or 'trainjob' (Kubeflow Trainer, trainer.kubeflow.org/v1alpha1).""",
+    )
+    trainjob_runtime = Unicode(
+        "torch-distributed",
+        config=True,
+        help="The ClusterTrainingRuntime a TrainJob uses (job_api = 'trainjob').",
+    )
+    queue_name = Unicode(
+        "",
+        config=True,
+        help="""Kueue LocalQueue of labrig's jobs. Set: jobs are created suspended with the
+        kueue.x-k8s.io/queue-name label and start when Kueue admits them. Empty: no Kueue.""",
+    )
+    priority_class = Unicode(
+        "",
+        config=True,
+        help="Kueue WorkloadPriorityClass of labrig's jobs (kueue.x-k8s.io/priority-class).",
+    )
+    priority_classes = Dict(
+        config=True,
+        help="""labrig priority -> Kueue WorkloadPriorityClass, e.g. {"0": "low", "10": "high"}: a
+        job gets the class of the highest priority at or below its own (else priority_class).""",
+    )
+    profiles = Dict(
+        config=True,
+        help="""Pod placement per resource profile slug: {"gpu-a100": {"node_selector": {...},
+        "tolerations": [...], "affinity": {...}}}; the key "*" applies to every other profile.""",
+    )
+    storage_url = Unicode(
+        "",
+        config=True,
+        help="""fsspec URL of the shared storage where jobs keep snapshots, progress, metrics,
+        logs and outputs: s3://bucket/labrig, oss://bucket/labrig, or file:///path on a PVC
+        (storage_pvc). Required: ranks share no disk with the server.""",
+    )
+    storage_options = Dict(
+        config=True,
+        help="fsspec options the server uses for storage_url (credentials, endpoint).",
+    )
+    rank_storage_options = Dict(
+        config=True,
+        help="""fsspec options the ranks use for storage_url, without secrets (they are visible
+        in the pod spec), e.g. {"client_kwargs": {"endpoint_url": "http://minio:9000"}}.""",
+    )
+    storage_env = List(
+        Dict(),
+        config=True,
+        help="""Environment entries of the rank containers carrying storage credentials, e.g.
+        [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "labrig-s3",
+        "key": "access-key"}}}].""",
+    )
+    storage_pvc = Unicode(
+        "",
+        config=True,
+        help="PVC mounted in the rank pods at storage_mount, when storage_url is a file:// path.",
+    )
+    storage_mount = Unicode("/labrig/storage", config=True, help="Where ranks mount storage_pvc.")
+    data_pvc = Unicode(
+        "",
+        config=True,
+        help="""PVC holding labrig's data directory (the dataset cache and mount trees), mounted
+        read-only in rank pods at the same path as on the server, so a job's datasets are at the
+        same paths as locally. Jobs that ask for datasets are refused without it.""",
+    )
+    labels = Dict(config=True, help="Labels added to everything labrig creates.")
+    annotations = Dict(config=True, help="Annotations added to everything labrig creates.")
+    kernel_names = List(
+        Unicode(),
+        ["python3"],
+        config=True,
+        help="Kernels installed in the rank image (a notebook naming another one is refused).",
+    )
+    start_timeout = Float(
+        600.0,
+        config=True,
+        help="""Seconds a job may stay STARTING with an image that cannot be pulled before it is
+        failed and deleted.""",
+    )
+    ttl_after_finished = Int(
+        None,
+        allow_none=True,
+        config=True,
+        help="runPolicy.ttlSecondsAfterFinished of PyTorchJobs (None: keep them).",
+    )
+    configmap_max_bytes = Int(
+        256 * 1024,
+        config=True,
+        help="Snapshots up to this size travel in the job's ConfigMap, larger ones by storage.",
+    )
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        try:
+            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
+        except OSError:
+            return "default"
+
+    def _folder_url(self, job_id: str) -> str:
+        return f"{self.storage_url.rstrip('/')}/jobs/{job_id}"
+
+    @property
+    def job_kind(self) -> Kind:
+        return TRAINJOB if self.job_api == "trainjob" else PYTORCHJOB
+
+    def capabilities(self) -> dict[str, str]:
+        api = f"{self.job_kind.kind} ({self.job_kind.api_version})"
+        queue = f", queued by Kueue LocalQueue {self.queue_name}" if self.queue_name else ""
+        return {"jobs.launcher": f"Kubernetes {api} in namespace {self.namespace}{queue}"}
+
+    def host_limits(self, host: HostTotals) -> HostTotals | None:
+        return None  # the cluster's nodes and Kueue's quota decide
+
+    def kernels(self) -> set[str] | None:
+        return set(self.kernel_names)
+
+    def check(self, spec: dict[str, Any]) -> None:
+        if not self.image:
+            raise InvalidInput(
+                "jobs on Kubernetes need a rank image: set KubernetesJobBackend.image",
+                field="image",
+            )
+        if not self.storage_url:
+            raise InvalidInput(
+                "jobs on Kubernetes need shared storage: set KubernetesJobBackend.storage_url",
+                field="storage_url",
+            )
+        if spec.get("datasets") and not self.data_pvc:
+            raise InvalidInput(
+                "datasets in Kubernetes jobs need labrig's data directory on a volume the pods "
+                "mount: set KubernetesJobBackend.data_pvc",
+                field="datasets",
+            )
+
+    def settings(self) -> manifests.ClusterSettings:
+        return manifests.ClusterSettings(
+            namespace=self.namespace,
+            image=self.image,
+            job_api=self.job_api,
+            trainjob_runtime=self.trainjob_runtime,
+            image_pull_policy=self.image_pull_policy,
+            image_pull_secrets=tuple(self.image_pull_secrets),
+            service_account=self.service_account,
+            gpu_resource=self.gpu_resource,
+            queue_name=self.queue_name,
+            priority_class=self.priority_class,
+            labels=dict(self.labels),
+            annotations=dict(self.annotations),
+            storage_env=tuple(self.storage_env),
+            storage_pvc=self.storage_pvc,
+            storage_mount=self.storage_mount,
+            data_pvc=self.data_pvc,
+            data_mount=str(self.data_dir),
+            ttl_after_finished=self.ttl_after_finished,
+        )
+
+    def _priority_class(self, priority: int) -> str:
+        chosen, best = "", None
+        for threshold, name in self.priority_classes.items():
+            if int(threshold) <= priority and (best is None or int(threshold) > best):
+                chosen, best = str(name), int(threshold)
+        return chosen
+
+    def _placement(self, profile: str | None) -> manifests.Placement:
+        entry = self.profiles.get(profile or "") or self.profiles.get("*") or {}
+        return manifests.Placement(
+            node_selector=dict(entry.get("node_selector") or {}),
+            tolerations=list(entry.get("tolerations") or []),
+            affinity=dict(entry.get("affinity") or {}),
+        )
+
+    def rank_job(self, request: LaunchRequest) -> manifests.RankJob:
+        spec = request.spec
+        return manifests.RankJob(
+            job_id=request.job_id,
+            name=request.name,
+            notebook_path=request.notebook_path,
+            snapshot_sha256=request.snapshot_sha256,
+            nodes=int(spec.get("nodes", 1)),
+            procs_per_node=int(spec.get("procs_per_node", 1)),
+            cpus=spec.get("cpus"),
+            memory=spec.get("memory"),
+            gpus=int(spec.get("gpus") or 0),
+            timeout=spec.get("timeout"),
+            env=dict(request.env),
+            store_url=self._folder_url(request.job_id),
+            store_options=dict(self.rank_storage_options),
+            placement=self._placement(spec.get("profile")),
+            priority_class=self._priority_class(int(spec.get("priority") or 0)),
+        )
+
+    def description(self, request: LaunchRequest) -> dict[str, Any]:
+        """The ranks' ``job.json``: what a local rank finds in its job folder."""
+        spec = request.spec
+        return {
+            "job_id": request.job_id,
+            "parameters": spec.get("parameters", {}),
+            "kernel_name": spec.get("kernel_name"),
+            "nodes": int(spec.get("nodes", 1)),
+            "procs_per_node": int(spec.get("procs_per_node", 1)),
+            "outputs": spec.get("outputs") or [],
+            "cwd": manifests.WORK_DIR,
+            "store": {
+                "url": self._folder_url(request.job_id),
+                "options": dict(self.rank_storage_options),
+            },
+        }

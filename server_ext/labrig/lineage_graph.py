@@ -1,0 +1,153 @@
+"""The lineage of a model version as a graph: dataset versions -> notebook snapshot (with its
+parameters) -> job (ranks, resources, duration, final state) -> model version.
+
+One shape for the panel (it draws the graph, each node a link) and the CLI. A node whose object
+was deleted since stays in the graph with ``exists: false``, so the history still reads whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from .errors import NotFound
+from .links import Links, short
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    except ValueError:
+        return None
+    return round(delta.total_seconds(), 1)
+
+
+class LineageGraph:
+    """Builds the graph of one model version from the registry, the jobs and the catalog."""
+
+    def __init__(self, links: Links) -> None:
+        self.links = links
+        self.nodes: list[dict[str, Any]] = []
+        self.edges: list[dict[str, str]] = []
+
+    def build(self, name: str, version: int) -> dict[str, Any]:
+        services = self.links.services
+        info = services.models.get_version(name, version)
+        lineage = info.get("lineage") or {}
+        target = self._add(
+            {
+                "id": f"model_version:{name}/{version}",
+                "kind": "model_version",
+                "label": f"{name} v{version}",
+                "exists": True,
+                "model": name,
+                "version": version,
+                "metrics": info.get("metrics") or {},
+                "aliases": info.get("aliases") or [],
+                "created_at": info.get("created_at"),
+            }
+        )
+        job, job_node = self._job(lineage)
+        if job_node is not None:
+            self._edge(job_node, target, "registered")
+            target = job_node
+        source = self._source(lineage, job)
+        if source is not None:
+            self._edge(source, target, "ran as" if job_node is not None else "registered")
+            target = source
+        registered = [{"datasets": lineage.get("datasets") or {}}]
+        if job is not None:
+            versions = self.links.job_dataset_versions(job, registered)
+        else:
+            versions = dict(lineage.get("datasets") or {})
+        for dataset in self.links.datasets(versions):
+            node = self._add(
+                {
+                    "id": f"dataset:{dataset['name']}@{dataset['version'] or ''}",
+                    "kind": "dataset",
+                    "label": dataset["name"],
+                    **dataset,
+                    "current": dataset["exists"]
+                    and dataset["version"] is not None
+                    and dataset["version"] == dataset["current_version"],
+                }
+            )
+            self._edge(node, target, "read by")
+        return {"model": name, "version": version, "nodes": self.nodes, "edges": self.edges}
+
+    def _job(self, lineage: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        job_id = lineage.get("job_id")
+        if not job_id:
+            return None, None
+        try:
+            job: dict[str, Any] | None = self.links.services.jobs.get(str(job_id))
+        except NotFound:
+            job = None
+        node: dict[str, Any] = {
+            "id": f"job:{job_id}",
+            "kind": "job",
+            "job_id": job_id,
+            "exists": job is not None,
+            "label": job["name"] if job else f"job {short(str(job_id))}",
+            "rank": lineage.get("rank"),
+        }
+        if job is not None:
+            node.update(
+                status=job["status"],
+                reason=job.get("reason"),
+                ranks=job.get("world_size", 1),
+                resources=self.links.resources(job),
+                started_at=job.get("started_at"),
+                finished_at=job.get("finished_at"),
+                duration_seconds=_seconds(job.get("started_at"), job.get("finished_at")),
+            )
+        return job, self._add(node)
+
+    def _source(self, lineage: dict[str, Any], job: dict[str, Any] | None) -> str | None:
+        """The notebook snapshot the job ran (with its parameters), else the notebook a kernel
+        registered from."""
+        sha = lineage.get("snapshot_sha256") or (job or {}).get("snapshot_sha256")
+        path = lineage.get("notebook_path") or (job or {}).get("notebook_path")
+        parameters = lineage.get("parameters")
+        if parameters is None and job is not None:
+            parameters = (job.get("spec") or {}).get("parameters")
+        if sha:
+            return self._add(
+                {
+                    "id": f"snapshot:{sha}",
+                    "kind": "snapshot",
+                    "label": PurePosixPath(path).name if path else f"snapshot {short(sha)}",
+                    "sha256": sha,
+                    "notebook_path": path,
+                    "parameters": parameters or {},
+                    "exists": self.links.snapshot_file(sha).is_file(),
+                }
+            )
+        if path:
+            root = self.links.services.jobs.root_dir
+            return self._add(
+                {
+                    "id": f"notebook:{path}",
+                    "kind": "notebook",
+                    "label": PurePosixPath(path).name,
+                    "notebook_path": path,
+                    "parameters": parameters or {},
+                    "exists": (root / path).is_file(),
+                }
+            )
+        return None
+
+    def _add(self, node: dict[str, Any]) -> str:
+        if all(n["id"] != node["id"] for n in self.nodes):
+            self.nodes.append(node)
+        return str(node["id"])
+
+    def _edge(self, source: str, target: str, label: str) -> None:
+        self.edges.append({"source": source, "target": target, "label": label})
+
+
+def lineage_graph(links: Links, name: str, version: int) -> dict[str, Any]:
+    return LineageGraph(links).build(name, version)
