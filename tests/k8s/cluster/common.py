@@ -66,17 +66,25 @@ def set_meta_condition(
     return True
 
 
-def set_pod_condition(
+def pod_condition_is(
     conds: list[dict[str, Any]], ctype: str, status: str, reason: str, message: str
-) -> None:
+) -> bool:
+    """Whether a pod's condition already says this (its reason and message default to "")."""
     cur = condition(conds, ctype)
-    if (
+    return bool(
         cur
         and cur.get("status") == status
         and cur.get("reason", "") == reason
         and cur.get("message", "") == message
-    ):
+    )
+
+
+def set_pod_condition(
+    conds: list[dict[str, Any]], ctype: str, status: str, reason: str, message: str
+) -> None:
+    if pod_condition_is(conds, ctype, status, reason, message):
         return
+    cur = condition(conds, ctype)
     new: dict[str, Any] = {
         "type": ctype,
         "status": status,

@@ -121,62 +121,75 @@ class Kubelet(Controller):
         )
 
     def _sync_run(self, pod: dict[str, Any], run: PodRun) -> None:
-        node = run.node
         if not run.started:
             run.started = kube.now_iso()
-        # Image pulls.
         bad = [c for c in run.containers if c.image in self.settings.unpullable_images]
         if bad:
-            now = time.monotonic()
-            first = self._pull_started.setdefault(run.uid, now)
-            for c in bad:
-                if run.pull_failures == 0:
-                    c.waiting_reason = "ErrImagePull"
-                    c.waiting_message = (
-                        "rpc error: code = NotFound desc = failed to pull and unpack image "
-                        f'"{c.image}": '
-                        f'failed to resolve reference "{c.image}": {c.image}: not found'
-                    )
-                else:
-                    c.waiting_reason = "ImagePullBackOff"
-                    c.waiting_message = f'Back-off pulling image "{c.image}"'
-            if run.pull_failures == 0:
-                for c in bad:
-                    self.events.record(
-                        pod, "Normal", "Pulling", f'Pulling image "{c.image}"', "kubelet", host=node
-                    )
-                    self.events.record(
-                        pod,
-                        "Warning",
-                        "Failed",
-                        f'Failed to pull image "{c.image}": {c.waiting_message}',
-                        "kubelet",
-                        host=node,
-                    )
-                    self.events.record(
-                        pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet", host=node
-                    )
-                run.pull_failures = 1
-                write_pod_status(self.store, self.memo, pod, run)
-            elif run.pull_failures == 1 and now - first >= self.settings.pull_backoff_seconds:
-                for c in bad:
-                    self.events.record(
-                        pod,
-                        "Normal",
-                        "BackOff",
-                        f'Back-off pulling image "{c.image}"',
-                        "kubelet",
-                        host=node,
-                    )
-                    self.events.record(
-                        pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet", host=node
-                    )
-                run.pull_failures = 2
-                write_pod_status(self.store, self.memo, pod, run)
+            self._fail_pulls(pod, run, bad)
             return
         if run.evicted:
             return
-        # Start containers: init containers one by one, then all main containers.
+        self._start_due(pod, run)
+        for c in run.containers:
+            _watch(c)
+        if all(c.terminated for c in run.containers if not c.init) or any(
+            c.init and c.terminated and c.exit_code != 0 for c in run.containers
+        ):
+            run.done = True
+        write_pod_status(self.store, self.memo, pod, run)
+
+    def _fail_pulls(self, pod: dict[str, Any], run: PodRun, bad: list[ContainerRun]) -> None:
+        """Image pulls that fail: ErrImagePull, then ImagePullBackOff after the back-off."""
+        node = run.node
+        now = time.monotonic()
+        first = self._pull_started.setdefault(run.uid, now)
+        for c in bad:
+            if run.pull_failures == 0:
+                c.waiting_reason = "ErrImagePull"
+                c.waiting_message = (
+                    "rpc error: code = NotFound desc = failed to pull and unpack image "
+                    f'"{c.image}": '
+                    f'failed to resolve reference "{c.image}": {c.image}: not found'
+                )
+            else:
+                c.waiting_reason = "ImagePullBackOff"
+                c.waiting_message = f'Back-off pulling image "{c.image}"'
+        if run.pull_failures == 0:
+            for c in bad:
+                self.events.record(
+                    pod, "Normal", "Pulling", f'Pulling image "{c.image}"', "kubelet", host=node
+                )
+                self.events.record(
+                    pod,
+                    "Warning",
+                    "Failed",
+                    f'Failed to pull image "{c.image}": {c.waiting_message}',
+                    "kubelet",
+                    host=node,
+                )
+                self.events.record(
+                    pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet", host=node
+                )
+            run.pull_failures = 1
+            write_pod_status(self.store, self.memo, pod, run)
+        elif run.pull_failures == 1 and now - first >= self.settings.pull_backoff_seconds:
+            for c in bad:
+                self.events.record(
+                    pod,
+                    "Normal",
+                    "BackOff",
+                    f'Back-off pulling image "{c.image}"',
+                    "kubelet",
+                    host=node,
+                )
+                self.events.record(
+                    pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet", host=node
+                )
+            run.pull_failures = 2
+            write_pod_status(self.store, self.memo, pod, run)
+
+    def _start_due(self, pod: dict[str, Any], run: PodRun) -> None:
+        """Start containers: init containers one by one, then all main containers."""
         inits_ok = True
         for c in run.containers:
             if not c.init:
@@ -191,32 +204,6 @@ class Kubelet(Controller):
             for c in run.containers:
                 if not c.init and c.proc is None and not c.terminated:
                     self._start_container(pod, run, c)
-        # Watch processes.
-        for c in run.containers:
-            if c.running:
-                assert c.proc is not None
-                if c.memory_limit and rss(c.proc) > c.memory_limit:
-                    c.oom = True
-                    signal_group(c.proc, signal.SIGKILL)
-                rc = c.proc.poll()
-                if rc is not None:
-                    # The container's other processes go with its main one (as PID 1's
-                    # exit ends a container), which also closes the log pipe.
-                    signal_group(c.proc, signal.SIGKILL)
-                    if c.reader is not None:
-                        c.reader.join(timeout=2)
-                    c.finished_at = kube.now_iso()
-                    if c.oom:
-                        c.exit_code, c.reason = 137, "OOMKilled"
-                    elif rc < 0:
-                        c.exit_code, c.reason = 128 - rc, "Error"
-                    else:
-                        c.exit_code, c.reason = rc, "Completed" if rc == 0 else "Error"
-        if all(c.terminated for c in run.containers if not c.init) or any(
-            c.init and c.terminated and c.exit_code != 0 for c in run.containers
-        ):
-            run.done = True
-        write_pod_status(self.store, self.memo, pod, run)
 
     def _start_container(self, pod: dict[str, Any], run: PodRun, c: ContainerRun) -> None:
         spec = pod.get("spec") or {}
@@ -387,3 +374,27 @@ class Kubelet(Controller):
                 if c.proc is not None and c.proc.stdout is not None:
                     c.proc.stdout.close()
         self.pod_processes.clear()
+
+
+def _watch(c: ContainerRun) -> None:
+    """A running container: OOMKilled over its memory limit; its exit recorded."""
+    if not c.running:
+        return
+    assert c.proc is not None
+    if c.memory_limit and rss(c.proc) > c.memory_limit:
+        c.oom = True
+        signal_group(c.proc, signal.SIGKILL)
+    rc = c.proc.poll()
+    if rc is not None:
+        # The container's other processes go with its main one (as PID 1's
+        # exit ends a container), which also closes the log pipe.
+        signal_group(c.proc, signal.SIGKILL)
+        if c.reader is not None:
+            c.reader.join(timeout=2)
+        c.finished_at = kube.now_iso()
+        if c.oom:
+            c.exit_code, c.reason = 137, "OOMKilled"
+        elif rc < 0:
+            c.exit_code, c.reason = 128 - rc, "Error"
+        else:
+            c.exit_code, c.reason = rc, "Completed" if rc == 0 else "Error"

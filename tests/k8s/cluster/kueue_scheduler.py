@@ -317,13 +317,7 @@ class KueueScheduler(Controller):
                 flavor_usage.append({"name": flavor["name"], "resources": resources})
 
         def change(obj: dict[str, Any]) -> None:
-            status = obj.setdefault("status", {})
-            status["pendingWorkloads"] = counts["pending"]
-            status["reservingWorkloads"] = counts["reserving"]
-            status["admittedWorkloads"] = counts["admitted"]
-            status["flavorsReservation"] = flavor_usage
-            status["flavorsUsage"] = kube.clone(flavor_usage)
-            conds = status.setdefault("conditions", [])
+            conds = _write_usage(obj, counts, flavor_usage)
             set_meta_condition(
                 conds,
                 "Active",
@@ -355,13 +349,7 @@ class KueueScheduler(Controller):
                     flavor_usage.append({"name": flavor["name"], "resources": resources})
 
         def change(obj: dict[str, Any]) -> None:
-            status = obj.setdefault("status", {})
-            status["pendingWorkloads"] = stat["pending"]
-            status["reservingWorkloads"] = stat["reserving"]
-            status["admittedWorkloads"] = stat["admitted"]
-            status["flavorsReservation"] = flavor_usage
-            status["flavorsUsage"] = kube.clone(flavor_usage)
-            conds = status.setdefault("conditions", [])
+            conds = _write_usage(obj, stat, flavor_usage)
             if cq is None:
                 set_meta_condition(
                     conds,
@@ -388,3 +376,17 @@ class KueueScheduler(Controller):
             change,
             subresource="status",
         )
+
+
+def _write_usage(
+    queue: dict[str, Any], counts: dict[str, Any], flavor_usage: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A queue's workload counts and flavor usage, into its status; returns its conditions."""
+    status = queue.setdefault("status", {})
+    status["pendingWorkloads"] = counts["pending"]
+    status["reservingWorkloads"] = counts["reserving"]
+    status["admittedWorkloads"] = counts["admitted"]
+    status["flavorsReservation"] = flavor_usage
+    status["flavorsUsage"] = kube.clone(flavor_usage)
+    conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
+    return conditions

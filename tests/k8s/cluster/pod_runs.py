@@ -79,7 +79,37 @@ def write_pod_status(
 ) -> None:
     """The pod's status as the kubelet reports it: phase, conditions, container statuses
     (written only when what it is made of changed, unless ``force``)."""
-    signature = (
+    if memo.same_as_last(f"kubelet/{run.uid}", _signature(pod, run)) and not force:
+        return
+    spec = pod.get("spec") or {}
+    inits = [c for c in run.containers if c.init]
+    mains = [c for c in run.containers if not c.init]
+    statuses = {c.name: _container_status(c, spec) for c in run.containers}
+    phase = _phase(run, inits, mains)
+
+    def change(obj: dict[str, Any]) -> None:
+        status = obj.setdefault("status", {})
+        status["phase"] = phase
+        status["hostIP"] = "127.0.0.1"
+        status["hostIPs"] = [{"ip": "127.0.0.1"}]
+        if phase != "Pending" or any(c.started_at for c in run.containers):
+            status["podIP"] = "127.0.0.1"
+            status["podIPs"] = [{"ip": "127.0.0.1"}]
+        status.setdefault("startTime", run.started)
+        _set_conditions(status.setdefault("conditions", []), run, phase, inits, mains)
+        if run.evicted:
+            status["reason"] = "Evicted"
+            status["message"] = run.evicted
+        if inits:
+            status["initContainerStatuses"] = [statuses[c.name] for c in inits]
+        status["containerStatuses"] = [statuses[c.name] for c in mains]
+
+    store.mutate("pods", run.namespace, run.name, change, subresource="status")
+
+
+def _signature(pod: dict[str, Any], run: PodRun) -> tuple[Any, ...]:
+    """What the status is made of."""
+    return (
         pod["metadata"]["resourceVersion"],
         run.evicted,
         run.pull_failures,
@@ -95,12 +125,9 @@ def write_pod_status(
             for c in run.containers
         ),
     )
-    if memo.same_as_last(f"kubelet/{run.uid}", signature) and not force:
-        return
-    spec = pod.get("spec") or {}
-    inits = [c for c in run.containers if c.init]
-    mains = [c for c in run.containers if not c.init]
-    statuses = {c.name: _container_status(c, spec) for c in run.containers}
+
+
+def _phase(run: PodRun, inits: list[ContainerRun], mains: list[ContainerRun]) -> str:
     init_failed = any(c.terminated and c.exit_code != 0 for c in inits)
     inits_done = all(c.terminated and c.exit_code == 0 for c in inits)
     if (
@@ -108,85 +135,73 @@ def write_pod_status(
         or init_failed
         or (mains and all(c.terminated for c in mains) and any(c.exit_code != 0 for c in mains))
     ):
-        phase = "Failed"
-    elif mains and all(c.terminated for c in mains):
-        phase = "Succeeded"
-    elif inits_done and mains and all(c.running or c.terminated for c in mains):
-        phase = "Running"
-    else:
-        phase = "Pending"
+        return "Failed"
+    if mains and all(c.terminated for c in mains):
+        return "Succeeded"
+    if inits_done and mains and all(c.running or c.terminated for c in mains):
+        return "Running"
+    return "Pending"
+
+
+def _set_conditions(
+    conds: list[dict[str, Any]],
+    run: PodRun,
+    phase: str,
+    inits: list[ContainerRun],
+    mains: list[ContainerRun],
+) -> None:
+    """The pod's conditions, in the order the kubelet lists them."""
+    inits_done = all(c.terminated and c.exit_code == 0 for c in inits)
     ready = phase == "Running" and all(c.running for c in mains)
     terminal = phase in ("Succeeded", "Failed")
-
-    def change(obj: dict[str, Any]) -> None:
-        status = obj.setdefault("status", {})
-        status["phase"] = phase
-        status["hostIP"] = "127.0.0.1"
-        status["hostIPs"] = [{"ip": "127.0.0.1"}]
-        if phase != "Pending" or any(c.started_at for c in run.containers):
-            status["podIP"] = "127.0.0.1"
-            status["podIPs"] = [{"ip": "127.0.0.1"}]
-        status.setdefault("startTime", run.started)
-        conds = status.setdefault("conditions", [])
+    set_pod_condition(conds, "PodReadyToStartContainers", "False" if terminal else "True", "", "")
+    if inits:
         set_pod_condition(
-            conds, "PodReadyToStartContainers", "False" if terminal else "True", "", ""
-        )
-        if inits:
-            set_pod_condition(
-                conds,
-                "Initialized",
-                "True" if inits_done else "False",
-                "" if inits_done else "ContainersNotInitialized",
-                ""
-                if inits_done
-                else "containers with incomplete status: "
-                f"[{' '.join(c.name for c in inits if not c.terminated)}]",
-            )
-        else:
-            set_pod_condition(conds, "Initialized", "True", "", "")
-        if ready:
-            set_pod_condition(conds, "Ready", "True", "", "")
-            set_pod_condition(conds, "ContainersReady", "True", "", "")
-        elif terminal:
-            set_pod_condition(conds, "Ready", "False", "PodCompleted", "")
-            set_pod_condition(conds, "ContainersReady", "False", "PodCompleted", "")
-        else:
-            unready = " ".join(c.name for c in mains if not c.running)
-            set_pod_condition(
-                conds,
-                "Ready",
-                "False",
-                "ContainersNotReady",
-                f"containers with unready status: [{unready}]",
-            )
-            set_pod_condition(
-                conds,
-                "ContainersReady",
-                "False",
-                "ContainersNotReady",
-                f"containers with unready status: [{unready}]",
-            )
-        set_pod_condition(conds, "PodScheduled", "True", "", "")
-        if run.evicted:
-            status["reason"] = "Evicted"
-            status["message"] = run.evicted
-            set_pod_condition(
-                conds, "DisruptionTarget", "True", "TerminationByKubelet", run.evicted
-            )
-        order = [
-            "PodReadyToStartContainers",
+            conds,
             "Initialized",
+            "True" if inits_done else "False",
+            "" if inits_done else "ContainersNotInitialized",
+            ""
+            if inits_done
+            else "containers with incomplete status: "
+            f"[{' '.join(c.name for c in inits if not c.terminated)}]",
+        )
+    else:
+        set_pod_condition(conds, "Initialized", "True", "", "")
+    if ready:
+        set_pod_condition(conds, "Ready", "True", "", "")
+        set_pod_condition(conds, "ContainersReady", "True", "", "")
+    elif terminal:
+        set_pod_condition(conds, "Ready", "False", "PodCompleted", "")
+        set_pod_condition(conds, "ContainersReady", "False", "PodCompleted", "")
+    else:
+        unready = " ".join(c.name for c in mains if not c.running)
+        set_pod_condition(
+            conds,
             "Ready",
+            "False",
+            "ContainersNotReady",
+            f"containers with unready status: [{unready}]",
+        )
+        set_pod_condition(
+            conds,
             "ContainersReady",
-            "PodScheduled",
-            "DisruptionTarget",
-        ]
-        conds.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
-        if inits:
-            status["initContainerStatuses"] = [statuses[c.name] for c in inits]
-        status["containerStatuses"] = [statuses[c.name] for c in mains]
-
-    store.mutate("pods", run.namespace, run.name, change, subresource="status")
+            "False",
+            "ContainersNotReady",
+            f"containers with unready status: [{unready}]",
+        )
+    set_pod_condition(conds, "PodScheduled", "True", "", "")
+    if run.evicted:
+        set_pod_condition(conds, "DisruptionTarget", "True", "TerminationByKubelet", run.evicted)
+    order = [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+        "PodScheduled",
+        "DisruptionTarget",
+    ]
+    conds.sort(key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
 
 
 def _container_status(c: ContainerRun, spec: dict[str, Any]) -> dict[str, Any]:

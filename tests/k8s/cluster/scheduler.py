@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import kube
 from ..store import Store
-from .common import condition, set_pod_condition
+from .common import pod_condition_is, set_pod_condition
 from .controller import EventRecorder
 
 
@@ -130,13 +130,7 @@ class Scheduler:
         self, pod: dict[str, Any], ctype: str, status: str, reason: str, message: str
     ) -> bool:
         conds = (pod.get("status") or {}).get("conditions") or []
-        cur = condition(conds, ctype)
-        if (
-            cur
-            and cur.get("status") == status
-            and cur.get("reason", "") == reason
-            and cur.get("message", "") == message
-        ):
+        if pod_condition_is(conds, ctype, status, reason, message):
             return False
 
         def change(obj: dict[str, Any]) -> None:

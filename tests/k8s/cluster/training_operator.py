@@ -53,10 +53,8 @@ class TrainingOperator(Controller):
             self._reconcile_job(job, pods)
 
     def _reconcile_job(self, job: dict[str, Any], pods: list[dict[str, Any]]) -> None:
-        meta = job["metadata"]
-        name, ns = meta["name"], meta["namespace"]
+        name = job["metadata"]["name"]
         spec = pytorch_defaults(job.get("spec") or {})
-        replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
         run_policy = spec.get("runPolicy") or {}
         status = kube.clone(job.get("status") or {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
@@ -65,40 +63,90 @@ class TrainingOperator(Controller):
             _set_job_condition(
                 conditions, "Created", "True", "PyTorchJobCreated", f"PyTorchJob {name} is created."
             )
-        finished = is_true(conditions, "Succeeded") or is_true(conditions, "Failed")
-        suspended = bool(run_policy.get("suspend"))
-        replica_statuses: dict[str, dict[str, Any]] = status.setdefault("replicaStatuses", {})
-        if finished:
-            policy = run_policy.get("cleanPodPolicy") or "None"
-            for pod in pods:
-                phase = (pod.get("status") or {}).get("phase")
-                if policy == "All" or (policy == "Running" and phase in ("Running", "Pending")):
-                    self.delete_quietly("pods", ns, pod["metadata"]["name"])
-            if is_true(conditions, "Succeeded"):
-                for rs in replica_statuses.values():
-                    rs["succeeded"] = rs.get("succeeded", 0) + rs.get("active", 0)
-                    rs["active"] = 0
-            self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
-            return
-        if suspended:
-            for pod in pods:
+        status.setdefault("replicaStatuses", {})
+        if is_true(conditions, "Succeeded") or is_true(conditions, "Failed"):
+            self._clean_up(job, pods, run_policy, status)
+        elif run_policy.get("suspend"):
+            self._suspend(job, pods, status, events)
+        else:
+            self._run(job, spec, pods, status, events)
+        self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
+
+    def _clean_up(
+        self,
+        job: dict[str, Any],
+        pods: list[dict[str, Any]],
+        run_policy: dict[str, Any],
+        status: dict[str, Any],
+    ) -> None:
+        """A finished job: cleanPodPolicy; the active replicas of a success succeeded."""
+        ns = job["metadata"]["namespace"]
+        policy = run_policy.get("cleanPodPolicy") or "None"
+        for pod in pods:
+            phase = (pod.get("status") or {}).get("phase")
+            if policy == "All" or (policy == "Running" and phase in ("Running", "Pending")):
                 self.delete_quietly("pods", ns, pod["metadata"]["name"])
-            for rs in replica_statuses.values():
+        if is_true(status["conditions"], "Succeeded"):
+            for rs in status["replicaStatuses"].values():
+                rs["succeeded"] = rs.get("succeeded", 0) + rs.get("active", 0)
                 rs["active"] = 0
-            msg = f"PyTorchJob {name} is suspended."
-            if is_true(conditions, "Running"):
-                _set_job_condition(conditions, "Running", "False", "PyTorchJobSuspended", msg)
-            if not is_true(conditions, "Suspended"):
-                _set_job_condition(conditions, "Suspended", "True", "PyTorchJobSuspended", msg)
-                events.append(("Normal", "PyTorchJobSuspended", msg))
-            self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
-            return
+
+    def _suspend(
+        self,
+        job: dict[str, Any],
+        pods: list[dict[str, Any]],
+        status: dict[str, Any],
+        events: list[tuple[str, str, str]],
+    ) -> None:
+        """A suspended job: its pods go; Suspended, and no longer Running."""
+        name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
+        conditions = status["conditions"]
+        for pod in pods:
+            self.delete_quietly("pods", ns, pod["metadata"]["name"])
+        for rs in status["replicaStatuses"].values():
+            rs["active"] = 0
+        msg = f"PyTorchJob {name} is suspended."
+        if is_true(conditions, "Running"):
+            _set_job_condition(conditions, "Running", "False", "PyTorchJobSuspended", msg)
+        if not is_true(conditions, "Suspended"):
+            _set_job_condition(conditions, "Suspended", "True", "PyTorchJobSuspended", msg)
+            events.append(("Normal", "PyTorchJobSuspended", msg))
+
+    def _run(
+        self,
+        job: dict[str, Any],
+        spec: dict[str, Any],
+        pods: list[dict[str, Any]],
+        status: dict[str, Any],
+        events: list[tuple[str, str, str]],
+    ) -> None:
+        """A running job: resumed, its missing pods created, its deadline enforced, its
+        replicas summed up into replicaStatuses and conditions."""
+        name = job["metadata"]["name"]
+        conditions = status["conditions"]
         if is_true(conditions, "Suspended"):
             msg = f"PyTorchJob {name} is resumed."
             _set_job_condition(conditions, "Suspended", "False", "PyTorchJobResumed", msg)
             status["startTime"] = kube.now_iso()
             events.append(("Normal", "PyTorchJobResumed", msg))
-        # Pods and services per replica.
+        by_key = self._create_pods(job, spec, pods, events)
+        if "startTime" not in status:
+            status["startTime"] = kube.now_iso()
+        if self._past_deadline(job, spec, pods, status, events):
+            return
+        _replica_statuses(name, spec["pytorchReplicaSpecs"], by_key, status["replicaStatuses"])
+        _job_conditions(job, spec, status, events)
+
+    def _create_pods(
+        self,
+        job: dict[str, Any],
+        spec: dict[str, Any],
+        pods: list[dict[str, Any]],
+        events: list[tuple[str, str, str]],
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Pods and services per replica: the pods by (replica type, index)."""
+        meta = job["metadata"]
+        replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
         for pod in pods:
             labels = pod["metadata"].get("labels") or {}
@@ -116,7 +164,7 @@ class TrainingOperator(Controller):
                     continue
                 pod = self._pod(job, spec, rtype, index)
                 try:
-                    created = self.store.create("pods", pod, ns)
+                    created = self.store.create("pods", pod, meta["namespace"])
                 except ApiError as exc:
                     events.append(("Warning", "FailedCreatePod", f"Error creating: {exc.message}"))
                     self.memo.retry_later(f"pytorch/{meta['uid']}")
@@ -126,9 +174,19 @@ class TrainingOperator(Controller):
                     ("Normal", "SuccessfulCreatePod", f"Created pod: {created['metadata']['name']}")
                 )
                 self._service(job, spec, rtype, index)
-        if "startTime" not in status:
-            status["startTime"] = kube.now_iso()
-        deadline = run_policy.get("activeDeadlineSeconds")
+        return by_key
+
+    def _past_deadline(
+        self,
+        job: dict[str, Any],
+        spec: dict[str, Any],
+        pods: list[dict[str, Any]],
+        status: dict[str, Any],
+        events: list[tuple[str, str, str]],
+    ) -> bool:
+        """activeDeadlineSeconds: whether it has passed (then the job failed)."""
+        meta = job["metadata"]
+        deadline = (spec.get("runPolicy") or {}).get("activeDeadlineSeconds")
         left = (
             float(deadline) - (time.time() - kube.parse_time(status["startTime"]))
             if deadline
@@ -137,86 +195,16 @@ class TrainingOperator(Controller):
         if deadline and left > 0:
             # Look again at the deadline.
             self.memo.retry_later(f"pytorch/{meta['uid']}", left + 0.05)
-        if deadline and left <= 0:
-            # pastActiveDeadline of training-operator v1.9: the pods go, the job fails.
-            for pod in pods:
-                self.delete_quietly("pods", ns, pod["metadata"]["name"])
-            msg = f"Job {name} has failed because it was active longer than specified deadline"
-            status.setdefault("completionTime", kube.now_iso())
-            _set_job_condition(conditions, "Failed", "True", "PyTorchJobFailed", msg)
-            events.append(("Normal", "PyTorchJobFailed", msg))
-            self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
-            return
-        # Replica statuses and conditions (UpdateJobStatus of training-operator v1.9).
-        has_master = "Master" in replicas
-        for rtype in ordered_replica_types(replicas):
-            rspec = replicas[rtype]
-            active = succeeded = failed = 0
-            for (rt_lower, _), pod in by_key.items():
-                if rt_lower != rtype.lower():
-                    continue
-                phase = (pod.get("status") or {}).get("phase")
-                if phase == "Running":
-                    active += 1
-                elif phase == "Succeeded":
-                    succeeded += 1
-                elif phase == "Failed":
-                    failed += 1
-            selector = (
-                f"training.kubeflow.org/job-name={name},training.kubeflow.org/operator-name={PYTORCH_OPERATOR},"
-                f"training.kubeflow.org/replica-type={rtype.lower()}"
-            )
-            replica_statuses[rtype] = {
-                "active": active,
-                "succeeded": succeeded,
-                "failed": failed,
-                "selector": selector,
-            }
-        for rtype in ordered_replica_types(replicas):
-            rspec = replicas[rtype]
-            rs = replica_statuses[rtype]
-            expected = int(rspec.get("replicas", 1)) - rs["succeeded"]
-            if has_master:
-                if rtype == "Master":
-                    if rs["active"] > 0:
-                        _set_job_condition(
-                            conditions,
-                            "Running",
-                            "True",
-                            "PyTorchJobRunning",
-                            f"PyTorchJob {name} is running.",
-                        )
-                    if expected == 0:
-                        msg = f"PyTorchJob {name} is successfully completed."
-                        status.setdefault("completionTime", kube.now_iso())
-                        _set_job_condition(
-                            conditions, "Succeeded", "True", "PyTorchJobSucceeded", msg
-                        )
-                        events.append(("Normal", "PyTorchJobSucceeded", msg))
-                        break
-            elif rtype == "Worker":
-                if expected == 0 or (spec.get("elasticPolicy") and rs["succeeded"] > 0):
-                    msg = f"PyTorchJob {ns}/{name} successfully completed."
-                    status.setdefault("completionTime", kube.now_iso())
-                    _set_job_condition(conditions, "Succeeded", "True", "PyTorchJobSucceeded", msg)
-                    events.append(("Normal", "PyTorchJobSucceeded", msg))
-                elif rs["active"] > 0:
-                    _set_job_condition(
-                        conditions,
-                        "Running",
-                        "True",
-                        "PyTorchJobRunning",
-                        f"PyTorchJob {ns}/{name} is running.",
-                    )
-            if rs["failed"] > 0 and int(rspec.get("replicas", 1)) > rs["succeeded"] + rs["active"]:
-                # restartPolicy OnFailure/Always/ExitCode are treated as Never (see KUBELET).
-                msg = (
-                    f"PyTorchJob {name} is failed because {rs['failed']} {rtype} replica(s) failed."
-                )
-                status.setdefault("completionTime", kube.now_iso())
-                _set_job_condition(conditions, "Failed", "True", "PyTorchJobFailed", msg)
-                events.append(("Normal", "PyTorchJobFailed", msg))
-        self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
+        if not (deadline and left <= 0):
+            return False
+        # pastActiveDeadline of training-operator v1.9: the pods go, the job fails.
+        for pod in pods:
+            self.delete_quietly("pods", meta["namespace"], pod["metadata"]["name"])
+        msg = f"Job {meta['name']} has failed because it was active longer than specified deadline"
+        status.setdefault("completionTime", kube.now_iso())
+        _set_job_condition(status["conditions"], "Failed", "True", "PyTorchJobFailed", msg)
+        events.append(("Normal", "PyTorchJobFailed", msg))
+        return True
 
     def _pod(
         self, job: dict[str, Any], spec: dict[str, Any], rtype: str, index: int
@@ -316,6 +304,91 @@ class TrainingOperator(Controller):
                 },
                 meta["namespace"],
             )
+
+
+def _replica_statuses(
+    name: str,
+    replicas: dict[str, dict[str, Any]],
+    by_key: dict[tuple[str, str], dict[str, Any]],
+    replica_statuses: dict[str, dict[str, Any]],
+) -> None:
+    """Each replica type's active/succeeded/failed pods (UpdateJobStatus of v1.9)."""
+    for rtype in ordered_replica_types(replicas):
+        active = succeeded = failed = 0
+        for (rt_lower, _), pod in by_key.items():
+            if rt_lower != rtype.lower():
+                continue
+            phase = (pod.get("status") or {}).get("phase")
+            if phase == "Running":
+                active += 1
+            elif phase == "Succeeded":
+                succeeded += 1
+            elif phase == "Failed":
+                failed += 1
+        selector = (
+            f"training.kubeflow.org/job-name={name},training.kubeflow.org/operator-name={PYTORCH_OPERATOR},"
+            f"training.kubeflow.org/replica-type={rtype.lower()}"
+        )
+        replica_statuses[rtype] = {
+            "active": active,
+            "succeeded": succeeded,
+            "failed": failed,
+            "selector": selector,
+        }
+
+
+def _job_conditions(
+    job: dict[str, Any],
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    events: list[tuple[str, str, str]],
+) -> None:
+    """Running, Succeeded or Failed from the replica statuses (UpdateJobStatus of v1.9)."""
+    name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
+    replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
+    replica_statuses: dict[str, dict[str, Any]] = status["replicaStatuses"]
+    conditions: list[dict[str, Any]] = status["conditions"]
+    has_master = "Master" in replicas
+    for rtype in ordered_replica_types(replicas):
+        rspec = replicas[rtype]
+        rs = replica_statuses[rtype]
+        expected = int(rspec.get("replicas", 1)) - rs["succeeded"]
+        if has_master:
+            if rtype == "Master":
+                if rs["active"] > 0:
+                    _set_job_condition(
+                        conditions,
+                        "Running",
+                        "True",
+                        "PyTorchJobRunning",
+                        f"PyTorchJob {name} is running.",
+                    )
+                if expected == 0:
+                    msg = f"PyTorchJob {name} is successfully completed."
+                    status.setdefault("completionTime", kube.now_iso())
+                    _set_job_condition(conditions, "Succeeded", "True", "PyTorchJobSucceeded", msg)
+                    events.append(("Normal", "PyTorchJobSucceeded", msg))
+                    break
+        elif rtype == "Worker":
+            if expected == 0 or (spec.get("elasticPolicy") and rs["succeeded"] > 0):
+                msg = f"PyTorchJob {ns}/{name} successfully completed."
+                status.setdefault("completionTime", kube.now_iso())
+                _set_job_condition(conditions, "Succeeded", "True", "PyTorchJobSucceeded", msg)
+                events.append(("Normal", "PyTorchJobSucceeded", msg))
+            elif rs["active"] > 0:
+                _set_job_condition(
+                    conditions,
+                    "Running",
+                    "True",
+                    "PyTorchJobRunning",
+                    f"PyTorchJob {ns}/{name} is running.",
+                )
+        if rs["failed"] > 0 and int(rspec.get("replicas", 1)) > rs["succeeded"] + rs["active"]:
+            # restartPolicy OnFailure/Always/ExitCode are treated as Never (see KUBELET).
+            msg = f"PyTorchJob {name} is failed because {rs['failed']} {rtype} replica(s) failed."
+            status.setdefault("completionTime", kube.now_iso())
+            _set_job_condition(conditions, "Failed", "True", "PyTorchJobFailed", msg)
+            events.append(("Normal", "PyTorchJobFailed", msg))
 
 
 def _set_job_condition(

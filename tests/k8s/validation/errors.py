@@ -102,6 +102,15 @@ def json_type(value: Any) -> str:
     return "object"
 
 
+# How the API server words a violated numeric bound.
+_BOUNDS = {
+    "minimum": "greater than or equal to",
+    "exclusiveMinimum": "greater than",
+    "maximum": "less than or equal to",
+    "exclusiveMaximum": "less than",
+}
+
+
 def _field_errors(error: Any, prefix: list[Any] | None = None) -> list[FieldError]:
     """One jsonschema error -> API-server style field errors."""
     if prefix:
@@ -165,24 +174,12 @@ def _field_errors(error: Any, prefix: list[Any] | None = None) -> list[FieldErro
         return [FieldError(path, "Too long", f"may not be more than {error.validator_value} bytes")]
     if kind == "maxItems":
         return [FieldError(path, "Too many", f"must have at most {error.validator_value} items")]
-    if kind in ("minimum", "exclusiveMinimum"):
-        op = "greater than or equal to" if kind == "minimum" else "greater than"
+    if kind in _BOUNDS:
         return [
             FieldError(
                 path,
                 "Invalid value",
-                f"{path} in body should be {op} {error.validator_value}",
-                value,
-                True,
-            )
-        ]
-    if kind in ("maximum", "exclusiveMaximum"):
-        op = "less than or equal to" if kind == "maximum" else "less than"
-        return [
-            FieldError(
-                path,
-                "Invalid value",
-                f"{path} in body should be {op} {error.validator_value}",
+                f"{path} in body should be {_BOUNDS[kind]} {error.validator_value}",
                 value,
                 True,
             )
