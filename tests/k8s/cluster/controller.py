@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import kube
 from ..store import ApiError, Store
+from .common import owner_ref
 
 
 class Memo:
@@ -159,3 +160,26 @@ class Controller:
     def delete_quietly(self, rt_key: str, ns: str, name: str) -> None:
         with contextlib.suppress(ApiError):
             self.store.delete(rt_key, ns, name)
+
+    def create_headless_service(
+        self,
+        name: str,
+        owner: dict[str, Any],
+        spec: dict[str, Any],
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """A Service without a cluster IP in ``owner``'s namespace, owned by it (one that
+        exists already, or is refused, is left alone)."""
+        ns = owner["metadata"]["namespace"]
+        meta: dict[str, Any] = {"name": name, "namespace": ns}
+        if labels is not None:
+            meta["labels"] = labels
+        meta["ownerReferences"] = [owner_ref(owner)]
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"clusterIP": "None", **spec},
+        }
+        with contextlib.suppress(ApiError):
+            self.store.create("services", service, ns)

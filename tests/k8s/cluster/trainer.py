@@ -5,7 +5,6 @@ TrainJob whose runtime does not exist."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -192,25 +191,14 @@ class Trainer(Controller):
                 TRAINJOB_CONTROLLER,
             )
             return None
-        with contextlib.suppress(ApiError):
-            self.store.create(
-                "services",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": {
-                        "name": name,
-                        "namespace": ns,
-                        "ownerReferences": [owner_ref(created)],
-                    },
-                    "spec": {
-                        "clusterIP": "None",
-                        "selector": {"jobset.sigs.k8s.io/jobset-name": name},
-                        "publishNotReadyAddresses": True,
-                    },
-                },
-                ns,
-            )
+        self.create_headless_service(
+            name,
+            created,
+            {
+                "selector": {"jobset.sigs.k8s.io/jobset-name": name},
+                "publishNotReadyAddresses": True,
+            },
+        )
         return created
 
 

@@ -4,8 +4,8 @@ cleanPodPolicy, activeDeadlineSeconds, and its validating webhook."""
 
 from __future__ import annotations
 
-import contextlib
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import kube
@@ -22,6 +22,33 @@ from .pytorch_spec import (
 )
 
 PYTORCH_OPERATOR = "pytorchjob-controller"
+
+
+@dataclass
+class _Pass:
+    """One reconcile of a PyTorchJob: what it read (the job, its spec with the operator's
+    defaults, its pods) and what it writes back (the status, the events to record)."""
+
+    job: dict[str, Any]
+    spec: dict[str, Any]
+    pods: list[dict[str, Any]]
+    status: dict[str, Any]
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def replicas(self) -> dict[str, dict[str, Any]]:
+        replicas: dict[str, dict[str, Any]] = self.spec["pytorchReplicaSpecs"]
+        return replicas
+
+    @property
+    def conditions(self) -> list[dict[str, Any]]:
+        conditions: list[dict[str, Any]] = self.status["conditions"]
+        return conditions
+
+    @property
+    def replica_statuses(self) -> dict[str, dict[str, Any]]:
+        statuses: dict[str, dict[str, Any]] = self.status["replicaStatuses"]
+        return statuses
 
 
 class TrainingOperator(Controller):
@@ -58,97 +85,71 @@ class TrainingOperator(Controller):
         run_policy = spec.get("runPolicy") or {}
         status = kube.clone(job.get("status") or {})
         conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
-        events: list[tuple[str, str, str]] = []
         if condition(conditions, "Created") is None:
             _set_job_condition(
                 conditions, "Created", "True", "PyTorchJobCreated", f"PyTorchJob {name} is created."
             )
         status.setdefault("replicaStatuses", {})
+        work = _Pass(job, spec, pods, status)
         if is_true(conditions, "Succeeded") or is_true(conditions, "Failed"):
-            self._clean_up(job, pods, run_policy, status)
+            self._clean_up(work)
         elif run_policy.get("suspend"):
-            self._suspend(job, pods, status, events)
+            self._suspend(work)
         else:
-            self._run(job, spec, pods, status, events)
-        self.write_status(PYTORCH, job, status, events, PYTORCH_OPERATOR)
+            self._run(work)
+        self.write_status(PYTORCH, job, status, work.events, PYTORCH_OPERATOR)
 
-    def _clean_up(
-        self,
-        job: dict[str, Any],
-        pods: list[dict[str, Any]],
-        run_policy: dict[str, Any],
-        status: dict[str, Any],
-    ) -> None:
+    def _clean_up(self, work: _Pass) -> None:
         """A finished job: cleanPodPolicy; the active replicas of a success succeeded."""
-        ns = job["metadata"]["namespace"]
-        policy = run_policy.get("cleanPodPolicy") or "None"
-        for pod in pods:
+        ns = work.job["metadata"]["namespace"]
+        policy = (work.spec.get("runPolicy") or {}).get("cleanPodPolicy") or "None"
+        for pod in work.pods:
             phase = (pod.get("status") or {}).get("phase")
             if policy == "All" or (policy == "Running" and phase in ("Running", "Pending")):
                 self.delete_quietly("pods", ns, pod["metadata"]["name"])
-        if is_true(status["conditions"], "Succeeded"):
-            for rs in status["replicaStatuses"].values():
+        if is_true(work.conditions, "Succeeded"):
+            for rs in work.replica_statuses.values():
                 rs["succeeded"] = rs.get("succeeded", 0) + rs.get("active", 0)
                 rs["active"] = 0
 
-    def _suspend(
-        self,
-        job: dict[str, Any],
-        pods: list[dict[str, Any]],
-        status: dict[str, Any],
-        events: list[tuple[str, str, str]],
-    ) -> None:
+    def _suspend(self, work: _Pass) -> None:
         """A suspended job: its pods go; Suspended, and no longer Running."""
-        name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
-        conditions = status["conditions"]
-        for pod in pods:
+        name, ns = work.job["metadata"]["name"], work.job["metadata"]["namespace"]
+        conditions = work.conditions
+        for pod in work.pods:
             self.delete_quietly("pods", ns, pod["metadata"]["name"])
-        for rs in status["replicaStatuses"].values():
+        for rs in work.replica_statuses.values():
             rs["active"] = 0
         msg = f"PyTorchJob {name} is suspended."
         if is_true(conditions, "Running"):
             _set_job_condition(conditions, "Running", "False", "PyTorchJobSuspended", msg)
         if not is_true(conditions, "Suspended"):
             _set_job_condition(conditions, "Suspended", "True", "PyTorchJobSuspended", msg)
-            events.append(("Normal", "PyTorchJobSuspended", msg))
+            work.events.append(("Normal", "PyTorchJobSuspended", msg))
 
-    def _run(
-        self,
-        job: dict[str, Any],
-        spec: dict[str, Any],
-        pods: list[dict[str, Any]],
-        status: dict[str, Any],
-        events: list[tuple[str, str, str]],
-    ) -> None:
+    def _run(self, work: _Pass) -> None:
         """A running job: resumed, its missing pods created, its deadline enforced, its
         replicas summed up into replicaStatuses and conditions."""
-        name = job["metadata"]["name"]
-        conditions = status["conditions"]
-        if is_true(conditions, "Suspended"):
+        name, status = work.job["metadata"]["name"], work.status
+        if is_true(work.conditions, "Suspended"):
             msg = f"PyTorchJob {name} is resumed."
-            _set_job_condition(conditions, "Suspended", "False", "PyTorchJobResumed", msg)
+            _set_job_condition(work.conditions, "Suspended", "False", "PyTorchJobResumed", msg)
             status["startTime"] = kube.now_iso()
-            events.append(("Normal", "PyTorchJobResumed", msg))
-        by_key = self._create_pods(job, spec, pods, events)
+            work.events.append(("Normal", "PyTorchJobResumed", msg))
+        by_key = self._create_pods(work)
         if "startTime" not in status:
             status["startTime"] = kube.now_iso()
-        if self._past_deadline(job, spec, pods, status, events):
+        if self._past_deadline(work):
             return
-        _replica_statuses(name, spec["pytorchReplicaSpecs"], by_key, status["replicaStatuses"])
-        _job_conditions(job, spec, status, events)
+        _replica_statuses(work, by_key)
+        _job_conditions(work)
 
-    def _create_pods(
-        self,
-        job: dict[str, Any],
-        spec: dict[str, Any],
-        pods: list[dict[str, Any]],
-        events: list[tuple[str, str, str]],
-    ) -> dict[tuple[str, str], dict[str, Any]]:
+    def _create_pods(self, work: _Pass) -> dict[tuple[str, str], dict[str, Any]]:
         """Pods and services per replica: the pods by (replica type, index)."""
-        meta = job["metadata"]
-        replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
+        meta = work.job["metadata"]
+        replicas = work.replicas
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for pod in pods:
+        for pod in work.pods:
             labels = pod["metadata"].get("labels") or {}
             by_key[
                 (
@@ -162,31 +163,26 @@ class TrainingOperator(Controller):
                 key = (rtype.lower(), str(index))
                 if key in by_key:
                     continue
-                pod = self._pod(job, spec, rtype, index)
+                pod = self._pod(work.job, work.spec, rtype, index)
                 try:
                     created = self.store.create("pods", pod, meta["namespace"])
                 except ApiError as exc:
-                    events.append(("Warning", "FailedCreatePod", f"Error creating: {exc.message}"))
+                    work.events.append(
+                        ("Warning", "FailedCreatePod", f"Error creating: {exc.message}")
+                    )
                     self.memo.retry_later(f"pytorch/{meta['uid']}")
                     continue
                 by_key[key] = created
-                events.append(
+                work.events.append(
                     ("Normal", "SuccessfulCreatePod", f"Created pod: {created['metadata']['name']}")
                 )
-                self._service(job, spec, rtype, index)
+                self._service(work.job, work.spec, rtype, index)
         return by_key
 
-    def _past_deadline(
-        self,
-        job: dict[str, Any],
-        spec: dict[str, Any],
-        pods: list[dict[str, Any]],
-        status: dict[str, Any],
-        events: list[tuple[str, str, str]],
-    ) -> bool:
+    def _past_deadline(self, work: _Pass) -> bool:
         """activeDeadlineSeconds: whether it has passed (then the job failed)."""
-        meta = job["metadata"]
-        deadline = (spec.get("runPolicy") or {}).get("activeDeadlineSeconds")
+        meta, status = work.job["metadata"], work.status
+        deadline = (work.spec.get("runPolicy") or {}).get("activeDeadlineSeconds")
         left = (
             float(deadline) - (time.time() - kube.parse_time(status["startTime"]))
             if deadline
@@ -198,12 +194,12 @@ class TrainingOperator(Controller):
         if not (deadline and left <= 0):
             return False
         # pastActiveDeadline of training-operator v1.9: the pods go, the job fails.
-        for pod in pods:
+        for pod in work.pods:
             self.delete_quietly("pods", meta["namespace"], pod["metadata"]["name"])
         msg = f"Job {meta['name']} has failed because it was active longer than specified deadline"
         status.setdefault("completionTime", kube.now_iso())
-        _set_job_condition(status["conditions"], "Failed", "True", "PyTorchJobFailed", msg)
-        events.append(("Normal", "PyTorchJobFailed", msg))
+        _set_job_condition(work.conditions, "Failed", "True", "PyTorchJobFailed", msg)
+        work.events.append(("Normal", "PyTorchJobFailed", msg))
         return True
 
     def _pod(
@@ -284,35 +280,15 @@ class TrainingOperator(Controller):
             "training.kubeflow.org/replica-type": rtype.lower(),
             "training.kubeflow.org/replica-index": str(index),
         }
-        with contextlib.suppress(ApiError):
-            self.store.create(
-                "services",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": {
-                        "name": name,
-                        "namespace": meta["namespace"],
-                        "labels": dict(selector),
-                        "ownerReferences": [owner_ref(job)],
-                    },
-                    "spec": {
-                        "clusterIP": "None",
-                        "selector": selector,
-                        "ports": [{"name": PYTORCH_PORT_NAME, "port": port, "targetPort": port}],
-                    },
-                },
-                meta["namespace"],
-            )
+        ports = [{"name": PYTORCH_PORT_NAME, "port": port, "targetPort": port}]
+        self.create_headless_service(
+            name, job, {"selector": selector, "ports": ports}, labels=dict(selector)
+        )
 
 
-def _replica_statuses(
-    name: str,
-    replicas: dict[str, dict[str, Any]],
-    by_key: dict[tuple[str, str], dict[str, Any]],
-    replica_statuses: dict[str, dict[str, Any]],
-) -> None:
+def _replica_statuses(work: _Pass, by_key: dict[tuple[str, str], dict[str, Any]]) -> None:
     """Each replica type's active/succeeded/failed pods (UpdateJobStatus of v1.9)."""
+    name, replicas = work.job["metadata"]["name"], work.replicas
     for rtype in ordered_replica_types(replicas):
         active = succeeded = failed = 0
         for (rt_lower, _), pod in by_key.items():
@@ -329,7 +305,7 @@ def _replica_statuses(
             f"training.kubeflow.org/job-name={name},training.kubeflow.org/operator-name={PYTORCH_OPERATOR},"
             f"training.kubeflow.org/replica-type={rtype.lower()}"
         )
-        replica_statuses[rtype] = {
+        work.replica_statuses[rtype] = {
             "active": active,
             "succeeded": succeeded,
             "failed": failed,
@@ -337,17 +313,11 @@ def _replica_statuses(
         }
 
 
-def _job_conditions(
-    job: dict[str, Any],
-    spec: dict[str, Any],
-    status: dict[str, Any],
-    events: list[tuple[str, str, str]],
-) -> None:
+def _job_conditions(work: _Pass) -> None:
     """Running, Succeeded or Failed from the replica statuses (UpdateJobStatus of v1.9)."""
-    name, ns = job["metadata"]["name"], job["metadata"]["namespace"]
-    replicas: dict[str, dict[str, Any]] = spec["pytorchReplicaSpecs"]
-    replica_statuses: dict[str, dict[str, Any]] = status["replicaStatuses"]
-    conditions: list[dict[str, Any]] = status["conditions"]
+    name, ns = work.job["metadata"]["name"], work.job["metadata"]["namespace"]
+    replicas, status, events = work.replicas, work.status, work.events
+    replica_statuses, conditions = work.replica_statuses, work.conditions
     has_master = "Master" in replicas
     for rtype in ordered_replica_types(replicas):
         rspec = replicas[rtype]
@@ -370,7 +340,7 @@ def _job_conditions(
                     events.append(("Normal", "PyTorchJobSucceeded", msg))
                     break
         elif rtype == "Worker":
-            if expected == 0 or (spec.get("elasticPolicy") and rs["succeeded"] > 0):
+            if expected == 0 or (work.spec.get("elasticPolicy") and rs["succeeded"] > 0):
                 msg = f"PyTorchJob {ns}/{name} successfully completed."
                 status.setdefault("completionTime", kube.now_iso())
                 _set_job_condition(conditions, "Succeeded", "True", "PyTorchJobSucceeded", msg)
