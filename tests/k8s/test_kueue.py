@@ -84,9 +84,12 @@ def test_kueue_holds_over_quota_and_admits_when_the_first_finishes(
     assert cq["status"]["admittedWorkloads"] == 1
 
     wait_for(lambda: job_condition(custom, "first", "Succeeded"), what="first done")
-    first_wl = workload_of(custom, first["metadata"]["uid"])
-    assert first_wl is not None
-    assert conditions(first_wl)["Finished"]["reason"] == "Succeeded"
+    # Kueue marks the Workload Finished after it sees the job succeed: wait for it, not race it.
+    finished = wait_for(
+        lambda: conditions(workload_of(custom, first["metadata"]["uid"]) or {}).get("Finished"),
+        what="first workload finished",
+    )
+    assert finished["reason"] == "Succeeded"
     job = wait_for(lambda: job_condition(custom, "second", "Succeeded"), what="second done")
     wl = workload_of(custom, second["metadata"]["uid"])
     assert wl is not None

@@ -22,10 +22,10 @@ uninstalled CRDs).
 
 from __future__ import annotations
 
-from .api_emulator import ApiEmulator, api_client_for, iter_watch_lines
+from .api_emulator import ApiEmulator, api_client_for
 from .routing import RequestRecord
 
-__all__ = ["DIFFERENCES", "ApiEmulator", "RequestRecord", "api_client_for", "iter_watch_lines"]
+__all__ = ["DIFFERENCES", "ApiEmulator", "RequestRecord", "api_client_for"]
 
 DIFFERENCES = """\
 Known differences from a real kube-apiserver:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import socket
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -309,10 +308,3 @@ def api_client_for(kubeconfig: Path) -> Any:
     configuration = client.Configuration()
     config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
     return client.ApiClient(configuration)
-
-
-def iter_watch_lines(data: bytes) -> Iterator[dict[str, Any]]:
-    """Parse a raw watch body (for tests that use plain HTTP)."""
-    for line in data.splitlines():
-        if line.strip():
-            yield json.loads(line)

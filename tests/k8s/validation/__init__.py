@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import CORE_GROUPS, K8S_VERSION, core_errors, is_core, validate_core
-from .crds import CRDInfo, CRDVersion, crd_infos, crds_dir, find_crd
+from .core import CORE_GROUPS, K8S_VERSION, core_errors, validate_core
+from .crds import CRDInfo, CRDVersion, crd_infos, crds_dir
 from .custom import (
     apply_defaults,
     crd_schema,
@@ -52,9 +52,7 @@ __all__ = [
     "dns1035_label_error",
     "dns1123_label_error",
     "dns1123_subdomain_error",
-    "find_crd",
     "format_path",
-    "is_core",
     "prune_nulls",
     "split_api_version",
     "validate",

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 
 from .errors import FieldError, ManifestInvalid, collect
-from .metadata import identity, split_api_version, validate_metadata
+from .metadata import identity, validate_metadata
 
 # The newest Kubernetes version whose schemas kubernetes-validate 1.37.0 ships.
 K8S_VERSION = "1.37"
@@ -113,8 +113,3 @@ CORE_GROUPS = frozenset(
         "resource.k8s.io",
     }
 )
-
-
-def is_core(api_version: str) -> bool:
-    group, _ = split_api_version(api_version)
-    return group in CORE_GROUPS

@@ -116,10 +116,6 @@ def crd_infos() -> tuple[CRDInfo, ...]:
     return tuple(infos)
 
 
-def find_crd(group: str, kind: str) -> CRDInfo | None:
-    return next((c for c in crd_infos() if c.group == group and c.kind == kind), None)
-
-
 def find_schema(group: str, version: str, kind: str) -> dict[str, Any]:
     for doc in _crd_documents().values():
         spec = doc["spec"]
