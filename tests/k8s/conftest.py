@@ -3,6 +3,7 @@ and a fake cluster. Other test folders can import the same pieces from ``k8s.*``
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,16 +51,24 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api)
 
 
-@pytest.fixture
-def cluster(emu: ApiEmulator, tmp_path: Path) -> Iterator[FakeCluster]:
-    fake = FakeCluster(
-        emu,
-        tmp_path / "cluster",
-        nodes=[Node("node-1", cpu="4", memory="16Gi")],
-        poll=0.05,
-    )
+@contextlib.contextmanager
+def _running(emu: ApiEmulator, workdir: Path, node: Node) -> Iterator[FakeCluster]:
+    fake = FakeCluster(emu, workdir, nodes=[node], poll=0.05)
     fake.start()
     try:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def cluster(emu: ApiEmulator, tmp_path: Path) -> Iterator[FakeCluster]:
+    with _running(emu, tmp_path / "cluster", Node("node-1", cpu="4", memory="16Gi")) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gpu_cluster(emu: ApiEmulator, tmp_path: Path) -> Iterator[FakeCluster]:
+    gpu_node = Node("gpu-1", cpu="8", memory="32Gi", gpus={"nvidia.com/gpu": 2})
+    with _running(emu, tmp_path / "gpu-cluster", gpu_node) as fake:
+        yield fake
