@@ -89,6 +89,12 @@ def job_options(fn: Any) -> Any:
         ),
         click.option("--gpus", type=int, default=None, help="GPUs per process."),
         click.option("--gpu-type", default=None, help="GPU type, e.g. H100."),
+        click.option(
+            "--kernel",
+            "kernel_name",
+            default=None,
+            help="Kernel to run it on (default: the notebook's kernelspec; python3 when none).",
+        ),
         click.option("--dataset", "datasets", multiple=True, help="Dataset to mount; repeatable."),
         click.option(
             "--env", "env", multiple=True, metavar="KEY=VALUE", help="Env var; repeatable."
@@ -127,6 +133,7 @@ def _body(
         "memory",
         "gpus",
         "gpu_type",
+        "kernel_name",
         "name",
         "priority",
         "timeout",
@@ -200,9 +207,9 @@ def wait_for_end(
 ) -> dict[str, Any]:
     """Poll a job until it ends, printing each change of state on stderr.
 
-    A running job records its own end; while it is queued, polling also does what the server's
-    tick would (release what ended jobs held, notice dead ones, admit what fits), so waiting
-    works with no server running. Ctrl-C stops waiting, not the job.
+    Polling also does what the server's tick would (follow what the backend observes, release
+    what ended jobs held, admit what fits), so waiting works with no server running: a local
+    job records its own end, a cluster's job is observed. Ctrl-C stops waiting, not the job.
     """
     last = ""
     checked = time.monotonic()
@@ -218,9 +225,8 @@ def wait_for_end(
                 reason = f": {job['reason']}" if job.get("reason") else ""
                 click.echo(f"job {job_id} {status}{reason}", err=True)
             last = status
-            if status == "QUEUED" and time.monotonic() - checked > 1:
-                # What the server's tick does, for when none runs: give back what ended jobs
-                # held, fail jobs whose processes died, start what fits now.
+            if time.monotonic() - checked > 1:
+                # What the server's tick does, for when none runs.
                 checked = time.monotonic()
                 service.reconcile()
                 service.finalize()
