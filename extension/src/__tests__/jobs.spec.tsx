@@ -184,6 +184,22 @@ describe('RunJobForm', () => {
     expect(submitted).toHaveBeenCalledWith({ job: { id: 'j1', status: 'QUEUED' } });
   });
 
+  it('takes CPUs and memory as quantities, as the CLI does', async () => {
+    await React.act(async () => {
+      typeInto(input('labrig-job-cpus'), '500m');
+      typeInto(input('labrig-job-memory'), '2Gi');
+    });
+    await submit();
+    expect(posted[0]).toMatchObject({ cpus: '500m', memory: '2Gi' });
+    await React.act(async () => {
+      typeInto(input('labrig-job-cpus'), '1.5');
+      typeInto(input('labrig-job-memory'), '');
+    });
+    await submit();
+    expect(posted[1]).toMatchObject({ cpus: 1.5 });
+    expect(posted[1]).not.toHaveProperty('memory');
+  });
+
   const datasetBoxes = () =>
     [...host.querySelectorAll('input[name="datasets"]')] as HTMLInputElement[];
 

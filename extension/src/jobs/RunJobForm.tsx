@@ -130,6 +130,21 @@ function parseEnv(text: string): { [name: string]: string } {
   return env;
 }
 
+/** Bytes as the quantity a person would type: 2147483648 -> "2Gi". */
+export function memoryText(bytes: number): string {
+  for (const [unit, size] of [
+    ['Ti', 2 ** 40],
+    ['Gi', 2 ** 30],
+    ['Mi', 2 ** 20],
+    ['Ki', 2 ** 10]
+  ] as const) {
+    if (bytes % size === 0) {
+      return `${bytes / size}${unit}`;
+    }
+  }
+  return String(bytes);
+}
+
 export function RunJobForm(props: IRunJobFormProps): JSX.Element {
   const [form, setForm] = React.useState<IJobForm | null>(null);
   const [loadError, setLoadError] = React.useState<string | null>(null);
@@ -137,6 +152,7 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
   const [nodes, setNodes] = React.useState('1');
   const [procs, setProcs] = React.useState('1');
   const [cpus, setCpus] = React.useState('1');
+  const [memory, setMemory] = React.useState('');
   const [gpus, setGpus] = React.useState('0');
   const [datasets, setDatasets] = React.useState<string[]>([]);
   const [env, setEnv] = React.useState('');
@@ -157,6 +173,7 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         setForm(value);
         setName(value.defaults.name);
         setCpus(String(value.defaults.cpus));
+        setMemory(value.defaults.memory ? memoryText(value.defaults.memory) : '');
         setGpus(String(value.defaults.gpus));
         setDatasets(value.defaults.datasets ?? []);
         setPriority(String(value.defaults.priority ?? 0));
@@ -211,17 +228,16 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
       name: name.trim() || undefined,
       datasets: [...datasets]
     };
-    if (form.defaults.memory) {
-      body.memory = form.defaults.memory;
+    if (memory.trim()) {
+      body.memory = memory.trim(); // a quantity: the server reads it as `resources request` does
     }
     if (form.defaults.gpu_type && body.gpus) {
       body.gpu_type = form.defaults.gpu_type;
     }
-    const cpuValue = Number(cpus);
-    if (!(cpuValue > 0)) {
-      found.cpus = 'CPUs per process must be more than 0';
+    if (!cpus.trim()) {
+      found.cpus = 'CPUs per process are needed: 1, 0.5 or 500m';
     }
-    body.cpus = cpuValue;
+    body.cpus = /^\d+(\.\d+)?$/.test(cpus.trim()) ? Number(cpus) : cpus.trim();
     try {
       body.env = parseEnv(env);
     } catch (error) {
@@ -333,7 +349,8 @@ export function RunJobForm(props: IRunJobFormProps): JSX.Element {
         <legend>Ranks and resources</legend>
         {simple('nodes', 'Nodes', nodes, setNodes)}
         {simple('procs_per_node', 'Processes per node', procs, setProcs)}
-        {simple('cpus', 'CPUs per process', cpus, setCpus)}
+        {simple('cpus', 'CPUs per process (1, 0.5 or 500m)', cpus, setCpus)}
+        {simple('memory', 'Memory per process (4Gi; empty: no limit)', memory, setMemory)}
         {simple(
           'gpus',
           `GPUs per process${form.defaults.gpu_type ? ` (${form.defaults.gpu_type})` : ''} (host has ${form.host.gpus})`,

@@ -48,8 +48,10 @@ export interface IJobCreate {
   strict?: boolean;
   nodes?: number;
   procs_per_node?: number;
-  cpus?: number;
-  memory?: number | null;
+  /** A number of CPUs or a quantity: 2, 0.5, "500m". */
+  cpus?: number | string;
+  /** Bytes or a quantity: "4Gi", "4096Mi", "4G". */
+  memory?: number | string | null;
   gpus?: number;
   gpu_type?: string | null;
   datasets?: string[];
