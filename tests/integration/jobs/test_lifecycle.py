@@ -162,7 +162,7 @@ ENDINGS = [
     (
         "exit1",
         "import sys\nsys.exit(1)",
-        r"^cell 0 \('import sys'\) raised SystemExit: 1 \[rank 0\]$",
+        r"^cell 1 \('import sys'\) raised SystemExit: 1 \[rank 0\]$",
         "FAILED",
     ),
     ("os_exit", "import os\nos._exit(3)", r"^kernel died \(exit code 3\) \[rank 0\]$", "FAILED"),
