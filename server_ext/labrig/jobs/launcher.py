@@ -15,7 +15,38 @@ import sys
 from pathlib import Path
 
 
-def node_plan(env: dict[str, str], nodes: int, per_node: int) -> tuple[int, str, str]:
+def torchrun(
+    nodes: int, per_node: int, node_rank: int, rendezvous: list[str], worker: list[str]
+) -> list[str]:
+    """The torchrun agent command of one node of a job (no restarts: a failed rank fails it)."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nodes}",
+        f"--nproc-per-node={per_node}",
+        f"--node-rank={node_rank}",
+        *rendezvous,
+        "--max-restarts=0",
+        "--monitor-interval=0.2",
+        *worker,
+    ]
+
+
+def single_rank_env(addr: str, port: int | str) -> dict[str, str]:
+    """What torchrun would set for the only rank of a one-process job."""
+    return {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "GROUP_RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_WORLD_SIZE": "1",
+        "MASTER_ADDR": addr,
+        "MASTER_PORT": str(port),
+    }
+
+
+def node_plan(env: dict[str, str]) -> tuple[int, str, str]:
     """This node's rank and the rendezvous address and port, from the operator's environment."""
     node_rank = env.get("PET_NODE_RANK") or env.get("JOB_COMPLETION_INDEX") or env.get("RANK")
     addr = env.get("PET_MASTER_ADDR") or env.get("MASTER_ADDR") or "127.0.0.1"
@@ -27,32 +58,12 @@ def command(spec_dir: Path, env: dict[str, str]) -> tuple[list[str], dict[str, s
     """The command this node runs and its environment."""
     job = json.loads((spec_dir / "job.json").read_text())
     nodes, per_node = int(job["nodes"]), int(job["procs_per_node"])
-    node_rank, addr, port = node_plan(env, nodes, per_node)
+    node_rank, addr, port = node_plan(env)
     worker = ["-m", "labrig.jobs.worker", "--remote", str(spec_dir)]
     if nodes * per_node == 1:
-        single = {
-            "RANK": "0",
-            "LOCAL_RANK": "0",
-            "GROUP_RANK": "0",
-            "WORLD_SIZE": "1",
-            "LOCAL_WORLD_SIZE": "1",
-            "MASTER_ADDR": addr,
-            "MASTER_PORT": port,
-        }
-        return [sys.executable, *worker], {**env, **single}
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nnodes={nodes}",
-        f"--nproc-per-node={per_node}",
-        f"--node-rank={node_rank}",
-        f"--master-addr={addr}",
-        f"--master-port={port}",
-        "--max-restarts=0",
-        "--monitor-interval=0.2",
-        *worker,
-    ], env
+        return [sys.executable, *worker], {**env, **single_rank_env(addr, port)}
+    static = [f"--master-addr={addr}", f"--master-port={port}"]
+    return torchrun(nodes, per_node, node_rank, static, worker), env
 
 
 def main(argv: list[str] | None = None) -> int:

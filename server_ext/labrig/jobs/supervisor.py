@@ -27,7 +27,14 @@ from sqlalchemy import select
 
 from ..store import Database
 from ..store.tables import Job
-from .runtime import ACTIVE, JobLayout, kernel_processes_of, kill_tree, set_status
+from .launcher import single_rank_env, torchrun
+from .runtime import (
+    ACTIVE,
+    JobLayout,
+    kernel_processes_of,
+    kill_tree,
+    set_status,
+)
 from .worker import memory_reason
 
 POLL = 0.2
@@ -48,36 +55,20 @@ def commands(job: dict[str, Any], layout: JobLayout, port: int) -> list[list[str
     if nodes * per_node == 1 or importlib.util.find_spec("torch") is None:
         return [[sys.executable, *worker]]
     return [
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            f"--nnodes={nodes}",
-            f"--nproc-per-node={per_node}",
-            f"--node-rank={node}",
-            "--rdzv-backend=c10d",
-            f"--rdzv-endpoint=127.0.0.1:{port}",
-            f"--rdzv-id={job['job_id']}",
-            f"--rdzv-conf=is_host={'true' if node == 0 else 'false'}",
-            "--max-restarts=0",
-            "--monitor-interval=0.2",
-            *worker,
-        ]
+        torchrun(
+            nodes,
+            per_node,
+            node,
+            [
+                "--rdzv-backend=c10d",
+                f"--rdzv-endpoint=127.0.0.1:{port}",
+                f"--rdzv-id={job['job_id']}",
+                f"--rdzv-conf=is_host={'true' if node == 0 else 'false'}",
+            ],
+            worker,
+        )
         for node in range(nodes)
     ]
-
-
-def _single_rank_env(port: int) -> dict[str, str]:
-    """What torchrun would set for the only rank of a one-process job."""
-    return {
-        "RANK": "0",
-        "LOCAL_RANK": "0",
-        "GROUP_RANK": "0",
-        "WORLD_SIZE": "1",
-        "LOCAL_WORLD_SIZE": "1",
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-    }
 
 
 class ForkedRank:
@@ -170,7 +161,7 @@ def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
     cmds = commands(job, layout, port)
     procs: list[subprocess.Popen[bytes] | ForkedRank] = []
     if len(cmds) == 1 and "torch.distributed.run" not in cmds[0]:
-        env.update(_single_rank_env(port))
+        env.update(single_rank_env("127.0.0.1", port))
         procs.append(ForkedRank(layout, env, job["cwd"]))
     for node, cmd in enumerate(cmds if not procs else []):
         log = layout.agent_log(node).open("ab")
