@@ -167,7 +167,8 @@ def _generator_importable() -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["docs_generate"] = module
     spec.loader.exec_module(module)
@@ -200,7 +201,7 @@ def test_the_convention_catches_what_it_should(tmp_path: Path) -> None:
         kind(found[1])
     assert kind(found[2]) == "skip"
     bad = Block(doc, 1, "python config", "c.LabrigApp.data_dirr = '/x'\n")
-    with pytest.raises(AssertionError, match="LabrigApp.data_dirr is not a setting"):
+    with pytest.raises(AssertionError, match=r"LabrigApp\.data_dirr is not a setting"):
         check_config(bad, tmp_path)
     bad = Block(doc, 1, "python config", "c.KubernetesJobBackend.job_api = 'mpijob'\n")
     with pytest.raises(Exception, match="job_api"):

@@ -216,7 +216,8 @@ test('the research loop: notebook, resources, dataset, jobs, model, compare, loa
   await test.step('the panel, for the README', async () => {
     await panel.root.getByRole('button', { name: 'Refresh' }).click();
     await expect(models.versionRows).toHaveCount(2);
-    // Resources collapsed, so that the other three sections show too.
+    // Resources collapsed and a taller window, so that the other three sections show too.
+    await page.setViewportSize({ width: 1280, height: 1024 });
     await panel.toggle('resources').click();
     await expect(panel.toggle('resources')).toHaveAttribute('aria-expanded', 'false');
     await page.mouse.move(900, 700);
