@@ -141,7 +141,7 @@ def _signature(fn: Callable[..., Any]) -> str:
         if param.kind is param.KEYWORD_ONLY and not star:
             parts.append("*")
             star = True
-        prefix = {param.VAR_POSITIONAL: "*", param.VAR_KEYWORD: "**"}.get(param.kind, "")
+        prefix = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}.get(param.kind.name, "")
         star = star or param.kind is param.VAR_POSITIONAL
         text = prefix + param.name
         if param.annotation is not param.empty:
@@ -248,7 +248,7 @@ def _resolve_ref(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     node: Any = spec
     for part in item["$ref"].lstrip("#/").split("/"):
         node = node[part]
-    return node  # type: ignore[no-any-return]
+    return node
 
 
 def _body_schema(content: dict[str, Any] | None) -> str:
@@ -352,9 +352,9 @@ def setting_classes() -> list[tuple[type, str]]:
     return out
 
 
-def _is_computed(cls: type, name: str, trait: Any) -> bool:
+def _is_computed(cls: Any, name: str, trait: Any) -> bool:
     """Whether the default is computed when read (a ``@default`` method), not a constant."""
-    generator = cls._all_trait_default_generators.get(name)  # type: ignore[attr-defined]
+    generator = cls._all_trait_default_generators.get(name)
     own = type(trait).default
     return generator is not None and getattr(generator, "__func__", generator) is not own
 

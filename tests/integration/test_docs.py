@@ -145,7 +145,7 @@ def run(block: Block, command: list[str], work: Path, env: dict[str, str]) -> No
 
 def check_config(block: Block, tmp: Path) -> None:
     """Load the snippet as a config file; every assigned setting must exist and validate."""
-    from docs_generate import setting_classes  # type: ignore[import-not-found]
+    from docs_generate import setting_classes
 
     path = tmp / "snippet_config.py"
     path.write_text(block.code)

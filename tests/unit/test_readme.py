@@ -42,7 +42,7 @@ def test_opens_with_the_two_commands() -> None:
     assert commands == ["make run", "make test"]
 
 
-def _subclasses(cls: type) -> Iterator[type]:
+def _subclasses(cls: type[Configurable]) -> Iterator[type[Configurable]]:
     for sub in cls.__subclasses__():
         yield sub
         yield from _subclasses(sub)
