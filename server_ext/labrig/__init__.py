@@ -1,10 +1,11 @@
 """labrig: kernel resources, cached datasets, notebook training jobs and a model registry.
 
-The package is split over three source folders (server_ext, kernels, dataset_mounts), so its
-``__path__`` is extended to find ``labrig.kernels`` and ``labrig.dataset_mounts`` beside it.
-Importing ``labrig`` stays light: the server extension is imported only when Jupyter asks.
+Importing ``labrig`` stays light: the server extension is imported only when Jupyter asks, and
+``labrig.models``, ``labrig.datasets`` and ``labrig.resources`` open what they use on first use.
 """
 
+# The package is split over three source folders (server_ext, kernels, dataset_mounts), so its
+# __path__ is extended to find labrig.kernels and labrig.dataset_mounts beside it.
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from typing import TYPE_CHECKING, Any

@@ -67,10 +67,12 @@ def add(
 
 
 def ls() -> list[dict[str, Any]]:
+    """Every dataset in the catalog (the first 500), as `labrig datasets ls` lists them."""
     return _catalog().list(PageRequest.parse("500", None)).items
 
 
 def show(name: str) -> dict[str, Any]:
+    """One dataset: its source, pinned version, files, bytes, how much is cached, mount."""
     return _catalog().get(name)
 
 
@@ -100,18 +102,22 @@ def refresh(name: str) -> dict[str, Any]:
 
 
 def confirm_refresh(name: str, new_version: str) -> dict[str, Any]:
+    """Move the pin to ``new_version``, the version ``refresh()`` returned."""
     return _catalog().confirm_refresh(name, new_version)
 
 
 def mount(name: str, path: str | None = None) -> str:
+    """Mount the warmed dataset read-only at ``path`` (default: <mount_root>/<name>)."""
     return str(_catalog().mount(name, path)["path"])
 
 
 def unmount(name: str) -> None:
+    """Remove ``name``'s mount; the cache keeps its files."""
     _catalog().unmount(name)
 
 
 def remove(name: str) -> None:
+    """Remove a user-defined dataset from the catalog (its mount too)."""
     _catalog().delete(name)
 
 
@@ -153,6 +159,7 @@ def open(name: str, file: str, mode: str = "rb") -> IO[bytes]:
 
 
 def cache_stats() -> dict[str, Any]:
+    """The cache: its path, objects, bytes used, size limit, free space and hit ratio."""
     return _catalog().cache_stats()
 
 

@@ -1,9 +1,8 @@
 /**
  * labrig in a real JupyterLab: the sidebar, its sections, the New model form,
- * the Run as job button, themes, and the README screenshot.
+ * the Run as job button, themes, and a screenshot of the panel.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 
 import { expect, test } from '@jupyterlab/galata';
 
@@ -77,7 +76,8 @@ test.describe('labrig', () => {
     await page.keyboard.press('Escape');
   });
 
-  // Runs before the form tests so that the README screenshot shows only these two models.
+  // Runs before the form tests so that the screenshot shows only these two models (the README's
+  // screenshot comes from the end-to-end scenario, e2e.spec.ts).
   test('screenshot of the panel', async ({ page }, testInfo) => {
     const notebook = {
       cells: [
@@ -135,12 +135,6 @@ test.describe('labrig', () => {
     await testInfo.attach('labrig-panel', { path: panelShot, contentType: 'image/png' });
     await testInfo.attach('labrig-app', { path: appShot, contentType: 'image/png' });
     expect(fs.statSync(appShot).size).toBeGreaterThan(10000);
-
-    if (process.env.LABRIG_UPDATE_SCREENSHOT === '1') {
-      const target = path.resolve(__dirname, '..', '..', 'docs', 'panel.png');
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.copyFileSync(appShot, target);
-    }
   });
 
   test('New model creates a model that appears in the list', async ({ page }) => {

@@ -13,19 +13,31 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PORT = Number(process.env.LABRIG_UI_PORT ?? 18888);
+// The end-to-end scenario's server: the demo workspace of `make run` (see
+// jupyter_server_test_config.py), one port above the section specs' server.
+const DEMO_PORT = PORT + 1;
+const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
+const serverEnv = (extra: { [key: string]: string }) =>
+  ({ ...process.env, LABRIG_UI_PORT: String(PORT), ...extra }) as { [key: string]: string };
 
 const config: PlaywrightTestConfig = {
   ...baseConfig,
   testDir: __dirname,
   // The foundation spec checks the sections' empty states, so it runs before the section
-  // specs, which leave datasets, jobs and models behind on the shared server.
+  // specs, which leave datasets, jobs and models behind on the shared server. The end-to-end
+  // scenario runs alone on its own server, the demo workspace as a new user finds it.
   projects: [
     { name: 'foundation', testMatch: 'labrig.spec.ts' },
     {
       name: 'sections',
       testMatch: '**/*.spec.ts',
-      testIgnore: 'labrig.spec.ts',
+      testIgnore: ['labrig.spec.ts', 'e2e.spec.ts'],
       dependencies: ['foundation']
+    },
+    {
+      name: 'end-to-end',
+      testMatch: 'e2e.spec.ts',
+      use: { baseURL: `http://localhost:${DEMO_PORT}` }
     }
   ],
   outputDir: path.join(__dirname, 'test-results'),
@@ -58,14 +70,24 @@ const config: PlaywrightTestConfig = {
       ]
     }
   },
-  webServer: {
-    command: `${path.join(ROOT, '.venv', 'bin', 'jupyter')} lab --config tests/ui/jupyter_server_test_config.py`,
-    cwd: ROOT,
-    url: `http://localhost:${PORT}/lab`,
-    timeout: 180 * 1000,
-    reuseExistingServer: !process.env.CI,
-    env: { ...process.env, LABRIG_UI_PORT: String(PORT) } as { [key: string]: string }
-  }
+  webServer: [
+    {
+      command: `${JUPYTER} lab --config tests/ui/jupyter_server_test_config.py`,
+      cwd: ROOT,
+      url: `http://localhost:${PORT}/lab`,
+      timeout: 180 * 1000,
+      reuseExistingServer: !process.env.CI,
+      env: serverEnv({})
+    },
+    {
+      command: `${JUPYTER} lab --config tests/ui/jupyter_server_test_config.py`,
+      cwd: ROOT,
+      url: `http://localhost:${DEMO_PORT}/lab`,
+      timeout: 180 * 1000,
+      reuseExistingServer: !process.env.CI,
+      env: serverEnv({ LABRIG_UI_WORKSPACE: 'demo' })
+    }
+  ]
 };
 
 export default config;

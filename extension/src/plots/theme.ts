@@ -4,16 +4,20 @@
  */
 import * as React from 'react';
 
-/** Categorical colours of the series, as theme variables. */
-const SERIES = [
+/**
+ * Categorical colours of the series, as theme variables. Each must differ from the others in
+ * both themes: JupyterLab's accent colours are its success colours (green), so they are not
+ * used; the Material palette's variables fill in after the five semantic ones.
+ */
+export const SERIES = [
   '--jp-brand-color1',
   '--jp-warn-color1',
   '--jp-success-color1',
-  '--jp-accent-color1',
   '--jp-error-color1',
-  '--jp-brand-color3',
-  '--jp-warn-color3',
-  '--jp-success-color3'
+  '--md-purple-500',
+  '--jp-info-color1',
+  '--md-brown-500',
+  '--md-pink-300'
 ];
 
 function cssVar(name: string, fallback: string): string {

@@ -52,9 +52,14 @@ export class LinksPage {
       .filter({ has: this.page.locator('th', { hasText: new RegExp(`^${name}`) }) });
   }
 
+  /** The plot of the overlaid metric curves. */
+  get comparePlot(): Locator {
+    return this.compare.getByTestId('labrig-compare-plot');
+  }
+
   /** One line per overlaid curve (Vega draws each series as a path of its line mark). */
   get compareCurves(): Locator {
-    return this.compare.getByTestId('labrig-compare-plot').locator('.mark-line path');
+    return this.comparePlot.locator('.mark-line path');
   }
 
   /** What a link said when its target was gone. */

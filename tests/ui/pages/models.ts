@@ -74,6 +74,14 @@ export class ModelsPage {
     await expect(section.getByTestId('labrig-model-detail')).toBeVisible();
   }
 
+  /** The value of a metric or parameter in the version shown (its `<dd>`). */
+  value(name: string): Locator {
+    return this.detail
+      .locator('dl.labrig-KeyValues dt', { hasText: new RegExp(`^${name}$`) })
+      .first()
+      .locator('xpath=following-sibling::dd[1]');
+  }
+
   get detail(): Locator {
     return this.panel.section('models').getByTestId('labrig-version-detail');
   }
