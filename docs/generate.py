@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 import yaml
+from traitlets import Type
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -359,6 +360,15 @@ def _is_computed(cls: Any, name: str, trait: Any) -> bool:
     return generator is not None and getattr(generator, "__func__", generator) is not own
 
 
+def _default_repr(trait: Any) -> str:
+    """The default as written in a configuration file. A ``Type`` trait replaces its import
+    string with the class once any instance has been made, so name the class by that string."""
+    value = trait.default_value
+    if isinstance(value, type):
+        return repr(f"{value.__module__}.{value.__qualname__}")
+    return str(trait.default_value_repr())
+
+
 def _type_name(trait: Any) -> str:
     kind = type(trait).__name__
     if kind == "Enum":
@@ -378,8 +388,8 @@ def settings_tables() -> str:
             if _is_computed(cls, name, trait):
                 default = "computed (see what it does)"
             else:
-                value = trait.default_value_repr()
-                if len(value) > 40:
+                value = _default_repr(trait)
+                if len(value) > 40 and not isinstance(trait, Type):
                     long_defaults.append((f"{section}.{name}", trait.default()))
                     default = f"[below](#default-{section.lower()}{name.lower().replace('_', '')})"
                 else:
