@@ -17,7 +17,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="labrig.kernels.launch")
-    parser.add_argument("--cgroup", action="append", default=[], help="cgroup v1 group to join")
+    parser.add_argument("--cgroup", action="append", default=[], help="cgroup (v1 or v2) to join")
     parser.add_argument("--cpus", default="", help="CPU numbers for the affinity mask, e.g. 0,1")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

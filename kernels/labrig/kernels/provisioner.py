@@ -8,11 +8,12 @@ applied when it starts:
 
 - GPUs are granted exclusively through the ledger (``CUDA_VISIBLE_DEVICES`` by UUID,
   ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; ``""`` when none were asked for);
-- CPUs: a cgroup v1 cpuset (+ cpu quota for fractions) where labrig may create one, else CPU
-  affinity; always the OMP/MKL/OpenBLAS thread counts (torch reads OMP_NUM_THREADS);
-- memory: a cgroup v1 memory limit, else a watchdog on the kernel's process tree; either way a
-  kernel that hits the limit is stopped and "kernel stopped: memory limit 4 GiB reached" is
-  recorded for the panel. No RLIMIT_AS: it breaks CUDA;
+- CPUs: a cgroup v2 group's cpuset.cpus + cpu.max, or a cgroup v1 cpuset (+ cpu quota for
+  fractions), where labrig may create one, else CPU affinity; always the OMP/MKL/OpenBLAS thread
+  counts (torch reads OMP_NUM_THREADS);
+- memory: a cgroup v2 memory.max or v1 memory limit, else a watchdog on the kernel's process
+  tree; either way a kernel that hits the limit is stopped and "kernel stopped: memory limit
+  4 GiB reached" is recorded for the panel. No RLIMIT_AS: it breaks CUDA;
 - disk: ``LABRIG_SCRATCH``, a per-notebook directory measured against the quota.
 """
 
@@ -97,7 +98,7 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
             busy_cpus=service.busy_cpus(),
         )
         plan.prefix = [sys.executable, "-m", "labrig.kernels.launch"]
-        for group in plan.groups.paths.values():
+        for group in plan.groups.dirs():
             plan.prefix += ["--cgroup", group]
         cpu_list = plan.groups.cpu_list
         if cpus is not None and not cpu_list:

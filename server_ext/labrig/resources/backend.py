@@ -13,12 +13,18 @@ class KernelBackend(Backend):
 
 
 def describe_cgroups(support: enforce.HostSupport) -> str:
-    """``v1 (labrig creates cpuset, cpu, memory groups)``, ``v2 (not used)``, ``none``."""
+    """``v1 (labrig creates cpuset, cpu, memory groups)``, ``v2 (labrig creates ... under
+    /sys/fs/cgroup/labrig)``, ``v2 (not usable here: why; ...)``, ``none``."""
+    if support.v2 is not None:
+        controllers = ", ".join(support.v2.controllers)
+        return f"v2 (labrig creates groups with {controllers} under {support.v2.base})"
     if support.v1_bases:
         controllers = ", ".join(sorted(support.v1_bases))
         return f"{support.cgroup_version} (labrig creates {controllers} groups)"
     if support.cgroup_version == "v2":
-        return "v2 (not used: affinity and the memory watchdog instead)"
+        return (
+            f"v2 (not usable here: {support.v2_reason}; affinity and the memory watchdog instead)"
+        )
     return f"{support.cgroup_version} (read-only: affinity and the memory watchdog instead)"
 
 

@@ -1,4 +1,4 @@
-"""How this host can hold a kernel to its request, and the cgroup v1 groups that do it.
+"""How this host can hold a kernel to its request, and the cgroups (v1 or v2) that do it.
 
 Each dimension is labelled honestly:
 
@@ -7,8 +7,9 @@ Each dimension is labelled honestly:
 - ``advisory``: the kernel is started inside the limit (CPU affinity, thread counts,
   ``CUDA_VISIBLE_DEVICES``, a scratch quota that is measured) but code in it could step outside.
 
-Groups are created below the server's own group in each v1 hierarchy (``<own>/labrig/<name>``),
-so they nest inside whatever limits the server itself runs under.
+Groups are created below the server's own group (``<own>/labrig/<name>``), in each v1
+hierarchy or in the v2 one (see ``cgroup_v2`` for its rules), so they nest inside whatever limits
+the server itself runs under.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import cgroup_v2
+from .cgroup_v2 import PROC_SELF_CGROUP, REAL, CgroupFs
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
 
 
-def _own_group(controller: str, proc_cgroup: Path = Path("/proc/self/cgroup")) -> str:
+def _own_group(controller: str, proc_cgroup: Path = PROC_SELF_CGROUP) -> str:
     try:
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
@@ -54,29 +58,43 @@ class HostSupport:
 
     cgroup_version: str  # "v1", "v2" or "none"
     v1_bases: dict[str, Path] = field(default_factory=dict)  # controller -> labrig's parent dir
+    v2: cgroup_v2.Site | None = None  # where labrig makes v2 groups, when it may
+    v2_reason: str = ""  # why it may not
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        """The controllers labrig makes groups with here."""
+        if self.v2 is not None:
+            return self.v2.controllers
+        return tuple(sorted(self.v1_bases))
 
     @property
     def cpuset(self) -> bool:
-        return "cpuset" in self.v1_bases
+        return "cpuset" in self.controllers
 
     @property
     def memory(self) -> bool:
-        return "memory" in self.v1_bases
+        return "memory" in self.controllers
 
     def labels(self, *, watchdog: bool = True) -> dict[str, dict[str, str]]:
         """{dimension: {state, mechanism}} for kernels started on this host."""
-        if self.cpuset:
+        files = (("cpuset", "cpuset.cpus"), ("cpu", "cpu.max"))
+        cpu_files = [name for c, name in files if c in self.controllers]
+        if self.v2 is not None and cpu_files:
+            cpu = {"state": "enforced", "mechanism": "cgroup v2 " + " + ".join(cpu_files)}
+        elif self.cpuset:
             cpu = {
                 "state": "enforced",
                 "mechanism": "cgroup v1 cpuset"
                 + (" + cpu quota" if "cpu" in self.v1_bases else ""),
             }
         else:
-            cpu = {"state": "advisory", "mechanism": "CPU affinity + OMP/MKL/torch thread counts"}
+            cpu = {"state": "advisory", "mechanism": ADVISORY_CPU}
         if self.memory:
-            memory = {"state": "enforced", "mechanism": "cgroup v1 memory limit"}
+            mechanism = "cgroup v2 memory.max" if self.v2 else "cgroup v1 memory limit"
+            memory = {"state": "enforced", "mechanism": mechanism}
         elif watchdog:
-            memory = {"state": "enforced", "mechanism": "watchdog on the process tree (0.5 s)"}
+            memory = {"state": "enforced", "mechanism": WATCHDOG}
         else:
             memory = {"state": "advisory", "mechanism": "none"}
         return {
@@ -87,31 +105,45 @@ class HostSupport:
         }
 
 
+ADVISORY_CPU = "CPU affinity + OMP/MKL/torch thread counts"
+WATCHDOG = "watchdog on the process tree (0.5 s)"
 _DETECTED: HostSupport | None = None
 
 
-def detect(root: Path = CGROUP_ROOT, *, use_cgroups: bool = True) -> HostSupport:
-    """Probe (by trying) which cgroup controllers labrig may create groups in."""
+def detect(
+    root: Path = CGROUP_ROOT,
+    *,
+    use_cgroups: bool = True,
+    proc_cgroup: Path = PROC_SELF_CGROUP,
+    fs: CgroupFs = REAL,
+) -> HostSupport:
+    """Probe (by trying) where labrig may create groups, in v1 hierarchies or the v2 one."""
     global _DETECTED
-    if root == CGROUP_ROOT and use_cgroups and _DETECTED is not None:
+    default = root == CGROUP_ROOT and proc_cgroup == PROC_SELF_CGROUP
+    if default and use_cgroups and _DETECTED is not None:
         return _DETECTED
     if not use_cgroups:
         return HostSupport("none")
     if (root / "cgroup.controllers").exists():
-        # Pure v2: creating groups needs a delegated subtree; not done by this version.
-        return HostSupport("v2")
+        site, reason = cgroup_v2.find_site(root, proc_cgroup, fs)
+        support = HostSupport("v2", v2=site, v2_reason=reason)
+    else:
+        support = _detect_v1(root, proc_cgroup)
+    if default:
+        _DETECTED = support
+    return support
+
+
+def _detect_v1(root: Path, proc_cgroup: Path) -> HostSupport:
     bases: dict[str, Path] = {}
     for controller in ("cpuset", "cpu", "memory"):
         mount = root / controller
         if not mount.is_dir():
             continue
-        own = mount / _own_group(controller).lstrip("/")
+        own = mount / _own_group(controller, proc_cgroup).lstrip("/")
         if _probe(own):
             bases[controller] = own / "labrig"
-    support = HostSupport("v1" if bases or (root / "memory").is_dir() else "none", bases)
-    if root == CGROUP_ROOT:
-        _DETECTED = support
-    return support
+    return HostSupport("v1" if bases or (root / "memory").is_dir() else "none", bases)
 
 
 def _write(path: Path, value: str) -> None:
@@ -146,26 +178,28 @@ class KernelGroups:
 
     paths: dict[str, str] = field(default_factory=dict)  # controller -> group dir
     cpu_list: list[int] = field(default_factory=list)
+    version: str = "v1"
+    cpu_max: str = ""  # what was written to a v2 group's cpu.max
+    unavailable: str = ""  # why no v2 group could be made (the fallbacks hold the kernel)
+    root: Path = CGROUP_ROOT
+    fs: CgroupFs = REAL
+
+    def dirs(self) -> list[str]:
+        """Each group once (in v2 one group carries every controller)."""
+        return list(dict.fromkeys(self.paths.values()))
 
     def remove(self) -> None:
-        for path in self.paths.values():
-            remove_group(Path(path))
+        for path in self.dirs():
+            remove_group(Path(path), self.root, self.fs)
 
     def memory_stopped(self) -> bool:
         """Whether the kernel OOM killer acted in this group (the limit was hit)."""
         group = self.paths.get("memory")
         if not group:
             return False
+        if self.version == "v2":
+            return cgroup_v2.oom_kills(Path(group), self.fs) > 0
         return oom_kills(Path(group)) > 0
-
-    def memory_usage(self) -> int | None:
-        group = self.paths.get("memory")
-        if not group:
-            return None
-        try:
-            return int((Path(group) / "memory.usage_in_bytes").read_text())
-        except (OSError, ValueError):
-            return None
 
 
 def oom_kills(group: Path) -> int:
@@ -182,18 +216,13 @@ def oom_kills(group: Path) -> int:
         return 0
 
 
-def remove_group(group: Path) -> None:
-    """Move stragglers to the parent, then remove the (empty) group."""
-    if group.parent.name != "labrig" or not group.is_relative_to(CGROUP_ROOT):
+def remove_group(group: Path, root: Path = CGROUP_ROOT, fs: CgroupFs = REAL) -> None:
+    """Move stragglers out (to the server's group or labrig's leaf), then remove the group."""
+    if group.parent.name != "labrig" or not group.is_relative_to(root):
         return  # only ever a group labrig made
     if not group.is_dir():
         return
-    with contextlib.suppress(OSError):
-        for pid in (group / "cgroup.procs").read_text().split():
-            with contextlib.suppress(OSError):
-                _write(group.parent.parent / "cgroup.procs", pid)
-    with contextlib.suppress(OSError):
-        group.rmdir()
+    cgroup_v2.empty_and_remove(group, cgroup_v2.straggler_home(group), fs)
 
 
 def pick_cpus(available: list[int], count: int, busy: dict[int, int]) -> list[int]:
@@ -215,6 +244,8 @@ def create_groups(
     busy_cpus: dict[int, int],
 ) -> KernelGroups:
     """Make the cgroups for one kernel; what cannot be made is left to the fallbacks."""
+    if support.v2 is not None:
+        return _create_v2_group(support.v2, _safe(name), cpus, memory, busy_cpus)
     groups = KernelGroups()
     name = _safe(name)
     try:
@@ -254,6 +285,87 @@ def create_groups(
     return groups
 
 
+def _create_v2_group(
+    site: cgroup_v2.Site,
+    name: str,
+    cpus: float | None,
+    memory: int | None,
+    busy_cpus: dict[int, int],
+) -> KernelGroups:
+    """One v2 group (``<own>/labrig/<name>``) with cpuset.cpus, cpu.max and memory.max."""
+    groups = KernelGroups(version="v2", root=site.root, fs=site.fs)
+    limits_cpu = cpus is not None and bool({"cpuset", "cpu"} & set(site.controllers))
+    limits_memory = memory is not None and "memory" in site.controllers
+    if not (limits_cpu or limits_memory):
+        return groups
+    try:
+        base = cgroup_v2.prepare(site)
+    except OSError as err:
+        # The hierarchy looked writable but would not take labrig's groups (a threaded
+        # subtree, processes that keep arriving): the fallbacks hold the kernel, and say why.
+        groups.unavailable = f"{site.own}: {err.strerror or err}"
+        return groups
+    group = base / name
+    fs = site.fs
+    try:
+        fs.mkdir(group)
+        if cpus is not None and "cpuset" in site.controllers:
+            available = parse_cpu_list(fs.read(base / "cpuset.cpus.effective"))
+            groups.cpu_list = pick_cpus(available, math.ceil(cpus), busy_cpus)
+            fs.write(group / "cpuset.cpus", ",".join(map(str, groups.cpu_list)))
+            groups.paths["cpuset"] = str(group)
+        if cpus is not None and "cpu" in site.controllers:
+            groups.cpu_max = f"{max(1000, int(cpus * PERIOD_US))} {PERIOD_US}"
+            fs.write(group / "cpu.max", groups.cpu_max)
+            groups.paths["cpu"] = str(group)
+        if memory is not None and "memory" in site.controllers:
+            fs.write(group / "memory.max", str(memory))
+            # No swapping past the limit, and the whole kernel goes when it is hit (as the
+            # watchdog does), not one of its processes. Older kernels lack these files.
+            with contextlib.suppress(OSError):
+                fs.write(group / "memory.swap.max", "0")
+            with contextlib.suppress(OSError):
+                fs.write(group / "memory.oom.group", "1")
+            groups.paths["memory"] = str(group)
+    except OSError:
+        cgroup_v2.empty_and_remove(group, cgroup_v2.straggler_home(group), fs)
+        raise
+    if not groups.paths:
+        cgroup_v2.empty_and_remove(group, cgroup_v2.straggler_home(group), fs)
+    return groups
+
+
+def _cpu_label(groups: KernelGroups, cpus: float) -> dict[str, str]:
+    if groups.version == "v2" and ("cpuset" in groups.paths or "cpu" in groups.paths):
+        parts = []
+        if "cpuset" in groups.paths:
+            parts.append(f"cpuset.cpus {','.join(map(str, groups.cpu_list))}")
+        if "cpu" in groups.paths:
+            parts.append(f"cpu.max {groups.cpu_max}")
+        return {"state": "enforced", "mechanism": "cgroup v2 " + " + ".join(parts)}
+    if "cpuset" in groups.paths:
+        mechanism = f"cgroup v1 cpuset {','.join(map(str, groups.cpu_list))}"
+        if "cpu" in groups.paths:
+            mechanism += f" + cpu quota {cpus:g}"
+        return {"state": "enforced", "mechanism": mechanism}
+    return {"state": "advisory", "mechanism": ADVISORY_CPU + _unavailable(groups)}
+
+
+def _memory_label(groups: KernelGroups, memory: int) -> dict[str, str]:
+    if "memory" not in groups.paths:
+        return {"state": "enforced", "mechanism": WATCHDOG + _unavailable(groups)}
+    if groups.version == "v2":
+        return {
+            "state": "enforced",
+            "mechanism": f"cgroup v2 memory.max {cgroup_v2.binary_quantity(memory)}",
+        }
+    return {"state": "enforced", "mechanism": "cgroup v1 memory limit"}
+
+
+def _unavailable(groups: KernelGroups) -> str:
+    return f" (cgroup v2 refused: {groups.unavailable})" if groups.unavailable else ""
+
+
 def applied_labels(
     support: HostSupport, groups: KernelGroups, *, cpus: float | None, memory: int | None
 ) -> dict[str, dict[str, str]]:
@@ -261,30 +373,17 @@ def applied_labels(
     labels = support.labels()
     if cpus is None:
         labels["cpu"] = {"state": "advisory", "mechanism": "no CPU limit requested"}
-    elif "cpuset" in groups.paths:
-        mechanism = f"cgroup v1 cpuset {','.join(map(str, groups.cpu_list))}"
-        if "cpu" in groups.paths:
-            mechanism += f" + cpu quota {cpus:g}"
-        labels["cpu"] = {"state": "enforced", "mechanism": mechanism}
     else:
-        labels["cpu"] = {
-            "state": "advisory",
-            "mechanism": "CPU affinity + OMP/MKL/torch thread counts",
-        }
+        labels["cpu"] = _cpu_label(groups, cpus)
     if memory is None:
         labels["memory"] = {"state": "advisory", "mechanism": "no memory limit requested"}
-    elif "memory" in groups.paths:
-        labels["memory"] = {"state": "enforced", "mechanism": "cgroup v1 memory limit"}
     else:
-        labels["memory"] = {
-            "state": "enforced",
-            "mechanism": "watchdog on the process tree (0.5 s)",
-        }
+        labels["memory"] = _memory_label(groups, memory)
     return labels
 
 
 def describe(support: HostSupport) -> dict[str, Any]:
     return {
         "cgroups": support.cgroup_version,
-        "controllers": sorted(support.v1_bases),
+        "controllers": list(support.controllers),
     }

@@ -136,7 +136,7 @@ async def test_a_kernel_past_its_memory_limit_is_stopped_and_the_reason_recorded
         service.save("nb/big.ipynb", {"memory": "256Mi"})
         manager, client = await start(labrig_kernel, "nb/big.ipynb")
         labels = service.show("nb/big.ipynb")["allocations"][0]["enforcement"]
-        expected = "cgroup v1 memory limit" if use_cgroups else "watchdog"
+        expected = f"cgroup {enforce.detect().cgroup_version} memory" if use_cgroups else "watchdog"
         assert expected in labels["memory"]["mechanism"]
         try:
             client.execute("x = bytearray(700 * 2**20); import time; time.sleep(60)")

@@ -169,13 +169,13 @@ def test_twenty_concurrent_requests_for_two_gpus_get_exactly_two_grants(
     check.db.dispose()
 
 
-@pytest.mark.skipif(not enforce.detect().v1_bases, reason="labrig cannot create cgroups here")
+@pytest.mark.skipif(not enforce.detect().controllers, reason="labrig cannot create cgroups here")
 def test_a_crashed_servers_cgroups_are_removed_with_its_dead_holder(
     resources: ResourceService,
 ) -> None:
     support = enforce.detect()
     groups = enforce.create_groups(support, "kernel-crashed", cpus=1, memory=2**28, busy_cpus={})
-    assert set(groups.paths) >= {"cpuset", "memory"} & set(support.v1_bases)
+    assert set(groups.paths) >= {"cpuset", "memory"} & set(support.controllers)
     assert groups.paths
     victim = subprocess.Popen([sys.executable, "-c", "pass"])
     victim.wait()
