@@ -12,6 +12,7 @@ from ._version import __version__
 from .handlers import routes
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
+from .resources.restarts import KernelRestarts
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
 from .settings import CONFIG_FILE_ENV, LabrigSettings
@@ -32,6 +33,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
     load_other_extensions = True
 
     services: Services
+    kernel_restarts: KernelRestarts
 
     def initialize_settings(self) -> None:
         # Every service now: the database is migrated, and a bad setting fails the start.
@@ -47,6 +49,15 @@ class LabrigApp(LabrigSettings, ExtensionApp):
         if config_file:
             os.environ[CONFIG_FILE_ENV] = os.path.abspath(config_file)
         set_current_resources(self.services.resources)
+        if self.serverapp is not None:
+            # A request saved anywhere restarts the notebook's kernel in the server running it.
+            self.kernel_restarts = KernelRestarts(
+                self.services.resources,
+                self.serverapp.kernel_manager,
+                self.serverapp.session_manager,
+                self.log,
+            )
+            self.settings["labrig_kernel_restarts"] = self.kernel_restarts
         if self.manage_kernels:
             self._default_to_labrig_provisioner()
         self.log.info("labrig %s: state in %s", __version__, self.services.db.dialect)
@@ -70,8 +81,10 @@ class LabrigApp(LabrigSettings, ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.services.jobs.backend.start()
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
+        models, resources = self.services.models, self.services.resources
         self._background_tasks = [
-            asyncio.create_task(periodic_gc(self.services.models, self.model_gc_interval, self.log))
+            asyncio.create_task(periodic_gc(models, self.model_gc_interval, self.log)),
+            asyncio.create_task(self.kernel_restarts.watch(resources.request_poll_interval)),
         ]
 
     async def stop_extension(self) -> None:

@@ -162,6 +162,15 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     def _service(self) -> ResourceService:
         return runtime.current()
 
+    @property
+    def applied_request(self) -> tuple[str, ResourceRequest | None] | None:
+        """The notebook this kernel runs for and the request it started with; the server
+        restarts it when the notebook's saved request changes (``resources.restarts``)."""
+        plan = self._plan
+        if plan is None or plan.notebook_path is None:
+            return None
+        return plan.notebook_path, plan.request
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         env: dict[str, str] = dict(kwargs.get("env") or os.environ)
         for name in PROPAGATED:

@@ -7,7 +7,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..errors import Conflict, LabrigError
+from ..resources.restarts import KernelRestarts
 from ..resources.usage import usage
 from .base import LabrigHandler
 
@@ -22,6 +22,11 @@ class ResourceRequestsHandler(LabrigHandler):
 class ResourceRequestHandler(LabrigHandler):
     """GET shows, PUT saves and restarts the notebook's kernels, DELETE releases and restarts."""
 
+    @property
+    def restarts(self) -> KernelRestarts:
+        restarts: KernelRestarts = self.settings["labrig_kernel_restarts"]
+        return restarts
+
     @web.authenticated
     @authorized
     async def get(self, notebook_path: str) -> None:
@@ -31,52 +36,22 @@ class ResourceRequestHandler(LabrigHandler):
     @authorized
     async def put(self, notebook_path: str) -> None:
         body = self.json_body()
-        shown = await self.call(self.services.resources.save, notebook_path, body)
-        restarted = await self.restart_kernels(shown["notebook_path"])
+        path = await self.call(self.services.resources.check_path, notebook_path)
+        async with self.restarts.holding(path):
+            await self.call(self.services.resources.save, notebook_path, body)
+            restarted = await self.restarts.restart_notebook(path)
         shown = await self.call(self.services.resources.show, notebook_path)
         self.write_json({**shown, "restarted_kernels": restarted})
 
     @web.authenticated
     @authorized
     async def delete(self, notebook_path: str) -> None:
-        await self.call(self.services.resources.delete, notebook_path)
         path = await self.call(self.services.resources.check_path, notebook_path)
-        restarted = await self.restart_kernels(path)
+        async with self.restarts.holding(path):
+            await self.call(self.services.resources.delete, notebook_path)
+            restarted = await self.restarts.restart_notebook(path)
         shown = await self.call(self.services.resources.show, notebook_path)
         self.write_json({**shown, "restarted_kernels": restarted})
-
-    async def restart_kernels(self, path: str) -> list[str]:
-        """Restart the notebook's running kernels so the saved request applies now."""
-        resources = self.services.resources
-        kernel_manager = self.settings["kernel_manager"]
-        ids: list[str] = []
-        for session in await self.settings["session_manager"].list_sessions():
-            kernel = session.get("kernel") or {}
-            try:
-                same = await self.call(resources.check_path, session.get("path") or "") == path
-            except LabrigError:
-                same = False
-            if same and kernel.get("id") and kernel["id"] not in ids:
-                ids.append(kernel["id"])
-        for holder in await self.call(resources.holders):
-            kernel_id = holder["holder"].removeprefix("kernel:")
-            if (
-                holder["notebook_path"] == path
-                and kernel_id in kernel_manager
-                and kernel_id not in ids
-            ):
-                ids.append(kernel_id)
-        for kernel_id in ids:
-            try:
-                await kernel_manager.restart_kernel(kernel_id)
-            except LabrigError:
-                raise
-            except Exception as err:
-                raise Conflict(
-                    f"the request for {path} is saved, but its kernel did not restart: {err}",
-                    field="notebook_path",
-                ) from err
-        return ids
 
 
 class ResourceUsageHandler(LabrigHandler):

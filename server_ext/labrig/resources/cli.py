@@ -53,7 +53,7 @@ def _emit_show(shown: dict[str, Any], as_json: bool) -> None:
     if not shown["allocations"]:
         click.echo("running:   no kernel")
     for dimension, label in shown["enforcement"].items():
-        if isinstance(label, dict):
+        if isinstance(label, dict) and "state" in label:  # not cpu_list or cgroups
             click.echo(f"  {dimension:<7} {label['state']:<9} {label['mechanism']}")
     if shown["last_stop"]:
         click.echo(f"last stop: {shown['last_stop']['message']} ({shown['last_stop']['at']})")
@@ -79,15 +79,27 @@ def show(ctx: click.Context, notebook: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def request(ctx: click.Context, notebook: str, as_json: bool, **values: str | None) -> None:
-    """Save a resource request for NOTEBOOK; it applies when its kernel (re)starts.
+    """Save a resource request for NOTEBOOK; its running kernel restarts with it.
 
-    The panel's Apply restarts the kernel at once; from here, restart it yourself.
+    The Jupyter server running the notebook's kernel notices the new request within a few
+    seconds and restarts the kernel with it (same kernel id: the open notebook stays connected);
+    with no kernel running, it applies when one starts.
     """
     body = {key: value for key, value in values.items() if value is not None}
     shown = services_of(ctx).resources.save(notebook, body)
     _emit_show(shown, as_json)
     if not as_json:
-        click.echo("saved: restart the notebook's kernel (or Apply in the panel) to apply it")
+        click.echo(_what_happens_next(shown))
+
+
+def _what_happens_next(shown: dict[str, Any]) -> str:
+    kernels = ", ".join(a["holder"] for a in shown["allocations"])
+    if not kernels:
+        return "saved: it applies when the notebook's kernel starts"
+    return (
+        f"saved: the Jupyter server restarts {kernels} with it within a few seconds "
+        "(same kernel id: the open notebook stays connected)"
+    )
 
 
 @resources.command("release")
@@ -95,10 +107,13 @@ def request(ctx: click.Context, notebook: str, as_json: bool, **values: str | No
 @json_option
 @click.pass_context
 def release(ctx: click.Context, notebook: str, as_json: bool) -> None:
-    """Forget NOTEBOOK's request; its next kernel runs with the server's defaults."""
+    """Forget NOTEBOOK's request; its kernel restarts with the server's defaults."""
     service = services_of(ctx).resources
     service.delete(notebook)
-    _emit_show(service.show(notebook), as_json)
+    shown = service.show(notebook)
+    _emit_show(shown, as_json)
+    if not as_json:
+        click.echo(_what_happens_next(shown).replace("saved", "released", 1))
 
 
 @resources.command("profiles")

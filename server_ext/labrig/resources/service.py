@@ -84,6 +84,14 @@ class ResourceService(LoggingConfigurable, NotebookResources):
         help="""Enforce CPU and memory limits with cgroups where this host lets labrig create
         them; off: CPU affinity and the memory watchdog only.""",
     )
+    request_poll_interval = Float(
+        2.0,
+        config=True,
+        help="""Seconds between the server's checks for requests saved elsewhere (the CLI, the
+        Python API, another server): a running kernel whose notebook's request changed restarts
+        with it, keeping its id so the open notebook stays connected. 0: only the panel's Apply
+        restarts kernels.""",
+    )
     scratch_root = Unicode(
         config=True, help="Directory of per-notebook scratch dirs. Default: <data_dir>/scratch."
     )
