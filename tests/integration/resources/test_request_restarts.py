@@ -88,8 +88,8 @@ async def cli(root: Path, *args: str) -> tuple[int, str]:
     return process.returncode or 0, out.decode()
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    for _ in range(int(timeout / 0.1)):
+async def until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(600):  # a minute
         if condition():
             return
         await asyncio.sleep(0.1)
