@@ -219,10 +219,16 @@ def test_each_way_a_notebook_ends_gives_the_right_state_and_one_line_reason(
 
 MEMORY_CGROUP_OF_KERNEL = """
 import re
-line = next(l for l in open('/proc/self/cgroup') if re.match(r'\\d+:memory:', l))
-group = '/sys/fs/cgroup/memory' + line.split(':', 2)[2].strip()
+lines = open('/proc/self/cgroup').read().splitlines()
+v1 = [l for l in lines if re.match(r'\\d+:memory:', l)]
+if v1:
+    group = '/sys/fs/cgroup/memory' + v1[0].split(':', 2)[2].strip()
+    limit = open(group + '/memory.limit_in_bytes').read().strip()
+else:  # cgroup v2: one group, memory.max
+    group = '/sys/fs/cgroup' + next(l for l in lines if l.startswith('0::'))[3:].strip()
+    limit = open(group + '/memory.max').read().strip()
 print('GROUP', group)
-print('LIMIT', open(group + '/memory.limit_in_bytes').read().strip())
+print('LIMIT', limit)
 """
 
 

@@ -136,6 +136,13 @@ async def test_a_request_from_the_cli_restarts_the_kernel_and_the_notebook_keeps
         released = json.loads(await execute(ws, PROBE))
         assert released["affinity"] == sorted(os.sched_getaffinity(0))
         assert released["threads"] is None
+
+        # The Python API in a script (no server in it either) does the same.
+        script = f"import labrig.resources as r; r.request({NB!r}, cpus=1)"
+        done = await asyncio.create_subprocess_exec(sys.executable, "-c", script, cwd=jp_root_dir)
+        assert await asyncio.wait_for(done.wait(), 120) == 0
+        await until(new_pid(kernel, released["pid"]), "the kernel to restart for the Python API")
+        assert len(json.loads(await execute(ws, PROBE))["affinity"]) == 1
     finally:
         ws.close()
         await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
