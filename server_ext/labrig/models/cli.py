@@ -244,5 +244,6 @@ def gc(ctx: click.Context, grace: int, dry_run: bool, as_json: bool) -> None:
         verb = "would remove" if dry_run else "removed"
         click.echo(
             f"{verb} {result['removed_blobs']} blobs ({result['freed_bytes']} bytes) "
-            f"and {result['removed_tmp']} temporary files"
+            f"and {result['removed_tmp']} temporary files; aborted "
+            f"{result['aborted_uploads']} unfinished uploads"
         )
