@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -406,13 +407,15 @@ class BlobStore:
         return handle
 
     def open(self, sha256: str) -> IO[bytes]:
+        """A blob as a binary file whose reads fail with domain errors (remote stores may
+        refuse or fail on the first read, not at open)."""
         try:
             handle = self._open_blob(sha256)
         except FileNotFoundError as err:
             raise NotFound(f"blob {sha256} is missing from the model store {self.url}") from err
         except Exception as err:
             raise self._error(err) from err
-        return handle
+        return cast("IO[bytes]", _DomainErrors(handle, self._error))
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:
@@ -436,3 +439,27 @@ def _part_size(options: dict[str, Any]) -> int:
             field="model_store_options",
         )
     return value
+
+
+class _DomainErrors(io.RawIOBase):
+    """A store's file whose read errors become the store's domain errors."""
+
+    def __init__(self, handle: IO[bytes], error: Callable[[BaseException], Exception]) -> None:
+        self._handle = handle
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._handle.read(len(buffer))
+        except Exception as err:
+            raise self._error(err) from err
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()

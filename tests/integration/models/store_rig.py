@@ -113,3 +113,21 @@ class RecordingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+
+
+def server_config(data_dir: Path, store: ObjectStore) -> dict[str, Any]:
+    """A Jupyter server with labrig whose model store is ``store``."""
+    return {
+        "ServerApp": {"jpserver_extensions": {"labrig": True}},
+        "LabrigApp": {"data_dir": str(data_dir), **store.settings()},
+    }
+
+
+def files_holding(root: Path, secret: str) -> list[str]:
+    """Files under ``root`` (the database and its WAL included) whose bytes contain ``secret``."""
+    needle = secret.encode()
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and needle in path.read_bytes()
+    )

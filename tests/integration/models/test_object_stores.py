@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from store_rig import PART, ObjectStore
+from store_rig import PART, ObjectStore, server_config
 
 import labrig.models as models
 from labrig.cli import cli
@@ -103,10 +103,7 @@ def test_cli_registers_loads_and_collects(
 
 @pytest.fixture
 def jp_server_config(labrig_env: Path, object_store: ObjectStore) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"labrig": True}},
-        "LabrigApp": {"data_dir": str(labrig_env), **object_store.settings()},
-    }
+    return server_config(labrig_env, object_store)
 
 
 @BOTH
