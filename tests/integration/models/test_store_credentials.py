@@ -93,4 +93,4 @@ async def test_the_secret_appears_in_no_reply_log_row_or_error(
     assert all(status != 500 for status, _ in replies), replies
     assert [text for _, text in replies if object_store.secret in text] == []
     assert [line for line in log_lines.lines if object_store.secret in line] == []
-    assert files_holding(labrig_env, object_store.secret) == []
+    assert await asyncio.to_thread(files_holding, labrig_env, object_store.secret) == []
