@@ -95,7 +95,7 @@ class LabrigSettings(Configurable):
         {"client_kwargs": {"endpoint_url": ...}} for a non-AWS endpoint; oss:// (ossfs):
         {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com"} (or $OSS_ENDPOINT). Credentials:
         "key" and "secret" (and "token") here, else the environment of the server, its kernels
-        and jobs (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, OSS_ACCESS_KEY_ID/
+        and jobs (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or OSS_ACCESS_KEY_ID and
         OSS_ACCESS_KEY_SECRET); labrig never stores or shows them. "default_block_size": bytes
         per uploaded part (default 64 MiB, at least 5 MiB); larger files go up in parts.""",
     )
