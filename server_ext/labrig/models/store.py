@@ -188,12 +188,24 @@ class BlobStore:
                 self.fs.makedirs(f"{self.root}/blobs", exist_ok=True)
                 self.fs.ls(f"{self.root}/blobs")
             elif self.api is not None:  # the bucket must exist; prefixes need no creating
-                self.api.probe(self.root.split("/", 1)[0])
+                self._probe_bucket(self.api)
             else:
                 self._fresh()
                 self.fs.ls(self.root.split("/", 1)[0])
+        except LabrigError:
+            raise
         except Exception as err:
             raise self._error(err) from err
+
+    def _probe_bucket(self, api: ObjectApi) -> None:
+        bucket = self.root.split("/", 1)[0]
+        try:
+            api.probe(bucket)
+        except FileNotFoundError as err:
+            raise Unavailable(
+                f"the model store at {self.url} has no bucket {bucket!r}: create it, or point "
+                "LabrigApp.model_store_url at one that exists"
+            ) from err
 
     def iter_blobs(self) -> Iterator[tuple[str, datetime | None]]:
         """Every blob in the store with its modification time (when the store reports one)."""

@@ -22,7 +22,7 @@ from store_rig import PART, ObjectStore, server_config
 
 import labrig.models as models
 from labrig.cli import cli
-from labrig.errors import NotFound
+from labrig.errors import NotFound, Unavailable
 from labrig.models import python_api
 from labrig.models.store_access import StoreAccessDenied
 from labrig.store import PageRequest
@@ -239,3 +239,19 @@ def test_a_store_refusing_the_credentials_names_the_store_and_the_setting(
     assert object_store.secret not in err
     code, _out, err = run_cli("models", "gc", "--grace", "0")
     assert (code, object_store.url in err) == (1, True)
+
+
+@BOTH
+def test_a_missing_bucket_is_named(
+    object_store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    object_store.bucket = f"{object_store.bucket}-missing"
+    config = object_store.write_config(tmp_path / "jupyter_server_config.json")
+    monkeypatch.setenv("LABRIG_CONFIG_FILE", str(config))
+    python_api.reset()
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    try:
+        with pytest.raises(Unavailable, match=f"has no bucket '{object_store.bucket}'"):
+            models.register("nowhere", tmp_path / "w.bin")
+    finally:
+        python_api.reset()
