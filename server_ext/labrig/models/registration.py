@@ -142,6 +142,13 @@ class ModelRegistration(ModelQueries):
             known = set(session.scalars(select(ModelBlob.size).distinct()))
         done_before = 0
         stored: list[StoredBlob] = []
+        leased: set[str] = set()
+
+        def lease_once(sha256: str) -> None:
+            if sha256 not in leased:
+                self._lease(lease, sha256)
+                leased.add(sha256)
+
         for source in files:
 
             def step(done: int, _total: int, base: int = done_before) -> None:
@@ -152,11 +159,11 @@ class ModelRegistration(ModelQueries):
                 source.path,
                 step,
                 known_sizes=known,
-                on_hashed=lambda sha: self._lease(lease, sha),
+                on_hashed=lease_once,
             )
             stored.append(blob)
             done_before += blob.size
-            self._lease(lease, blob.sha256)
+            lease_once(blob.sha256)
             if not blob.written and not self.store.exists(blob.sha256):
                 # collected between the dedup check and the lease: write it again
                 stored[-1] = self.store.put_file(source.path, step)

@@ -283,9 +283,9 @@ class BlobStore:
 
         ``known_sizes``: sizes of blobs already in the store. A file of a size nobody has is
         new for sure, so it is hashed while it is copied (one pass); otherwise it is hashed
-        first and copied only when its hash is new. ``on_hashed``: called with the hash once
-        it is known and before an upload to a remote store begins (a lease taken there keeps
-        ``gc`` off the upload however long it takes).
+        first and copied only when its hash is new. ``on_hashed``: called with the hash before
+        an upload to a remote store begins (a lease taken there keeps ``gc`` off the upload
+        however long it takes; a local copy needs none: ``gc`` leaves young tmp/ files alone).
         """
         if not path.is_file():
             raise NotFound(f"{path} does not exist or is not a file", field="path")
@@ -293,7 +293,7 @@ class BlobStore:
         try:
             if known_sizes is None or size in known_sizes or not self.local:
                 sha, size = self.hash_file(path, progress)
-                if on_hashed:
+                if on_hashed and not self.local:
                     on_hashed(sha)
                 if self.exists(sha):
                     return StoredBlob(sha, size, written=False)
