@@ -190,7 +190,8 @@ def test_sigkill_during_an_upload_leaves_no_version_and_gc_aborts_the_upload(
 def test_gc_leaves_an_upload_in_flight_alone(
     object_store: ObjectStore, store_config: Path, tmp_path: Path
 ) -> None:
-    """moto dates every upload 2010, so only the registration's lease can protect it."""
+    """With a grace of 0 every upload begun counts as old (and moto dates them all 2010), so
+    only the registration's lease keeps gc off it."""
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(4 * PART))
     done: dict[str, Any] = {}
