@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
+from ..errors import InvalidInput
+
 log = logging.getLogger(__name__)
 
 #: Bytes per uploaded part unless the store options set ``default_block_size``. A blob no
@@ -283,3 +285,40 @@ def object_api(fs: Any) -> ObjectApi | None:
     if "oss" in protocols:
         return OssApi(fs)
     return None
+
+
+def part_size_of(options: dict[str, Any]) -> int:
+    """Bytes per uploaded part: the options' ``default_block_size`` (fsspec's name for it)."""
+    value = options.get("default_block_size", PART_SIZE)
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_PART_SIZE:
+        raise InvalidInput(
+            f"LabrigApp.model_store_options default_block_size must be a whole number of "
+            f"bytes of at least {MIN_PART_SIZE} (5 MiB, the smallest part S3 accepts), "
+            f"not {value!r}",
+            field="model_store_options",
+        )
+    return value
+
+
+class DomainErrors(io.RawIOBase):
+    """A store's file whose read errors become the store's domain errors."""
+
+    def __init__(self, handle: IO[bytes], error: Callable[[BaseException], Exception]) -> None:
+        self._handle = handle
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._handle.read(len(buffer))
+        except Exception as err:
+            raise self._error(err) from err
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import InvalidInput, LabrigError, NotFound, Unavailable
-from .object_store import MIN_PART_SIZE, PART_SIZE, ObjectApi, PendingUpload, object_api
+from .object_store import DomainErrors, ObjectApi, PendingUpload, object_api, part_size_of
 from .store_access import (
     check_endpoint,
     mask,
@@ -135,7 +134,7 @@ class BlobStore:
         resolved = with_env_credentials(self.protocol, dict(options or {}))
         self._secrets = secrets_of(self.protocol, resolved)
         check_endpoint(self.url, self.protocol, resolved)
-        self.part_size = _part_size(resolved)
+        self.part_size = part_size_of(resolved)
         if self.protocol != "file":
             # A cached instance would keep the credentials of whoever built it first.
             resolved.setdefault("skip_instance_cache", True)
@@ -427,7 +426,7 @@ class BlobStore:
             raise NotFound(f"blob {sha256} is missing from the model store {self.url}") from err
         except Exception as err:
             raise self._error(err) from err
-        return cast("IO[bytes]", _DomainErrors(handle, self._error))
+        return cast("IO[bytes]", DomainErrors(handle, self._error))
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:
@@ -438,40 +437,3 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
         if isinstance(value, int | float):
             return datetime.fromtimestamp(value, UTC)
     return None
-
-
-def _part_size(options: dict[str, Any]) -> int:
-    """Bytes per uploaded part: the options' ``default_block_size`` (fsspec's name for it)."""
-    value = options.get("default_block_size", PART_SIZE)
-    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_PART_SIZE:
-        raise InvalidInput(
-            f"LabrigApp.model_store_options default_block_size must be a whole number of "
-            f"bytes of at least {MIN_PART_SIZE} (5 MiB, the smallest part S3 accepts), "
-            f"not {value!r}",
-            field="model_store_options",
-        )
-    return value
-
-
-class _DomainErrors(io.RawIOBase):
-    """A store's file whose read errors become the store's domain errors."""
-
-    def __init__(self, handle: IO[bytes], error: Callable[[BaseException], Exception]) -> None:
-        self._handle = handle
-        self._error = error
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data = self._handle.read(len(buffer))
-        except Exception as err:
-            raise self._error(err) from err
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._handle.close()
-        super().close()
