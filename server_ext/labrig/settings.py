@@ -91,8 +91,13 @@ class LabrigSettings(Configurable):
     )
     model_store_options = Dict(
         config=True,
-        help="""fsspec storage options of the model store, e.g. {"key": ..., "secret": ...,
-        "client_kwargs": {"endpoint_url": "https://oss-cn-hangzhou.aliyuncs.com"}}.""",
+        help="""fsspec storage options of the model store. s3:// (s3fs): e.g.
+        {"client_kwargs": {"endpoint_url": ...}} for a non-AWS endpoint; oss:// (ossfs):
+        {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com"} (or $OSS_ENDPOINT). Credentials:
+        "key" and "secret" (and "token") here, else the environment of the server, its kernels
+        and jobs (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or OSS_ACCESS_KEY_ID and
+        OSS_ACCESS_KEY_SECRET); labrig never stores or shows them. "default_block_size": bytes
+        per uploaded part (default 64 MiB, at least 5 MiB); larger files go up in parts.""",
     )
     model_gc_interval = Float(
         6 * 3600.0,

@@ -20,10 +20,12 @@ async def periodic_gc(registry: ModelRegistry, interval: float, log: logging.Log
         except LabrigError as err:
             log.warning("labrig: model store gc failed: %s", err.message)
             continue
-        if result["removed_blobs"] or result["removed_tmp"]:
+        if result["removed_blobs"] or result["removed_tmp"] or result["aborted_uploads"]:
             log.info(
-                "labrig: model store gc removed %d blobs (%d bytes) and %d temporary files",
+                "labrig: model store gc removed %d blobs (%d bytes) and %d temporary files, "
+                "and aborted %d unfinished uploads",
                 result["removed_blobs"],
                 result["freed_bytes"],
                 result["removed_tmp"],
+                result["aborted_uploads"],
             )

@@ -1,5 +1,6 @@
 """Garbage collection of the blob store: blobs no version references, temporary files left by
-interrupted writes, and leases of registrations that never finished."""
+interrupted writes, object-store uploads that a killed registration never finished, and leases of
+registrations that never finished."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ class BlobCollector(ModelQueries):
     def gc(
         self, grace: timedelta = GC_GRACE, dry_run: bool = False, lease_ttl: timedelta = LEASE_TTL
     ) -> dict[str, Any]:
-        """Remove blobs no version references (older than ``grace``, not leased) and stale
-        temporary files; drop leases of registrations that never finished."""
+        """Remove blobs no version references (older than ``grace``, not leased), stale
+        temporary files and unfinished uploads; drop leases of registrations that never
+        finished."""
         now = datetime.now(UTC)
+        self.store.check()  # a store that refuses to list must say so, not look empty
         with self.db.session() as session:
             session.execute(delete(BlobLease).where(BlobLease.created_at < now - lease_ttl))
         removed: list[str] = []
@@ -39,12 +42,14 @@ class BlobCollector(ModelQueries):
             removed.append(sha)
             freed += size
         stale_tmp = self._remove_stale_tmp(now - grace, dry_run)
+        aborted = self._abort_stale_uploads(now - grace, dry_run)
         if not dry_run:
             self._forget_unreferenced_blob_rows(now - grace)
         return {
             "removed_blobs": len(removed),
             "freed_bytes": freed,
             "removed_tmp": stale_tmp,
+            "aborted_uploads": aborted,
             "dry_run": dry_run,
             "blobs": removed,
         }
@@ -74,6 +79,22 @@ class BlobCollector(ModelQueries):
             if not dry_run:
                 self.store.remove(tmp)
         return stale
+
+    def _abort_stale_uploads(self, cutoff: datetime, dry_run: bool) -> int:
+        """Abort multipart uploads begun before ``cutoff`` whose blob no lease holds: their
+        registration died (a live one holds its lease until it commits or gives up)."""
+        aborted = 0
+        for upload in list(self.store.pending_uploads()):
+            if upload.initiated is not None and upload.initiated > cutoff:
+                continue
+            sha = upload.path.rsplit("/", 1)[-1]
+            with self.db.session() as session:
+                if session.scalar(select(BlobLease.sha256).where(BlobLease.sha256 == sha).limit(1)):
+                    continue
+            aborted += 1
+            if not dry_run:
+                self.store.abort_upload(upload)
+        return aborted
 
     def _forget_unreferenced_blob_rows(self, cutoff: datetime) -> None:
         """Drop blob rows that no version file references and no lease holds any more."""

@@ -13,6 +13,7 @@ import click
 from ..clikit import emit_object, emit_table, json_option, page_options, services_of
 from ..errors import InvalidInput
 from ..store import PageRequest
+from .blob_gc import LEASE_TTL
 from .checks import parse_ref
 from .lineage import current_lineage
 from .python_api import _user
@@ -232,17 +233,28 @@ def load(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 @models.command("gc")
 @click.option("--grace", default=3600, show_default=True, help="Keep blobs younger than this (s).")
+@click.option(
+    "--lease-ttl",
+    default=int(LEASE_TTL.total_seconds()),
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Forget leases of registrations older than this (s): a registration killed then "
+    "keeps its files and its unfinished upload until its lease is this old.",
+)
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 @json_option
 @click.pass_context
-def gc(ctx: click.Context, grace: int, dry_run: bool, as_json: bool) -> None:
-    """Remove stored files that no version references."""
-    result = services_of(ctx).models.gc(timedelta(seconds=grace), dry_run=dry_run)
+def gc(ctx: click.Context, grace: int, lease_ttl: int, dry_run: bool, as_json: bool) -> None:
+    """Remove stored files that no version references, and abort uploads killed midway."""
+    result = services_of(ctx).models.gc(
+        timedelta(seconds=grace), dry_run=dry_run, lease_ttl=timedelta(seconds=lease_ttl)
+    )
     if as_json:
         click.echo(json.dumps(result))
     else:
         verb = "would remove" if dry_run else "removed"
         click.echo(
             f"{verb} {result['removed_blobs']} blobs ({result['freed_bytes']} bytes) "
-            f"and {result['removed_tmp']} temporary files"
+            f"and {result['removed_tmp']} temporary files; aborted "
+            f"{result['aborted_uploads']} unfinished uploads"
         )

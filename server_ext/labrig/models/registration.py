@@ -1,10 +1,12 @@
 """Registration: a file or directory becomes a model's next version, all or nothing.
 
-Files go to the blob store first (each under a lease that keeps the garbage collector off it),
-then ONE database transaction bumps the model's counter with ``UPDATE .. RETURNING`` (the first
-statement, so it takes the write lock at once on SQLite and a row lock on PostgreSQL) and adds the
-version, its files and metrics. A registration killed before that transaction commits leaves no
-version; its blobs are unreferenced and ``gc()`` removes them once their lease expires.
+Files go to the blob store first, each under a lease (taken as soon as its hash is known) that
+keeps the garbage collector off the blob and off its upload in flight. Then ONE database
+transaction bumps the model's counter with ``UPDATE .. RETURNING`` (the first statement, so it
+takes the write lock at once on SQLite and a row lock on PostgreSQL) and adds the version, its
+files and metrics. A registration killed before that transaction commits leaves no version; its
+blobs are unreferenced, and ``gc()`` removes them, and aborts the object-store uploads it left
+unfinished, once their lease expires.
 """
 
 from __future__ import annotations
@@ -140,23 +142,39 @@ class ModelRegistration(ModelQueries):
             known = set(session.scalars(select(ModelBlob.size).distinct()))
         done_before = 0
         stored: list[StoredBlob] = []
+        leased: set[str] = set()
+
+        def lease_once(sha256: str) -> None:
+            if sha256 not in leased:
+                self._lease(lease, sha256)
+                leased.add(sha256)
+
         for source in files:
 
             def step(done: int, _total: int, base: int = done_before) -> None:
                 if progress:
                     progress(base + done, total)
 
-            blob = self.store.put_file(source.path, step, known_sizes=known)
+            blob = self.store.put_file(
+                source.path,
+                step,
+                known_sizes=known,
+                on_hashed=lease_once,
+            )
             stored.append(blob)
             done_before += blob.size
-            with self.db.session() as session:
-                self._insert_ignore(session, BlobLease, {"lease_id": lease, "sha256": blob.sha256})
+            lease_once(blob.sha256)
             if not blob.written and not self.store.exists(blob.sha256):
                 # collected between the dedup check and the lease: write it again
                 stored[-1] = self.store.put_file(source.path, step)
         if progress:
             progress(total, total)
         return stored
+
+    def _lease(self, lease: str, sha256: str) -> None:
+        """Keep ``gc`` off the blob (and its upload in flight) until the version commits."""
+        with self.db.session() as session:
+            self._insert_ignore(session, BlobLease, {"lease_id": lease, "sha256": sha256})
 
     def _insert_ignore(self, session: Session, table: type, values: dict[str, Any]) -> None:
         # The dialect's module only (importing PostgreSQL's costs SQLite users 50 ms a start).

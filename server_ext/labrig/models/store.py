@@ -4,11 +4,13 @@ Layout under the store URL: ``blobs/<aa>/<sha256>`` for content, ``tmp/<random>`
 flight. A local store gets each file in ONE pass that hashes and copies at the same time (the
 write runs in a second thread while the next chunk is hashed), into a temporary name that is
 renamed to its hash, so a blob is either whole or absent. Remote stores (S3, OSS) cannot rename
-cheaply, so a file is hashed first and then uploaded straight to its final key (multipart, by
-fsspec) while being hashed again: an object PUT is atomic and the second hash proves the upload
-is the bytes that were hashed.
+cheaply, so a file is hashed first and then uploaded straight to its final key while being hashed
+again; the upload is a multipart upload labrig drives itself (``object_store``), completed only
+once the second hash proved the bytes sent are the bytes hashed, so a blob's key holds the whole
+file or nothing, even when the uploading process is killed (its unfinished upload is invisible
+and ``gc`` aborts it).
 
-Files are never read whole into memory: they move in ``CHUNK`` pieces.
+Files are never read whole into memory: they move in ``CHUNK`` pieces (uploads in parts).
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import InvalidInput, NotFound, StorageFull, Unavailable
+from ..errors import InvalidInput, LabrigError, NotFound, Unavailable
+from .object_store import DomainErrors, ObjectApi, PendingUpload, object_api, part_size_of
+from .store_access import (
+    check_endpoint,
+    mask,
+    secrets_of,
+    store_error,
+    with_env_credentials,
+)
 
 CHUNK = 8 * 1024 * 1024
 
@@ -115,30 +125,36 @@ def _read_chunks(handle: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def store_error(err: Exception, url: str) -> Exception:
-    """The domain error for a failure of the store itself."""
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageFull(
-            f"the model store at {url} is full ({err.strerror}); free space or run "
-            "`labrig models gc`, then register again"
-        )
-    return Unavailable(f"the model store at {url} cannot be reached or written: {err}")
-
-
 class BlobStore:
     """sha256-addressed files under an fsspec URL."""
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url.rstrip("/")
+        self.protocol = self.url.split("://", 1)[0] if "://" in self.url else "file"
+        resolved = with_env_credentials(self.protocol, dict(options or {}))
+        self._secrets = secrets_of(self.protocol, resolved)
+        check_endpoint(self.url, self.protocol, resolved)
+        self.part_size = part_size_of(resolved)
+        if self.protocol != "file":
+            # A cached instance would keep the credentials of whoever built it first.
+            resolved.setdefault("skip_instance_cache", True)
         try:
-            fs, root = fsspec.core.url_to_fs(self.url, **(options or {}))
-        except (ImportError, ValueError) as err:
+            fs, root = fsspec.core.url_to_fs(self.url, **resolved)
+        except (ImportError, ValueError, TypeError) as err:
             raise InvalidInput(
-                f"model_store_url {url!r} cannot be opened: {err}", field="model_store_url"
+                f"model_store_url {url!r} cannot be opened with LabrigApp.model_store_options: "
+                f"{mask(str(err), self._secrets)}",
+                field="model_store_url",
             ) from err
         self.fs: Any = fs
-        self.root = root.rstrip("/")
         self.local = isinstance(fs, LocalFileSystem)
+        # bucket/prefix for object stores (ossfs keeps a leading "/"), an absolute path locally
+        self.root = root.rstrip("/") if self.local else root.strip("/")
+        #: The object store's own calls (S3, OSS); None for filesystems written through fsspec.
+        self.api: ObjectApi | None = None if self.local else object_api(fs)
+
+    def _error(self, err: BaseException) -> Exception:
+        return store_error(err, self.url, self.protocol, self._secrets)
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -158,9 +174,11 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         self._fresh()
         try:
+            if self.api is not None:
+                return self.api.exists(self.blob_path(sha256))
             return bool(self.fs.exists(self.blob_path(sha256)))
         except Exception as err:
-            raise store_error(err, self.url) from err
+            raise self._error(err) from err
 
     def check(self) -> None:
         """Raise Unavailable when the store cannot be listed (a quick reachability probe)."""
@@ -168,11 +186,25 @@ class BlobStore:
             if self.local:
                 self.fs.makedirs(f"{self.root}/blobs", exist_ok=True)
                 self.fs.ls(f"{self.root}/blobs")
-            else:  # the bucket must exist; prefixes need no creating
+            elif self.api is not None:  # the bucket must exist; prefixes need no creating
+                self._probe_bucket(self.api)
+            else:
                 self._fresh()
                 self.fs.ls(self.root.split("/", 1)[0])
+        except LabrigError:
+            raise
         except Exception as err:
-            raise store_error(err, self.url) from err
+            raise self._error(err) from err
+
+    def _probe_bucket(self, api: ObjectApi) -> None:
+        bucket = self.root.split("/", 1)[0]
+        try:
+            api.probe(bucket)
+        except FileNotFoundError as err:
+            raise Unavailable(
+                f"the model store at {self.url} has no bucket {bucket!r}: create it, or point "
+                "LabrigApp.model_store_url at one that exists"
+            ) from err
 
     def iter_blobs(self) -> Iterator[tuple[str, datetime | None]]:
         """Every blob in the store with its modification time (when the store reports one)."""
@@ -182,7 +214,7 @@ class BlobStore:
         except FileNotFoundError:
             return
         except Exception as err:
-            raise store_error(err, self.url) from err
+            raise self._error(err) from err
         for path, info in found.items():
             name = path.rsplit("/", 1)[-1]
             if len(name) == 64:
@@ -194,17 +226,39 @@ class BlobStore:
         except FileNotFoundError:
             return
         except Exception as err:
-            raise store_error(err, self.url) from err
+            raise self._error(err) from err
         for path, info in found.items():
             yield path, _mtime(info)
 
     def remove(self, path: str) -> None:
         try:
-            self.fs.rm(path)
+            if self.api is not None:
+                self.api.remove(path)
+            else:
+                self.fs.rm(path)
         except FileNotFoundError:
             pass
         except Exception as err:
-            raise store_error(err, self.url) from err
+            raise self._error(err) from err
+
+    def pending_uploads(self) -> Iterator[PendingUpload]:
+        """Multipart uploads of blobs begun and never completed (their process died)."""
+        if self.api is None:
+            return
+        try:
+            yield from self.api.pending_uploads(f"{self.root}/blobs/")
+        except Exception as err:
+            raise self._error(err) from err
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        if self.api is None:
+            return
+        try:
+            self.api.abort_upload(upload.path, upload.upload_id)
+        except FileNotFoundError:
+            pass  # completed or aborted meanwhile
+        except Exception as err:
+            raise self._error(err) from err
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -217,13 +271,20 @@ class BlobStore:
         return sha, done
 
     def put_file(
-        self, path: Path, progress: Progress | None = None, *, known_sizes: set[int] | None = None
+        self,
+        path: Path,
+        progress: Progress | None = None,
+        *,
+        known_sizes: set[int] | None = None,
+        on_hashed: Callable[[str], None] | None = None,
     ) -> StoredBlob:
         """Store a local file; identical content already there costs a hash, not a copy.
 
         ``known_sizes``: sizes of blobs already in the store. A file of a size nobody has is
         new for sure, so it is hashed while it is copied (one pass); otherwise it is hashed
-        first and copied only when its hash is new.
+        first and copied only when its hash is new. ``on_hashed``: called with the hash before
+        an upload to a remote store begins (a lease taken there keeps ``gc`` off the upload
+        however long it takes; a local copy needs none: ``gc`` leaves young tmp/ files alone).
         """
         if not path.is_file():
             raise NotFound(f"{path} does not exist or is not a file", field="path")
@@ -231,14 +292,18 @@ class BlobStore:
         try:
             if known_sizes is None or size in known_sizes or not self.local:
                 sha, size = self.hash_file(path, progress)
+                if on_hashed and not self.local:
+                    on_hashed(sha)
                 if self.exists(sha):
                     return StoredBlob(sha, size, written=False)
                 if not self.local:
                     self._upload(path, sha, progress)
                     return StoredBlob(sha, size, written=True)
             return self._copy_local(path, progress)
-        except OSError as err:
-            raise store_error(err, self.url) from err
+        except LabrigError:
+            raise
+        except Exception as err:
+            raise self._error(err) from err
 
     def _copy_local(self, path: Path, progress: Progress | None) -> StoredBlob:
         """Copy into tmp/ while hashing, then rename to blobs/<sha>.
@@ -277,25 +342,39 @@ class BlobStore:
             raise
 
     def _upload(self, path: Path, sha: str, progress: Progress | None) -> None:
-        """Upload to the final key, hashing again on the way; a mismatch deletes the object."""
+        """Upload to the final key, hashing again on the way; the object becomes visible only
+        when the bytes sent hash to ``sha``."""
         final = self.blob_path(sha)
         before = _stat(path)
         digest = hashlib.sha256()
         done = 0
-        with path.open("rb") as src, self.fs.open(final, "wb", block_size=64 * 1024 * 1024) as dst:
+
+        def hashed_chunks(src: IO[bytes]) -> Iterator[bytes]:
+            nonlocal done
             for chunk in _read_chunks(src):
                 digest.update(chunk)
-                dst.write(chunk)
                 done += len(chunk)
                 if progress:
                     progress(done, before[0])
-        try:
+                yield chunk
+
+        def verify() -> None:
             _changed(path, before, done)
             if digest.hexdigest() != sha:
                 raise InvalidInput(
                     f"{path.name} changed between hashing and uploading; register it again",
                     field="path",
                 )
+
+        with path.open("rb") as src:
+            if self.api is not None:
+                self.api.upload(final, hashed_chunks(src), self.part_size, verify)
+                return
+            with self.fs.open(final, "wb", block_size=self.part_size) as dst:
+                for chunk in hashed_chunks(src):
+                    dst.write(chunk)
+        try:
+            verify()
         except InvalidInput:
             self.remove(final)
             raise
@@ -309,7 +388,7 @@ class BlobStore:
         digest = hashlib.sha256()
         done = 0
         try:
-            with self.fs.open(self.blob_path(sha256), "rb") as src, tmp.open("wb") as dst:
+            with self._open_blob(sha256) as src, tmp.open("wb") as dst:
                 for chunk in _read_chunks(src):
                     digest.update(chunk)
                     dst.write(chunk)
@@ -324,20 +403,30 @@ class BlobStore:
             tmp.replace(target)
         except FileNotFoundError as err:
             raise NotFound(f"blob {sha256} is missing from the model store {self.url}") from err
-        except OSError as err:
-            raise store_error(err, self.url) from err
+        except LabrigError:
+            raise
+        except Exception as err:
+            raise self._error(err) from err
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
+    def _open_blob(self, sha256: str) -> IO[bytes]:
+        if self.api is not None:
+            return self.api.open_read(self.blob_path(sha256))
+        handle: IO[bytes] = self.fs.open(self.blob_path(sha256), "rb")
+        return handle
+
     def open(self, sha256: str) -> IO[bytes]:
+        """A blob as a binary file whose reads fail with domain errors (remote stores may
+        refuse or fail on the first read, not at open)."""
         try:
-            handle: IO[bytes] = self.fs.open(self.blob_path(sha256), "rb")
+            handle = self._open_blob(sha256)
         except FileNotFoundError as err:
             raise NotFound(f"blob {sha256} is missing from the model store {self.url}") from err
         except Exception as err:
-            raise store_error(err, self.url) from err
-        return handle
+            raise self._error(err) from err
+        return cast("IO[bytes]", DomainErrors(handle, self._error))
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:

@@ -336,7 +336,9 @@ async def test_periodic_gc_runs_in_the_background(
 
     calls: list[int] = []
     monkeypatch.setattr(
-        reg, "gc", lambda: calls.append(1) or {"removed_blobs": 0, "removed_tmp": 0}
+        reg,
+        "gc",
+        lambda: calls.append(1) or {"removed_blobs": 0, "removed_tmp": 0, "aborted_uploads": 0},
     )
     task = asyncio.create_task(periodic_gc(reg, 0.01, logging.getLogger("test")))
     await asyncio.sleep(0.2)
