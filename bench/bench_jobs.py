@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -143,9 +144,26 @@ def ddp_job_rate(jobs: JobService, notebook_path: Path) -> float:
     return float(log.split("STEPS_PER_S")[1].split()[0])
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def ddp_script_rate(script: Path) -> float:
+    # A port of its own, as the job's ranks get: torchrun's default 29500 may be taken.
+    port = str(free_port())
     out = subprocess.run(
-        [PY, "-m", "torch.distributed.run", "--nproc-per-node", "2", str(script)],
+        [
+            PY,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            port,
+            str(script),
+        ],
         capture_output=True,
         text=True,
         check=True,
