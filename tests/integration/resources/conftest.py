@@ -8,15 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from resource_rig import INVENTORY, provisioner_service
 
 from labrig.resources import runtime
 from labrig.resources.service import ResourceService
-from labrig.store import Database
-
-INVENTORY = [
-    {"uuid": "GPU-11111111-aaaa-bbbb-cccc-000000000000", "model": "Test-GPU-24GB"},
-    {"uuid": "GPU-22222222-aaaa-bbbb-cccc-000000000000", "model": "Test-GPU-24GB"},
-]
 
 
 @pytest.fixture
@@ -33,22 +28,6 @@ def labrig_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     return "labrig-limits"
-
-
-def provisioner_service(data_dir: Path, root: Path, **config: object) -> ResourceService:
-    db = Database(f"sqlite:///{data_dir / 'labrig.db'}")
-    db.upgrade()
-    root.mkdir(parents=True, exist_ok=True)
-    service = ResourceService(
-        db,
-        root_dir=root,
-        gpu_inventory=INVENTORY,
-        discover_gpus=False,
-        scratch_root=str(data_dir / "scratch"),
-        **config,
-    )
-    runtime.set_current(service)
-    return service
 
 
 @pytest.fixture

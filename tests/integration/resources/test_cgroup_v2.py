@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import provisioner_service
 from jupyter_client.manager import KernelManager, start_new_kernel
+from resource_rig import provisioner_service
 
 from labrig.resources import cgroup_v2, enforce, runtime
 from labrig.resources.service import ResourceService

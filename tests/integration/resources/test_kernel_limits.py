@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import INVENTORY, provisioner_service
 from jupyter_client.manager import AsyncKernelManager, start_new_async_kernel
+from resource_rig import INVENTORY, provisioner_service
 
 from labrig.errors import CapacityExceeded
 from labrig.resources import enforce, runtime

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import INVENTORY
+from resource_rig import INVENTORY
 
 from labrig.errors import CapacityExceeded
 from labrig.kernels.provisioner import LabrigLocalProvisioner
