@@ -112,7 +112,8 @@ def test_root_cannot_write_through_a_mount_into_the_cache(
 
     catalog.release_job_mounts(tmp_path / "job" / "datasets")
     catalog.unmount("ds")
-    assert not root.exists() and not job_root.exists()
+    assert not root.exists()
+    assert not job_root.exists()
     assert not [p for p, _ro, _fs in mount_table() if p.startswith(str(tmp_path))]
     assert not list((catalog.store.root / "mounts").glob("*.json"))
     # Nothing left that `rm -r`, eviction or the tmp dir's cleanup would trip over.
