@@ -15,9 +15,11 @@ import pytest
 from dataset_servers import tree_bytes, write_tree
 
 from labrig.dataset_mounts.catalog import DatasetCatalog
-from labrig.dataset_mounts.mount_guard import clone_file, mount_table
+from labrig.dataset_mounts.mount_guard import clone_file, is_read_only_mount, mount_table
 from labrig.dataset_mounts.mount_protect import BIND, COPY, REFLINK, MountProtector
 from labrig.errors import Unavailable
+from labrig.jobs.backend import JobRef
+from labrig.jobs.local import LocalJobBackend
 
 FILES = {"a.txt": b"alpha" * 100, "sub/b.txt": b"beta" * 100, "sub/c.bin": os.urandom(5000)}
 REFUSED = {errno.EROFS, errno.EPERM, errno.EACCES}
@@ -258,3 +260,19 @@ def test_an_unknown_protection_or_one_the_host_lacks_is_refused(
         with pytest.raises(Unavailable, match="cannot clone files of the cache"):
             catalog.mount("ds")
         assert not (mount_root / "ds").exists()
+
+
+def test_forgetting_a_job_detaches_its_read_only_dataset_mounts(
+    catalog: DatasetCatalog, tmp_path: Path, labrig_env: Path
+) -> None:
+    if why := bind_reason(catalog):
+        pytest.skip(f"this host makes no read-only bind mounts: {why}")
+    warmed(catalog, tmp_path, "auto")
+    backend = LocalJobBackend()
+    backend.bind(labrig_env, tmp_path, f"sqlite:///{labrig_env / 'labrig.db'}")
+    layout = backend.layout("job-1")
+    env = catalog.mount_for_job(["ds"], layout.datasets)
+    assert is_read_only_mount(Path(env["LABRIG_DATASET_DS"]))
+    backend.forget(JobRef("job-1", {}, {}, tmp_path))
+    assert not layout.root.exists()
+    assert not [p for p, _ro, _fs in mount_table() if p.startswith(str(layout.root))]
