@@ -17,13 +17,14 @@ state, like the mount itself), so listing a dataset reports what its mount has n
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,10 @@ class MountProtector:
                 field="path",
             )
         self.sweep()
+        with self._lock(target):
+            return self._attach_strongest(name, target, links)
+
+    def _attach_strongest(self, name: str, target: Path, links: list[tuple[str, Path]]) -> str:
         reasons: list[str] = []
         if self.mode in ("auto", "bind"):
             why = self.bind_unavailable()
@@ -127,6 +132,7 @@ class MountProtector:
         build_link_tree(name, backing, links, replace=False, place=os.link)
         old = self._record(target)
         try:
+            # Readers see an empty directory between these two steps, never a writable tree.
             self._clear(target)
             target.mkdir(parents=True, exist_ok=True)
             bind_read_only(backing, target)
@@ -189,11 +195,12 @@ class MountProtector:
     # -- removing ---------------------------------------------------------------------------
     def release(self, target: Path) -> None:
         """Remove the mount at ``target``: the bind mount, the tree, and its backing."""
-        record = self._record(target)
-        self._clear(target)
-        if record and record.get("backing"):
-            remove_tree(Path(record["backing"]))
-        self._record_path(target).unlink(missing_ok=True)
+        with self._lock(target):
+            record = self._record(target)
+            self._clear(target)
+            if record and record.get("backing"):
+                remove_tree(Path(record["backing"]))
+            self._record_path(target).unlink(missing_ok=True)
 
     def release_under(self, root: Path) -> None:
         """Remove every mount under ``root`` (a job's mounts when the job is forgotten)."""
@@ -224,6 +231,19 @@ class MountProtector:
                         remove_tree(tree)
 
     # -- records ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self, target: Path) -> Iterator[None]:
+        """One process at a time changes the mount at ``target`` (two kernels mounting the
+        same dataset at once would otherwise stack two bind mounts there)."""
+        path = self.root / "locks" / "mounts" / self._record_path(target).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _record_path(self, target: Path) -> Path:
         return self.records / (hashlib.sha256(os.fsencode(target)).hexdigest()[:32] + ".json")
 

@@ -114,7 +114,10 @@ class CatalogMounts(CatalogVersions):
 
     def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
         """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
-        return {env_var(name): path for name, path in self._host_mounts().items()}
+        mounts = self._host_mounts()
+        for path in mounts.values():
+            self.mount_protection(path)  # puts back a bind mount the host lost (a restart)
+        return {env_var(name): path for name, path in mounts.items()}
 
     def _build_mount(self, name: str, target: Path, *, replace: bool) -> str:
         with self.db.session() as session:

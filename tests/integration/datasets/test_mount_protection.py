@@ -176,6 +176,10 @@ def test_a_bind_mount_that_went_away_is_put_back_when_the_dataset_is_read(
     root = Path(catalog.mount("ds")["path"])
     subprocess.run(["umount", str(root)], check=True)  # as after a host restart
     assert not (root / "a.txt").exists()
+    assert catalog.kernel_env() == {"LABRIG_DATASET_DS": str(root)}  # a kernel starts
+    assert is_read_only_mount(root)
+    assert tree_bytes(root) == FILES
+    subprocess.run(["umount", str(root)], check=True)
     assert catalog.get("ds")["mount_protection"] == BIND
     assert tree_bytes(root) == FILES
     catalog.unmount("ds")
