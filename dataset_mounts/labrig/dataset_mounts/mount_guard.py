@@ -99,26 +99,29 @@ def bind_read_only(backing: Path, target: Path) -> None:
     born read-only, so ``target`` never shows a writable tree. The self-bind is then dropped.
     """
     _mount(backing, backing, _MS_BIND)
+    attached = False
     try:
         _mount(None, backing, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
         _mount(backing, target, _MS_BIND)
+        attached = True
         if not os.statvfs(target).f_flag & os.ST_RDONLY:
             _mount(None, target, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+        if not os.statvfs(target).f_flag & os.ST_RDONLY:
+            raise OSError(errno.EROFS, "the bind mount did not become read-only", str(target))
     except OSError:
-        with contextlib.suppress(OSError):
-            detach(target)
+        if attached:  # only the mount made here: whatever was below it stays
+            with contextlib.suppress(OSError):
+                _detach_once(target)
         raise
     finally:
         with contextlib.suppress(OSError):
             _detach_once(backing)
-    if not os.statvfs(target).f_flag & os.ST_RDONLY:
-        detach(target)
-        raise OSError(errno.EROFS, "the bind mount did not become read-only", str(target))
 
 
 def detach(target: Path) -> None:
     """Remove every mount stacked on ``target`` (lazily: open files keep working)."""
-    while str(target) in {p for p, _ro, _fs in mount_table()}:
+    stacked = [p for p, _ro, _fs in mount_table()].count(str(target))
+    for _ in range(stacked):
         _detach_once(target)
 
 

@@ -120,7 +120,11 @@ class MountProtector:
     def bind_unavailable(self) -> str | None:
         """Why a read-only bind mount cannot be made here (None: it can), probed once per
         cache and mount namespace."""
-        key = (str(self.root), os.stat("/proc/self/ns/mnt").st_ino)
+        try:
+            namespace = os.stat("/proc/self/ns/mnt").st_ino
+        except FileNotFoundError:  # not Linux: the probe fails once and says why
+            namespace = 0
+        key = (str(self.root), namespace)
         if key not in _bind_probes:
             self.trees.mkdir(parents=True, exist_ok=True)
             _bind_probes[key] = probe_bind(self.trees)
@@ -154,7 +158,7 @@ class MountProtector:
         mechanism: str,
     ) -> str:
         old = self._record(target)
-        if target in mounts_under(target):
+        if mounts_under(target):
             self._clear(target)
         build_link_tree(name, target, links, replace=True, place=place)
         self._write_record(target, mechanism, words, None)
@@ -182,14 +186,17 @@ class MountProtector:
             return UNPROTECTED + "made before labrig protected mounts; mount it again"
         if record["mechanism"] != "bind" or is_read_only_mount(target):
             return str(record["protection"])
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            bind_read_only(Path(record["backing"]), target)
-        except OSError as err:
-            return (
-                f"{UNPROTECTED}its read-only bind mount is gone and could not be put back "
-                f"({err.strerror}); mount the dataset again"
-            )
+        with self._lock(target):
+            if is_read_only_mount(target):  # another process put it back meanwhile
+                return BIND
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+                bind_read_only(Path(record["backing"]), target)
+            except OSError as err:
+                return (
+                    f"not mounted: its read-only bind mount is gone and could not be put back "
+                    f"({err.strerror}); mount the dataset again"
+                )
         return BIND
 
     # -- removing ---------------------------------------------------------------------------
