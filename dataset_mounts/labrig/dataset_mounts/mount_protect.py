@@ -168,10 +168,7 @@ class MountProtector:
 
     def _clear(self, target: Path) -> None:
         """Take away what is at ``target`` now (a bind mount, or an older tree)."""
-        for point in mounts_under(target):
-            detach(point)
-        if target.exists():
-            remove_tree(target)
+        remove_tree(target)  # detaches the mounts under it first
 
     # -- reporting --------------------------------------------------------------------------
     def protection(self, target: Path) -> str | None:
@@ -208,13 +205,6 @@ class MountProtector:
             if record and record.get("backing"):
                 remove_tree(Path(record["backing"]))
             self._record_path(target).unlink(missing_ok=True)
-
-    def release_under(self, root: Path) -> None:
-        """Remove every mount under ``root`` (a job's mounts when the job is forgotten)."""
-        for point in mounts_under(root):
-            detach(point)
-        remove_tree(root)
-        self.sweep()
 
     def sweep(self) -> None:
         """Forget records of mounts whose path is gone, and backing trees nobody uses."""

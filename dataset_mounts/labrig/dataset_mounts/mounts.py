@@ -98,10 +98,6 @@ class CatalogMounts(CatalogVersions):
             env[env_var(name)] = str(target)
         return env
 
-    def release_job_mounts(self, target_root: Path) -> None:
-        """Remove a job's mounts (and the directory holding them) when the job goes."""
-        self.protector.release_under(Path(target_root))
-
     def _host_mounts(self) -> dict[str, str]:
         """name -> mount path of every dataset mounted on this host (every kernel sees them)."""
         with self.db.session() as session:
