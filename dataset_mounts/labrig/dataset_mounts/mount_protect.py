@@ -35,7 +35,6 @@ from .mount_guard import (
     CLONE_UNSUPPORTED,
     bind_read_only,
     clone_file,
-    detach,
     filesystem_of,
     is_read_only_mount,
     mounts_under,
