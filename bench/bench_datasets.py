@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -197,6 +196,7 @@ def main() -> None:
         results["warm read: labrig mount"] = min(warm_mount)
         results["warm read: filecache::s3"] = min(warm_filecache)
         assert read_tree(mount) == total
+        catalog.unmount("bench")
         services.close()
 
         mib = total / 2**20
@@ -225,9 +225,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
-        for dirpath, _dirs, _files in os.walk(work):
-            os.chmod(dirpath, 0o755)
-        shutil.rmtree(work, ignore_errors=True)
+        # Detaches a read-only bind mount left by a failed run, then removes the rest.
+        from labrig.dataset_mounts.mount_dirs import remove_tree
+
+        remove_tree(work)
 
 
 if __name__ == "__main__":

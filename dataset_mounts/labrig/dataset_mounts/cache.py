@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, Integer, List, Unicode, default
+from traitlets import Dict, Enum, Integer, List, Unicode, default
 
 from labrig.backend import Backend
 from labrig.errors import LabrigError, StorageFull
@@ -105,6 +105,17 @@ class LocalDatasetCache(DatasetCache):
         8 * 2**20, config=True, help="Objects larger than this are fetched in ranges this big."
     )
     range_workers = Integer(8, config=True, help="Ranges of one large object fetched at once.")
+    mount_protection = Enum(
+        ["auto", "bind", "reflink", "copy"],
+        "auto",
+        config=True,
+        help="""How a mount keeps writes out of the shared cache. auto: a read-only bind mount
+        where the host allows one (root with CAP_SYS_ADMIN), else reflink clones (the mount
+        on a filesystem that clones, e.g. Btrfs or XFS), else hard links that root or the
+        cache's owner can write through (each mount reports which it got). bind or reflink:
+        only that, or the mount fails saying why. copy: private full copies (always safe;
+        costs the disk space and time of a copy).""",
+    )
 
     @default("cache_dir")
     def _default_cache_dir(self) -> str:

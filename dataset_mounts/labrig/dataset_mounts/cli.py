@@ -23,7 +23,7 @@ def datasets() -> None:
 list_command(
     datasets,
     "datasets",
-    ("name", "source_url", "version", "files", "bytes", "mount_path"),
+    ("name", "source_url", "version", "files", "bytes", "mount_path", "mount_protection"),
     "No datasets yet: add one with `labrig datasets add`.",
 )
 show_command(datasets, "datasets", "name")

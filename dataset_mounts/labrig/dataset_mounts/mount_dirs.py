@@ -1,4 +1,4 @@
-"""Read-only link trees on disk: safe mount targets, building a tree atomically, removing one."""
+"""Mount trees on disk: safe mount targets, building a tree atomically, removing one."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from labrig.errors import Conflict, InvalidInput
+
+from .mount_guard import detach, mounts_under
 
 
 def check_no_symlinks(name: str, root: Path, target: Path) -> None:
@@ -27,7 +30,10 @@ def check_no_symlinks(name: str, root: Path, target: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a mount; its directories are read-only, so they are made writable first."""
+    """Remove a tree; mounts under it are detached and its read-only directories are made
+    writable first (else a bind mount, or one 0555 directory, would keep it there)."""
+    for point in mounts_under(path):
+        detach(point)
     if not path.exists() and not path.is_symlink():
         return
     for dirpath, _dirs, _files in os.walk(path):
@@ -36,10 +42,24 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def link_or_symlink(src: Path, dest: Path) -> None:
+    """A hard link where ``dest`` shares the cache's filesystem, else a symlink."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        os.symlink(src, dest)
+
+
 def build_link_tree(
-    name: str, target: Path, links: list[tuple[str, Path]], *, replace: bool
+    name: str,
+    target: Path,
+    links: list[tuple[str, Path]],
+    *,
+    replace: bool,
+    place: Callable[[Path, Path], None] = link_or_symlink,
 ) -> None:
-    """A read-only directory at ``target`` with each relative path linked to its cached file.
+    """A read-only directory at ``target`` with each relative path placed (linked, cloned or
+    copied by ``place``) from its cached file.
 
     The tree is built beside the target and renamed into place, so a reader sees the old tree
     or the new one, never half of one.
@@ -61,10 +81,7 @@ def build_link_tree(
                 raise InvalidInput(f"dataset {name!r}: unsafe file name {rel!r}")
             dest.parent.mkdir(parents=True, exist_ok=True)
             dirs.update(p for p in dest.parents if p.is_relative_to(staging))
-            try:
-                os.link(src, dest)
-            except OSError:
-                os.symlink(src, dest)
+            place(src, dest)
         for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
             os.chmod(d, 0o555)
         old = None

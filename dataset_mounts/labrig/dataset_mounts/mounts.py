@@ -1,5 +1,6 @@
-"""Mounts: read-only directories of links into the cache, for the host (one per dataset, under
-an allowed root), for a job's ranks, and the ``LABRIG_DATASET_<NAME>`` variables naming them."""
+"""Mounts: read-only views of the cache, for the host (one per dataset, under an allowed
+root), for a job's ranks, and the ``LABRIG_DATASET_<NAME>`` variables naming them. How each
+view keeps writes out of the shared cache is ``mount_protect``'s choice, and is reported."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from labrig.errors import Conflict, InvalidInput
 from labrig.store.tables import Dataset, DatasetVersion
 
-from .mount_dirs import build_link_tree, check_no_symlinks, remove_tree
+from .mount_dirs import check_no_symlinks
+from .mount_protect import UNPROTECTED
 from .sources import Entry
 from .versions import CatalogVersions
 
@@ -53,7 +55,7 @@ class CatalogMounts(CatalogVersions):
         return target
 
     def mount(self, name: str, path: str | None = None) -> dict[str, Any]:
-        """Build a read-only directory of links into the cache and remember it."""
+        """Make a read-only view of the cached dataset at ``path`` and remember it."""
         self.sync_admin()
         with self.db.session() as session:
             row = self._row(session, name)
@@ -62,7 +64,7 @@ class CatalogMounts(CatalogVersions):
         if previous and Path(previous) != target:
             self.unmount(name)
             previous = None
-        self._build_mount(name, target, replace=previous is not None)
+        protection = self._build_mount(name, target, replace=previous is not None)
         with self.db.session() as session:
             self._row(session, name).mount_path = str(target)
         version, _ = self.manifest(name)
@@ -71,6 +73,7 @@ class CatalogMounts(CatalogVersions):
             "path": str(target),
             "version": version,
             "env": {env_var(name): str(target)},
+            "protection": protection,
         }
 
     def unmount(self, name: str) -> dict[str, Any]:
@@ -79,7 +82,7 @@ class CatalogMounts(CatalogVersions):
             path, row.mount_path = row.mount_path, None
         if path is None:
             raise Conflict(f"dataset {name!r} is not mounted")
-        remove_tree(Path(path))
+        self.release_mount(Path(path))
         return self.get(name)
 
     def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]:
@@ -107,9 +110,12 @@ class CatalogMounts(CatalogVersions):
 
     def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
         """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
-        return {env_var(name): path for name, path in self._host_mounts().items()}
+        mounts = self._host_mounts()
+        for path in mounts.values():
+            self.mount_protection(path)  # puts back a bind mount the host lost (a restart)
+        return {env_var(name): path for name, path in mounts.items()}
 
-    def _build_mount(self, name: str, target: Path, *, replace: bool) -> None:
+    def _build_mount(self, name: str, target: Path, *, replace: bool) -> str:
         with self.db.session() as session:
             row = self._row(session, name)
             url, version = row.source_url, row.version
@@ -129,4 +135,7 @@ class CatalogMounts(CatalogVersions):
                 f"(e.g. {missing[0]}); run `labrig datasets warm {name}` first",
             )
         links = [(e.path, store.path_of(store.key_for(url, e))) for e in manifest]
-        build_link_tree(name, target, links, replace=replace)
+        protection = self.protector.attach(name, target, links, replace=replace)
+        if protection.startswith(UNPROTECTED):
+            self.cache.log.warning("dataset %r mounted at %s is %s", name, target, protection)
+        return protection

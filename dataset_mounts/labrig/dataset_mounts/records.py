@@ -23,6 +23,7 @@ from labrig.validation import check_fields, check_name
 
 from .cache import DatasetCache, LocalDatasetCache, ObjectStore
 from .mount_dirs import remove_tree
+from .mount_protect import MountProtector
 from .progress import WarmUp
 from .sources import (
     Entry,
@@ -96,6 +97,26 @@ class CatalogRecords:
             self._store = self.cache.store()
         return self._store
 
+    @property
+    def protector(self) -> MountProtector:
+        """Builds, reports and removes this host's mounts over the cache."""
+        if not isinstance(self.cache, LocalDatasetCache):
+            raise InvalidInput(f"the {self.cache.kind} dataset cache has no local mounts")
+        return MountProtector(self.store.root, self.cache.mount_protection)
+
+    def mount_protection(self, mount_path: str | None) -> str | None:
+        """What keeps writes through this host's mount out of the cache, in words."""
+        if mount_path is None or not isinstance(self.cache, LocalDatasetCache):
+            return None
+        return self.protector.protection(Path(mount_path))
+
+    def release_mount(self, path: Path) -> None:
+        """Remove a mount of this host: its bind mount, its tree and its backing."""
+        if isinstance(self.cache, LocalDatasetCache):
+            self.protector.release(path)
+        else:
+            remove_tree(path)
+
     def sync_admin(self) -> None:
         """Bring admin-defined datasets (``DatasetCache.datasets``) into the catalog."""
         if self._admin_synced:
@@ -132,6 +153,7 @@ class CatalogRecords:
             items = [dataset_json(r, versions.get((r.name, r.version or ""))) for r in result.items]
         # In-memory, so free to add: the panel's poll sees warm-ups other clients started.
         for item in items:
+            item["mount_protection"] = self.mount_protection(item["mount_path"])
             warm = self._warmups.get(item["name"])
             item["warmup"] = warm.as_json() if warm else None
         return Page(items, result.next_page_token)
@@ -149,6 +171,7 @@ class CatalogRecords:
             row = self._row(session, name)
             version = session.get(DatasetVersion, (name, row.version)) if row.version else None
             out = dataset_json(row, version)
+        out["mount_protection"] = self.mount_protection(out["mount_path"])
         out["cached_bytes"] = self._cached_bytes(name)
         warm = self._warmups.get(name)
         out["warmup"] = warm.as_json() if warm else None
@@ -209,7 +232,7 @@ class CatalogRecords:
         if warm is not None and warm.running:
             warm.cancel.set()
         if mount_path:
-            remove_tree(Path(mount_path))
+            self.release_mount(Path(mount_path))
         with self.db.session() as session:
             for version in session.scalars(
                 select(DatasetVersion).where(DatasetVersion.dataset == name)

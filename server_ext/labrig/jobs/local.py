@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from traitlets import Float
+
+from labrig.dataset_mounts.mount_dirs import remove_tree
 
 from ..processes import process_alive, process_started
 from .backend import JobBackend, JobRef, LaunchRequest, LogChunk, Observation, RankReport, Staged
@@ -162,4 +163,5 @@ class LocalJobBackend(JobBackend):
         ]
 
     def forget(self, job: JobRef) -> None:
-        shutil.rmtree(self.layout(job.id).root, ignore_errors=True)
+        # Its dataset mounts may be read-only bind mounts, which remove_tree detaches first.
+        remove_tree(self.layout(job.id).root)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from dataset_servers import FileServer, make_files, write_tree
 
 from labrig.cli import cli
+from labrig.dataset_mounts.mount_protect import BIND, REFLINK
 
 FILES = make_files(10, 20_000, seed=71)
 
@@ -52,6 +53,12 @@ def test_the_cli_adds_warms_refreshes_mounts_and_removes(
     mounted = json.loads(out)
     assert mounted["path"] == str(config_mount_root / "cli-ds")
     assert (Path(mounted["path"]) / "part-0003.bin").read_bytes() == FILES["part-0003.bin"]
+    # What keeps writes out of the cache is said, in the listing too.
+    assert mounted["protection"] in (BIND, REFLINK) or mounted["protection"].startswith(
+        "not protected: "
+    )
+    code, out, _ = run("datasets", "ls")
+    assert mounted["protection"][:20] in out
 
     (http_root / "cli" / "new.bin").write_bytes(b"new")
     code, out, _ = run("datasets", "refresh", "cli-ds", "--dry-run")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from dataset_servers import FileServer, S3Server, make_files, write_tree
 
+from labrig.dataset_mounts.mount_protect import BIND
 from labrig.services import Services
 
 FILES = make_files(30, 50_000, seed=61)
@@ -69,6 +70,11 @@ async def test_add_warm_mount_refresh_and_remove_over_rest(
     assert shown["complete"] is True
     assert shown["cached_bytes"] == shown["bytes"]
     assert shown["mount_path"] == mounted["path"]
+    # The record says what keeps writes through the mount out of the shared cache.
+    assert shown["mount_protection"] == mounted["protection"]
+    if mounted["protection"] == BIND:
+        with pytest.raises(OSError, match="Read-only file system"):
+            (Path(mounted["path"]) / "part-0007.bin").write_bytes(b"root was here")
 
     (http_root / "rest" / "part-0001.bin").write_bytes(b"changed")
     (http_root / "rest" / "part-0002.bin").unlink()
@@ -91,6 +97,7 @@ async def test_add_warm_mount_refresh_and_remove_over_rest(
     status, unmounted = await api("datasets/rest-ds/mount", method="DELETE")
     assert status == 200
     assert unmounted["mount_path"] is None
+    assert unmounted["mount_protection"] is None
     status, _ = await api("datasets/rest-ds", method="DELETE")
     assert status == 204
     status, _ = await api("datasets/rest-ds")
