@@ -14,6 +14,7 @@ from ..jobs.backend import JobBackend, LaunchRequest
 from ..jobs.capacity import HostTotals
 from . import manifests
 from .client import PYTORCHJOB, TRAINJOB, Kind
+from .datasets import cluster_cache, job_dataset_mounts
 
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -190,10 +191,11 @@ class KubernetesJobSettings(JobBackend):
                 "jobs on Kubernetes need shared storage: set KubernetesJobBackend.storage_url",
                 field="storage_url",
             )
-        if spec.get("datasets") and not self.data_pvc:
+        if spec.get("datasets") and not self.data_pvc and cluster_cache(self.parent) is None:
             raise InvalidInput(
                 "datasets in Kubernetes jobs need labrig's data directory on a volume the pods "
-                "mount: set KubernetesJobBackend.data_pvc",
+                "mount (set KubernetesJobBackend.data_pvc) or a cluster dataset cache (set "
+                "LabrigApp.dataset_cache_class to labrig.k8s.fluid.FluidDatasetCache)",
                 field="datasets",
             )
 
@@ -252,6 +254,7 @@ class KubernetesJobSettings(JobBackend):
             store_options=dict(self.rank_storage_options),
             placement=self._placement(spec.get("profile")),
             priority_class=self._priority_class(int(spec.get("priority") or 0)),
+            datasets=job_dataset_mounts(request, self.parent),
         )
 
     def description(self, request: LaunchRequest) -> dict[str, Any]:
