@@ -84,9 +84,6 @@ class FluidDatasetCache(ClusterDatasetCache):
     thin_profile = Unicode(
         "", config=True, help="ThinRuntimeProfile of runtime_kind 'thin' (spec.profileName)."
     )
-    juicefs_storage = Unicode(
-        "s3", config=True, help="JuiceFS object storage type of the source (options.storage)."
-    )
     alluxio_properties = Dict(
         config=True, help="Alluxio properties of each AlluxioRuntime (spec.properties)."
     )
@@ -159,7 +156,6 @@ class FluidDatasetCache(ClusterDatasetCache):
             medium_path=self.cache_path,
             quota=self.cache_quota,
             thin_profile=self.thin_profile,
-            juicefs_storage=self.juicefs_storage,
             runtime_properties={str(k): str(v) for k, v in self.alluxio_properties.items()},
             storage_class=self.storage_class,
             labels=dict(self.config.KubernetesJobBackend.get("labels") or {}),

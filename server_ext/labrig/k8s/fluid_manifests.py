@@ -63,7 +63,6 @@ class DatasetSettings:
     medium_path: str = "/dev/shm"
     quota: str = "2Gi"
     thin_profile: str = ""
-    juicefs_storage: str = "s3"
     runtime_properties: dict[str, str] = field(default_factory=dict)
     storage_class: str = ""
     labels: dict[str, str] = field(default_factory=dict)
@@ -146,8 +145,11 @@ def _mount(settings: DatasetSettings, source: VersionSource) -> dict[str, Any]:
     if source.region and kind == "alluxio" and scheme == "s3":
         options["alluxio.underfs.s3.region"] = source.region
     if kind == "juicefs":
-        options["storage"] = settings.juicefs_storage
-        options["bucket"] = source.source_url
+        # JuiceFS names its object storage by type and bucket (a directory for "file").
+        options["storage"] = scheme
+        options["bucket"] = (
+            source.source_url.split("://", 1)[-1] if scheme == "file" else (source.source_url)
+        )
     if options:
         mount["options"] = options
     if source.secret:

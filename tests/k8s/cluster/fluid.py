@@ -10,8 +10,9 @@ StorageClass bind.
   (``cluster.pvc_paths``): the runtime's cache, empty until a DataLoad fills it.
 - DataLoad: ``Pending`` until its Dataset is bound, ``Executing`` while it copies the Dataset's
   source (``local://`` directories, or ``s3://`` with the endpoint option and the credentials of
-  its ``encryptOptions`` Secret) into that directory, ``cluster.fluid_files_per_pass`` files per
-  pass, then ``Complete``; ``Failed`` with the error when the source cannot be read.
+  its ``encryptOptions`` Secret; JuiceFS's ``bucket`` option of either kind) into that
+  directory, ``cluster.fluid_files_per_pass`` files per pass, then ``Complete``; ``Failed``
+  with the error when the source cannot be read.
 - PVC binder: a claim whose StorageClass is in ``cluster.provisioned_classes`` binds to a
   directory of this host (``cluster.pvc_paths``); any other unbound claim stays ``Pending``,
   as with a StorageClass without provisioner.
@@ -252,6 +253,10 @@ class FakeFluid:
 
     def _list_source(self, ns: str, mount: dict[str, Any]) -> list[tuple[str, Any]]:
         point = mount["mountPoint"]
+        if point == "juicefs:///":  # the JuiceFS volume's object storage holds the files
+            options = mount.get("options") or {}
+            bucket = str(options.get("bucket") or "")
+            point = f"local://{bucket}" if options.get("storage") == "file" else bucket
         if point.startswith("local://"):
             root = Path(point[len("local://") :])
             if not root.is_dir():
