@@ -97,9 +97,10 @@ def test_a_mount_pins_the_version_and_refresh_moves_the_pin(
     if on_cluster(any_catalog):
         claims = {any_catalog.cache.claim_for("digits", v) for v in (first, second)}
         assert len(claims) == 2  # a job that started on the first version keeps its claim
-        mounts = any_catalog.pod_mounts({"digits": "/data/digits"})
-        assert mounts == [
-            ("digits", second, any_catalog.cache.claim_for("digits", second), "/data/digits")
+        # A kernel pod mounts what the server mounted, at the same path, pinned the same way.
+        mounted = any_catalog.mount("digits")
+        assert any_catalog.kernel_pod_mounts() == [
+            ("digits", second, any_catalog.cache.claim_for("digits", second), mounted["path"])
         ]
 
 
