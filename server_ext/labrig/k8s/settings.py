@@ -191,7 +191,20 @@ class KubernetesJobSettings(JobBackend):
                 "jobs on Kubernetes need shared storage: set KubernetesJobBackend.storage_url",
                 field="storage_url",
             )
-        if spec.get("datasets") and not self.data_pvc and cluster_cache(self.parent) is None:
+        if spec.get("datasets"):
+            self._check_dataset_volumes()
+
+    def _check_dataset_volumes(self) -> None:
+        on_cluster = cluster_cache(self.parent) is not None
+        if on_cluster and self.data_pvc:
+            # Fluid's claims mount under the data directory's path: inside a read-only volume
+            # the container runtime could not create their mount points.
+            raise InvalidInput(
+                "KubernetesJobBackend.data_pvc carries the local dataset cache; with "
+                "FluidDatasetCache the datasets come from their own claims: leave data_pvc empty",
+                field="datasets",
+            )
+        if not on_cluster and not self.data_pvc:
             raise InvalidInput(
                 "datasets in Kubernetes jobs need labrig's data directory on a volume the pods "
                 "mount (set KubernetesJobBackend.data_pvc) or a cluster dataset cache (set "

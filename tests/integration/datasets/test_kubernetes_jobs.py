@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from dataset_servers import make_files, write_tree
 from k8s.rig import KubeRig
 
+from labrig.errors import InvalidInput
 from labrig.jobs.capacity import HostCapacity
 from labrig.jobs.service import JobService
 from labrig.k8s.client import PYTORCHJOB
@@ -78,6 +80,17 @@ def test_a_kubernetes_job_reads_its_pinned_dataset_at_the_local_mount_path(
         for row in jobs.list(PageRequest(limit=50)).items:
             if row["status"] in ("QUEUED", "STARTING", "RUNNING"):
                 jobs.cancel(row["id"])
+
+
+def test_a_data_pvc_beside_the_fluid_cache_is_refused_with_what_to_change(
+    fluid_catalog: Any, kube: KubeRig, labrig_env: Path, tmp_path: Path
+) -> None:
+    catalog = fluid_catalog()
+    backend = KubernetesJobBackend(parent=catalog.cache.parent, **kube.settings())
+    with pytest.raises(InvalidInput, match="leave data_pvc empty") as caught:
+        backend.check({"notebook_path": "read.ipynb", "datasets": ["digits"]})
+    assert caught.value.field == "datasets"
+    backend.check({"notebook_path": "read.ipynb"})  # a job without datasets needs nothing
 
 
 def wait_final(jobs: JobService, job_id: str, timeout: float = 120) -> dict[str, Any]:
