@@ -47,16 +47,22 @@ class PinnedVersion:
 @dataclass
 class ClusterWarmUp(WarmUp):
     """A warm-up a cluster runs: it reports bytes cached, not files, so files say None (with
-    ``note`` saying why) until the whole version is loaded."""
+    ``note`` saying why) until the whole version is loaded; a PVC reports neither."""
 
     note: str | None = None
     files_known: bool = False
+    #: False where nothing is loaded and the cluster reports no size (a PVC): bytes say None.
+    bytes_known: bool = True
 
     def as_json(self) -> dict[str, Any]:
         out = super().as_json()
         out.pop("files_known", None)
+        out.pop("bytes_known", None)
         if not self.files_known:
             out["files_done"] = out["files_cached"] = None
+        if not self.bytes_known:
+            for key in ("bytes_done", "bytes_fetched", "percent", "throughput_bytes_per_second"):
+                out[key] = None
         return out
 
 

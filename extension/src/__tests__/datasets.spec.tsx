@@ -242,4 +242,18 @@ describe('Datasets section', () => {
       'not files'
     );
   });
+
+  it('describes a PVC warm-up without a size it cannot know', () => {
+    const pvc = warm({
+      state: 'succeeded',
+      files_done: null,
+      bytes_done: null,
+      percent: null,
+      throughput_bytes_per_second: null,
+      eta_seconds: null
+    });
+    expect(describeProgress(pvc)).toBe(
+      '40 files (count not reported) · 4 MiB (size cached not reported)'
+    );
+  });
 });

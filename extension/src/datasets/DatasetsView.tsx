@@ -78,7 +78,11 @@ export function describeProgress(warm: IWarmUp): string {
       ? `${warm.files_total ?? 0} files (count not reported)`
       : `${warm.files_done ?? 0}/${warm.files_total ?? 0} files`
   ];
-  parts.push(`${formatBytes(warm.bytes_done ?? 0)} of ${formatBytes(warm.bytes_total ?? 0)}`);
+  parts.push(
+    warm.bytes_done === null
+      ? `${formatBytes(warm.bytes_total ?? 0)} (size cached not reported)`
+      : `${formatBytes(warm.bytes_done ?? 0)} of ${formatBytes(warm.bytes_total ?? 0)}`
+  );
   if (warm.throughput_bytes_per_second) {
     parts.push(`${formatBytes(warm.throughput_bytes_per_second)}/s`);
   }
@@ -178,7 +182,9 @@ export function DatasetRow(props: {
       )}
       {warm && warm.state !== 'idle' && (
         <div className="labrig-WarmUp" data-testid="labrig-warmup">
-          <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
+          {warm.percent !== null && (
+            <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
+          )}
           <span className="labrig-WarmUp-text">
             {running || warm.state === 'succeeded'
               ? `${warm.state === 'succeeded' ? 'warmed · ' : ''}${describeProgress(warm)}`

@@ -17,10 +17,11 @@ export interface IWarmUp {
   files_done?: number | null;
   files_cached?: number | null;
   bytes_total?: number;
-  bytes_done?: number;
-  bytes_fetched?: number;
-  percent?: number;
-  throughput_bytes_per_second?: number;
+  /** null: nothing measurable is loaded (a PVC): the note says why. */
+  bytes_done?: number | null;
+  bytes_fetched?: number | null;
+  percent?: number | null;
+  throughput_bytes_per_second?: number | null;
   eta_seconds?: number | null;
   error?: string | null;
   /** What the cache cannot report (a cluster cache), shown instead of a number. */

@@ -191,11 +191,13 @@ class FluidDatasetCache(ClusterDatasetCache):
 
     def warm(self, pinned: PinnedVersion, warm: ClusterWarmUp, on_progress: Any) -> None:
         if self.mode == "existing_pvc":
+            warm.bytes_known = False
             self._wait_bound(self.claim_for(pinned.dataset, pinned.version), warm)
             warm.note = "an existing PVC: labrig checked it is bound and loads nothing into it"
             return
         source = self.version_source(pinned)
         if self.mode == "pvc":
+            warm.bytes_known = False
             self._create_once(fm.PVC, fm.pvc(self.settings(), source))
             self._wait_bound(fm.object_name(pinned.dataset, pinned.version), warm)
             warm.note = "a PVC from its StorageClass: the driver reads the source on demand"

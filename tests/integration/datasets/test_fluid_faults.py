@@ -71,6 +71,7 @@ def test_a_pvc_that_does_not_bind_fails_the_warm_up_and_one_that_binds_serves_it
     final = bound.warm("other")
     assert final["state"] == "succeeded"
     assert "driver reads the source on demand" in final["note"]
+    assert (final["bytes_done"], final["percent"], final["files_done"]) == (None, None, None)
     assert bound.get("other")["cached_bytes"] is None  # the cluster cannot say: not a 0
     assert bound.mount_for_job(["other"], tmp_path / "job")
 
