@@ -95,6 +95,10 @@ class ClusterDatasetCache(DatasetCache):
     def evict(self) -> dict[str, Any]:
         """What eviction on request does here (the runtime's own watermarks decide)."""
 
+    @abstractmethod
+    def forget(self, dataset: str) -> None:
+        """Remove what the cluster holds for every version of ``dataset`` (it was deleted)."""
+
 
 class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
     """Warm-ups, mounts and cache figures of a catalog whose cache is a cluster's."""
@@ -173,6 +177,12 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
         if cache is not None and out.get("version"):
             out["cache_note"] = cache.cached(self.pinned(name, out["version"]))[1]
         return out
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        cache = self._cluster()
+        if cache is not None:
+            cache.forget(name)
 
     def cache_stats(self) -> dict[str, Any]:
         cache = self._cluster()

@@ -347,6 +347,20 @@ class FluidDatasetCache(ClusterDatasetCache):
             "cannot evict on request",
         }
 
+    def forget(self, dataset: str) -> None:
+        """Delete every version's DataLoads, Dataset, runtime and PVC (Fluid removes its own
+        PVC with the Dataset; a runtime's cache goes with the runtime)."""
+        selector = f"{fm.DATASET_LABEL}={fm.slug(dataset)}"
+        kinds = [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()] if self.mode == "fluid" else []
+        if self.mode == "pvc":
+            kinds.append(fm.PVC)
+        for kind in kinds:
+            for item in self.kube.list(kind, selector).get("items") or []:
+                meta = item["metadata"]
+                # Two catalog names may share a label value: delete only this one's objects.
+                if (meta.get("annotations") or {}).get("labrig.io/dataset-name") == dataset:
+                    self.kube.delete(kind, meta["name"], propagation="Background")
+
 
 def _cancelled(warm: ClusterWarmUp) -> LabrigError:
     return Cancelled(f"the warm-up of {warm.dataset!r} was cancelled")

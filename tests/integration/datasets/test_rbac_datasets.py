@@ -1,7 +1,8 @@
 """The labrig-datasets Role of examples/kubernetes/rbac.yaml is exactly what the Fluid dataset
 cache needs: with only its permissions every runtime kind warms (twice: the second finds what
 the first created), a warm-up is cancelled, a runtime that is not ready is explained, a PVC is
-created and mounted, and every rule is used."""
+created and mounted, datasets are removed with what the cluster held, and every rule is
+used."""
 
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ def test_the_datasets_role_is_all_the_fluid_cache_uses_and_it_uses_all_of_it(
     while slow.warm_status("slow")["bytes_done"] == 0:
         assert time.monotonic() < deadline, slow.warm_status("slow")
         time.sleep(0.01)
+    assert slow.warm_status("slow")["state"] == "running", slow.warm_status("slow")
     slow.cancel_warm("slow")
     while slow.warm_status("slow")["state"] == "running":
         time.sleep(0.02)
@@ -92,6 +94,14 @@ def test_the_datasets_role_is_all_the_fluid_cache_uses_and_it_uses_all_of_it(
     claims = fluid_catalog(mode="pvc", storage_class="bucket-ro")
     add(claims, tmp_path, "claims")
     assert claims.warm("claims")["state"] == "succeeded"
+
+    # Removing a dataset removes what the cluster holds for it (Fluid's PVCs go with them).
+    for name in ("alluxio", "juicefs", "thin", "slow", "stuck"):
+        catalog.delete(name)
+    claims.delete("claims")
+    kinds = [f"{plural}.data.fluid.io" for plural in RESOURCES["data.fluid.io"]]
+    assert [o["metadata"]["name"] for k in kinds for o in kube.emu.store.select(k)] == []
+    kube.cluster.wait_for(lambda: kube.emu.store.select("persistentvolumeclaims") == [])
 
     refused = [r for r in kube.emu.requests if r.status == 403]
     assert refused == [], refused

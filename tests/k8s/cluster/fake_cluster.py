@@ -74,6 +74,7 @@ class FakeCluster:
         self.unready_runtimes: set[str] = set()
         self.provisioned_classes: set[str] = set()
         self.fluid_files_per_pass = 4
+        self.fluid_pass_seconds = 0.05
         self.extra_env: dict[str, str] = {}
         self.image_entrypoints: dict[str, list[str]] = {}
         self.errors: list[str] = []  # tracebacks of controller bugs (a test may assert it is empty)

@@ -11,8 +11,11 @@ StorageClass bind.
 - DataLoad: ``Pending`` until its Dataset is bound, ``Executing`` while it copies the Dataset's
   source (``local://`` directories, or ``s3://`` with the endpoint option and the credentials of
   its ``encryptOptions`` Secret; JuiceFS's ``bucket`` option of either kind) into that
-  directory, ``cluster.fluid_files_per_pass`` files per pass, then ``Complete``; ``Failed``
+  directory, ``cluster.fluid_files_per_pass`` files per pass (one pass per
+  ``cluster.fluid_pass_seconds``), then ``Complete``; ``Failed``
   with the error when the source cannot be read.
+- Dataset deleted: its PVC goes too (the cache directory stays, as a runtime's would until
+  its pods go).
 - PVC binder: a claim whose StorageClass is in ``cluster.provisioned_classes`` binds to a
   directory of this host (``cluster.pvc_paths``); any other unbound claim stays ``Pending``,
   as with a StorageClass without provisioner.
@@ -49,6 +52,7 @@ class FluidKnobs(Protocol):
     unready_runtimes: set[str]
     provisioned_classes: set[str]
     fluid_files_per_pass: int
+    fluid_pass_seconds: float
 
 
 def fluid_size(n: float) -> str:
@@ -73,6 +77,7 @@ class FakeFluid:
         self.memo = memo
         self.knobs = knobs
         self._sources: dict[str, list[tuple[str, Any]]] = {}  # load uid -> files left
+        self._last_pass: dict[str, float] = {}  # load uid -> when it last copied files
 
     def reconcile(self) -> None:
         for key in RUNTIMES:
@@ -84,6 +89,7 @@ class FakeFluid:
             self._load(load)
         for claim in self.store.select(PVC):
             self._bind(claim)
+            self._drop_orphan(claim)
 
     # -------------------- runtimes and datasets
 
@@ -200,6 +206,12 @@ class FakeFluid:
         if dataset is None or (dataset.get("status") or {}).get("phase") != "Bound":
             self._set_load(load, "Pending", "", "")
             return
+        uid = meta["uid"]
+        wait = self._last_pass.get(uid, 0.0) + self.knobs.fluid_pass_seconds - time.monotonic()
+        if wait > 0:  # a load takes time: one pass of files per fluid_pass_seconds
+            self.memo.retry_later(f"fluid/{uid}", wait)
+            return
+        self._last_pass[uid] = time.monotonic()
         cache = self.cache_dir(dataset["metadata"]["namespace"], dataset["metadata"]["name"])
         try:
             files = self._files_left(load, dataset)
@@ -214,7 +226,7 @@ class FakeFluid:
         self._dataset(dataset)  # its cacheStates grow as the load goes
         if files:
             self._set_load(load, "Executing", "", "")
-            self.memo.retry_later(f"fluid/{meta['uid']}", 0.05)
+            self.memo.retry_later(f"fluid/{uid}", self.knobs.fluid_pass_seconds)
         else:
             self._set_load(load, "Complete", "DataLoadJobComplete", "the data is loaded")
 
@@ -291,6 +303,14 @@ class FakeFluid:
         return [(p[len(root) + 1 :], lambda p=p: fs.cat_file(p)) for p in paths]
 
     # -------------------- claims of provisioned StorageClasses
+
+    def _drop_orphan(self, claim: dict[str, Any]) -> None:
+        """Fluid deletes a Dataset's PVC (and its cache) with the Dataset."""
+        meta = claim["metadata"]
+        owner = (meta.get("labels") or {}).get("fluid.io/dataset")
+        if owner and self.store.try_get(DATASET, meta["namespace"], owner) is None:
+            self.store.delete(PVC, meta["namespace"], meta["name"])
+            self.knobs.pvc_paths.pop(meta["name"], None)
 
     def _bind(self, claim: dict[str, Any]) -> None:
         meta = claim["metadata"]
