@@ -12,6 +12,7 @@ from labrig.dataset_mounts.cluster import ClusterWarmUp
 _UNITS = {"": 1, "B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
 _UNITS.update({"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "KB": 10**3, "MB": 10**6})
 _UNITS.update({"GB": 10**9, "TB": 10**12})
+_UNITS.update({"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40})  # Kubernetes quantities
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
 
 LOADING_NOTE = "Fluid reports the bytes cached (rounded), not files: files are shown when done"
