@@ -14,7 +14,7 @@ from dataset_servers import make_files, write_tree
 from labrig.dataset_mounts.catalog import DatasetCatalog
 from labrig.dataset_mounts.cluster import ClusterDatasetCache
 from labrig.dataset_mounts.sources import SourceChanged
-from labrig.errors import Conflict
+from labrig.errors import Conflict, InvalidInput
 
 FILES = make_files(24, 40_000, seed=11, prefix="train/")
 
@@ -69,6 +69,11 @@ def test_a_warm_up_shows_progress_and_completes_the_pinned_version(
         assert stats["hits"] is None
         assert "no hits" in stats["note"]
         assert any_catalog.evict()["evicted"] is None
+        assert any_catalog.cache.capabilities() == {
+            "datasets.cache": "Fluid AlluxioRuntime in namespace ml"
+        }
+        with pytest.raises(InvalidInput, match="labrig:// reads on the server"):
+            any_catalog.open_path("digits", "train/part-0001.bin")
     else:
         assert shown["cached_bytes"] == total
 
