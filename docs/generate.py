@@ -43,6 +43,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("labrig.dataset_mounts.cache", "LocalDatasetCache", "LocalDatasetCache"),
     ("labrig.jobs.local", "LocalJobBackend", "LocalJobBackend"),
     ("labrig.k8s.settings", "KubernetesJobSettings", "KubernetesJobBackend"),
+    ("labrig.k8s.fluid", "FluidDatasetCache", "FluidDatasetCache"),
 ]
 
 #: Modules of the Python API reference, in the order they are shown.

@@ -33,3 +33,21 @@ c.KubernetesJobBackend.storage_env = [
     for name, key in (("AWS_ACCESS_KEY_ID", "access-key"), ("AWS_SECRET_ACCESS_KEY", "secret-key"))
 ]
 c.KubernetesJobBackend.labels = {"team": "vision"}
+
+# Datasets: each pinned version is a Fluid Dataset + AlluxioRuntime in namespace ml (the jobs'
+# namespace by default), warmed by a DataLoad; job (and kernel) pods mount Fluid's PVC of the
+# version read-only at the same path as locally. Needs Fluid (https://fluid-cloudnative.github.io)
+# and the labrig-datasets Role of rbac.yaml. No data_pvc is needed for datasets then.
+c.LabrigApp.dataset_cache_class = "labrig.k8s.fluid.FluidDatasetCache"
+c.FluidDatasetCache.mode = "fluid"  # or "pvc" (storage_class) or "existing_pvc" (claims)
+c.FluidDatasetCache.runtime_kind = "alluxio"  # or "juicefs", "thin" (with thin_profile)
+c.FluidDatasetCache.replicas = 2
+c.FluidDatasetCache.cache_medium = "SSD"
+c.FluidDatasetCache.cache_path = "/mnt/nvme/fluid"  # adapt: a fast disk of the worker nodes
+c.FluidDatasetCache.cache_quota = "200Gi"
+# The runtime reads the source with these credentials, by Secret reference (never inline):
+# kubectl -n ml create secret generic labrig-datasets-s3 --from-literal=access-key=... \
+#   --from-literal=secret-key=...
+c.FluidDatasetCache.credentials_secrets = {"*": "labrig-datasets-s3"}
+c.FluidDatasetCache.credentials_keys = {"key": "access-key", "secret": "secret-key"}
+c.FluidDatasetCache.ready_timeout = 600.0

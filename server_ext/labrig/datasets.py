@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labrig.dataset_mounts.catalog import DatasetCatalog, WarmUp, env_var
+from labrig.dataset_mounts.progress import progress_text
 from labrig.store import PageRequest
 
 __all__ = [
@@ -81,15 +82,17 @@ def version(name: str) -> str:
     return _catalog().versions_of([name])[name]
 
 
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
 def warm(name: str, *, verify: bool = False, progress: bool = True) -> dict[str, Any]:
     """Fetch every file of the pinned version into the host cache (resumable)."""
 
     def report(w: WarmUp) -> None:
         p = w.as_json()
-        sys.stderr.write(
-            f"\r{name}: {p['files_done']}/{p['files_total']} files, {p['percent']:.0f}% "
-            f"{p['throughput_bytes_per_second'] / 2**20:.1f} MiB/s"
-        )
+        percent = f", {p['percent']:.0f}%" if p["percent"] is not None else ""
+        sys.stderr.write(f"\r{name}{percent}: {progress_text(p, _mib)}")
         if not w.running:
             sys.stderr.write("\n")
 

@@ -74,8 +74,9 @@ class LabrigSettings(Configurable):
         default_value="labrig.dataset_mounts.cache.LocalDatasetCache",
         klass="labrig.dataset_mounts.cache.DatasetCache",
         config=True,
-        help="""Where dataset content is cached. Only the local cache exists so far
-        (labrig.dataset_mounts.cache.LocalDatasetCache: a host-wide cache on local disk).""",
+        help="""Where dataset content is cached: labrig.dataset_mounts.cache.LocalDatasetCache (a
+        host-wide cache on local disk) or labrig.k8s.fluid.FluidDatasetCache (Fluid or PVCs in
+        a Kubernetes cluster, mounted by job and kernel pods).""",
     )
     manage_kernels = Bool(
         True,

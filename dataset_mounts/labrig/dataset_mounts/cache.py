@@ -63,7 +63,9 @@ def write_at(fd: int, data: bytes, offset: int) -> None:
 
 
 class DatasetCache(Backend):
-    """Holds dataset content close to the kernels and jobs that read it."""
+    """Makes a pinned dataset version readable at a path, close to the kernels and jobs that
+    read it: ``LocalDatasetCache`` on this host's disk, or a ``cluster.ClusterDatasetCache``
+    (``labrig.k8s.fluid.FluidDatasetCache``: Fluid or PVCs) whose pods mount it by claim."""
 
     datasets = List(
         Dict(),

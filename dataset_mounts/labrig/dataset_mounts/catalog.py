@@ -11,20 +11,22 @@ The catalog is composed of one part per concern, each in its own module:
 - ``versions``: manifests, the pinned version and refresh;
 - ``cache_reads``: lazy reads and eviction;
 - ``warmups`` (with ``progress``): warm-ups, their progress and cancel;
-- ``mounts`` (with ``mount_dirs``): read-only mounts for the host and for jobs.
+- ``mounts`` (with ``mount_dirs``): read-only mounts for the host and for jobs;
+- ``cluster``: the same, handed to a cache in a cluster (Fluid or PVCs on Kubernetes).
 
 The names other modules import from here are re-exported.
 """
 
 from __future__ import annotations
 
-from .mounts import CatalogMounts, env_var
+from .cluster import CatalogOnCluster
+from .mounts import env_var
 from .progress import WarmUp
 from .records import CREATE_FIELDS, dataset_json
-from .warmups import CatalogWarmUps
 
 __all__ = ["CREATE_FIELDS", "DatasetCatalog", "WarmUp", "dataset_json", "env_var"]
 
 
-class DatasetCatalog(CatalogMounts, CatalogWarmUps):
-    """Datasets, versions, warm-ups and mounts over one database and one host cache."""
+class DatasetCatalog(CatalogOnCluster):
+    """Datasets, versions, warm-ups and mounts over one database and one cache (this host's,
+    or a cluster's: ``cluster``)."""

@@ -13,6 +13,7 @@ import click
 from labrig.clikit import emit_object, json_option, list_command, services_of, show_command
 
 from .catalog import DatasetCatalog, WarmUp
+from .progress import progress_text
 
 
 @click.group()
@@ -115,13 +116,13 @@ class _Bar:
         self.last = now
         p = warm.as_json()
         width = 24
-        filled = int(width * p["percent"] / 100)
+        percent = p["percent"]
+        filled = int(width * (percent or 0) / 100)
+        shown = f"{percent:5.1f}%" if percent is not None else "    ?%"
         eta = f"ETA {p['eta_seconds']:.0f}s" if p["eta_seconds"] is not None else ""
         line = (
-            f"\r{self.name} [{'#' * filled}{'.' * (width - filled)}] {p['percent']:5.1f}% "
-            f"{p['files_done']}/{p['files_total']} files "
-            f"{_human(p['bytes_done'])}/{_human(p['bytes_total'])} "
-            f"{_human(p['throughput_bytes_per_second'])}/s {eta}"
+            f"\r{self.name} [{'#' * filled}{'.' * (width - filled)}] {shown} "
+            f"{progress_text(p, _human)} {eta}"
         )
         click.echo(line.ljust(100), nl=not warm.running, err=True)
 
@@ -146,10 +147,14 @@ def warm(ctx: click.Context, name: str, verify: bool, quiet: bool, as_json: bool
     if as_json:
         click.echo(json.dumps(result))
     else:
+        done = (
+            f"{result['files_cached']} already cached, {_human(result['bytes_fetched'])} fetched"
+            if result["files_cached"] is not None
+            else result.get("note") or "loaded by the cluster"
+        )
         click.echo(
             f"{name} {result['version']}: {result['files_total']} files, "
-            f"{_human(result['bytes_total'])} ({result['files_cached']} already cached, "
-            f"{_human(result['bytes_fetched'])} fetched)"
+            f"{_human(result['bytes_total'])} ({done})"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -60,3 +61,17 @@ class WarmUp:
             round(100.0 * self.bytes_done / self.bytes_total, 1) if self.bytes_total else 0.0
         )
         return out
+
+
+def progress_text(p: dict[str, Any], human: Callable[[float], str]) -> str:
+    """``12/40 files 3.1 MiB/10 MiB 2.3 MiB/s`` for the CLI and the Python API; what the cache
+    cannot report (files, or bytes, of a cluster cache: None) is said, not shown as 0."""
+    files = (
+        f"{p['files_done']}/{p['files_total']} files"
+        if p["files_done"] is not None
+        else f"{p['files_total']} files (count not reported)"
+    )
+    if p["bytes_done"] is None:
+        return f"{files} {human(p['bytes_total'])} (size cached not reported)"
+    rate = p["throughput_bytes_per_second"] or 0
+    return f"{files} {human(p['bytes_done'])}/{human(p['bytes_total'])} {human(rate)}/s"

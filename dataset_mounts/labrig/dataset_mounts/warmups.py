@@ -33,7 +33,7 @@ class CatalogWarmUps(CatalogCacheReads):
             current = self._warmups.get(name)
             if current is not None and current.running:
                 return current.as_json()
-            warm = WarmUp(id=uuid.uuid4().hex[:12], dataset=name)
+            warm = self._new_warmup(name)
             self._warmups[name] = warm
         thread = threading.Thread(
             target=self._run_warm_quietly, args=(warm, verify), name=f"warm-{name}", daemon=True
@@ -50,13 +50,17 @@ class CatalogWarmUps(CatalogCacheReads):
         cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Warm ``name`` in this thread (the CLI and Python API); raises on failure."""
-        warm = WarmUp(id=uuid.uuid4().hex[:12], dataset=name)
+        warm = self._new_warmup(name)
         if cancel is not None:
             warm.cancel = cancel
         with self._warm_lock:
             self._warmups[name] = warm
         self._run_warm(warm, verify, on_progress)
         return warm.as_json()
+
+    def _new_warmup(self, name: str) -> WarmUp:
+        """The progress record of a new warm-up (its kind depends on the cache)."""
+        return WarmUp(id=uuid.uuid4().hex[:12], dataset=name)
 
     def warm_status(self, name: str) -> dict[str, Any]:
         with self.db.session() as session:

@@ -221,4 +221,39 @@ describe('Datasets section', () => {
   it('describes progress with throughput and ETA', () => {
     expect(describeProgress(warm())).toBe('10/40 files · 1 MiB of 4 MiB · 1 MiB/s · ETA 3 s');
   });
+
+  it('says what a cluster cache cannot report instead of showing a wrong number', async () => {
+    const fluid = warm({ files_done: null, note: 'Fluid reports the bytes cached, not files' });
+    expect(describeProgress(fluid)).toBe(
+      '40 files (count not reported) · 1 MiB of 4 MiB · 1 MiB/s · ETA 3 s'
+    );
+    replies['GET datasets/mnist/warm'] = fluid;
+    const item = dataset({ cached_bytes: null, cache_note: 'a PVC', warmup: fluid });
+    await React.act(async () => {
+      root.render(<DatasetsView items={[item]} onChanged={() => undefined} />);
+    });
+    const facts = host.querySelector('[data-testid="labrig-dataset-facts"]')!.textContent;
+    expect(facts).toContain('cache size not reported');
+    expect(facts).not.toContain('% cached');
+    const text = host.querySelector('[data-testid="labrig-warmup"]')!.textContent;
+    expect(text).toContain('count not reported');
+    expect(text).not.toContain('0/40');
+    expect(host.querySelector('[data-testid="labrig-warmup-note"]')!.textContent).toContain(
+      'not files'
+    );
+  });
+
+  it('describes a PVC warm-up without a size it cannot know', () => {
+    const pvc = warm({
+      state: 'succeeded',
+      files_done: null,
+      bytes_done: null,
+      percent: null,
+      throughput_bytes_per_second: null,
+      eta_seconds: null
+    });
+    expect(describeProgress(pvc)).toBe(
+      '40 files (count not reported) · 4 MiB (size cached not reported)'
+    );
+  });
 });

@@ -69,11 +69,20 @@ export function useWarmUp(
 }
 
 /**
- * "12/40 files · 3.1 MiB of 10 MiB · 2.3 MiB/s · ETA 4 s".
+ * "12/40 files · 3.1 MiB of 10 MiB · 2.3 MiB/s · ETA 4 s"; "40 files (count not reported)"
+ * where the cache reports bytes only (Fluid), rather than a wrong count.
  */
 export function describeProgress(warm: IWarmUp): string {
-  const parts = [`${warm.files_done ?? 0}/${warm.files_total ?? 0} files`];
-  parts.push(`${formatBytes(warm.bytes_done ?? 0)} of ${formatBytes(warm.bytes_total ?? 0)}`);
+  const parts = [
+    warm.files_done === null
+      ? `${warm.files_total ?? 0} files (count not reported)`
+      : `${warm.files_done ?? 0}/${warm.files_total ?? 0} files`
+  ];
+  parts.push(
+    warm.bytes_done === null
+      ? `${formatBytes(warm.bytes_total ?? 0)} (size cached not reported)`
+      : `${formatBytes(warm.bytes_done ?? 0)} of ${formatBytes(warm.bytes_total ?? 0)}`
+  );
   if (warm.throughput_bytes_per_second) {
     parts.push(`${formatBytes(warm.throughput_bytes_per_second)}/s`);
   }
@@ -84,6 +93,9 @@ export function describeProgress(warm: IWarmUp): string {
 }
 
 function cachedPercent(item: IDatasetInfo): number | null {
+  if (item.cached_bytes === null) {
+    return null; // the cluster cache cannot say: the facts say so instead
+  }
   if (!item.bytes) {
     return item.complete ? 100 : null;
   }
@@ -134,6 +146,8 @@ export function DatasetRow(props: {
   }
   if (percent !== null) {
     facts.push(`${percent}% cached`);
+  } else if (item.cached_bytes === null) {
+    facts.push('cache size not reported');
   }
 
   return (
@@ -168,12 +182,19 @@ export function DatasetRow(props: {
       )}
       {warm && warm.state !== 'idle' && (
         <div className="labrig-WarmUp" data-testid="labrig-warmup">
-          <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
+          {warm.percent !== null && (
+            <progress max={100} value={warm.percent ?? 0} aria-label={`Warm-up of ${item.name}`} />
+          )}
           <span className="labrig-WarmUp-text">
             {running || warm.state === 'succeeded'
               ? `${warm.state === 'succeeded' ? 'warmed · ' : ''}${describeProgress(warm)}`
               : warm.state}
           </span>
+          {warm.note && (
+            <span className="labrig-WarmUp-note" data-testid="labrig-warmup-note">
+              {warm.note}
+            </span>
+          )}
           {warm.error && !running && <span className="labrig-Error-inline">{warm.error}</span>}
         </div>
       )}

@@ -13,15 +13,19 @@ export interface IWarmUp {
   version?: string | null;
   state: 'idle' | 'listing' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   files_total?: number;
-  files_done?: number;
-  files_cached?: number;
+  /** null: the cache reports bytes, not files (Fluid), until the warm-up is done. */
+  files_done?: number | null;
+  files_cached?: number | null;
   bytes_total?: number;
-  bytes_done?: number;
-  bytes_fetched?: number;
-  percent?: number;
-  throughput_bytes_per_second?: number;
+  /** null: nothing measurable is loaded (a PVC): the note says why. */
+  bytes_done?: number | null;
+  bytes_fetched?: number | null;
+  percent?: number | null;
+  throughput_bytes_per_second?: number | null;
   eta_seconds?: number | null;
   error?: string | null;
+  /** What the cache cannot report (a cluster cache), shown instead of a number. */
+  note?: string | null;
 }
 
 /**
@@ -35,7 +39,9 @@ export interface IDatasetInfo extends IDataset {
   files: number | null;
   bytes: number | null;
   complete: boolean;
-  cached_bytes?: number;
+  /** null: the cluster cache cannot say (see cache_note). */
+  cached_bytes?: number | null;
+  cache_note?: string | null;
   warmup?: IWarmUp | null;
 }
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import CONFIGMAP, PYTORCHJOB, TRAINJOB
+from .datasets import DatasetMount, dataset_volumes, versions_annotation
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "labrig"}
 JOB_LABEL = "labrig.io/job-id"
@@ -81,6 +82,8 @@ class RankJob:
     store_options: dict[str, Any]
     placement: Placement = field(default_factory=Placement)
     priority_class: str = ""
+    #: Dataset versions the ranks read, each mounted read-only at its local path.
+    datasets: tuple[DatasetMount, ...] = ()
 
 
 def object_name(job_id: str) -> str:
@@ -180,7 +183,16 @@ def _volumes(settings: ClusterSettings, job: RankJob) -> tuple[list[Any], list[A
             }
         )
         mounts.append({"name": "data", "mountPath": settings.data_mount, "readOnly": True})
-    return volumes, mounts
+    dataset_vols, dataset_mounts = dataset_volumes(list(job.datasets))
+    return volumes + dataset_vols, mounts + dataset_mounts
+
+
+def _template_metadata(settings: ClusterSettings, job: RankJob) -> dict[str, Any]:
+    meta: dict[str, Any] = {"labels": labels(settings, job.job_id)}
+    pinned = versions_annotation(list(job.datasets))
+    if pinned:
+        meta["annotations"] = pinned
+    return meta
 
 
 def _pod_spec(settings: ClusterSettings, job: RankJob, container: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +243,7 @@ def pytorchjob(settings: ClusterSettings, job: RankJob) -> dict[str, Any]:
 
     With a Kueue LocalQueue it is created suspended; Kueue unsuspends it once admitted."""
     template = {
-        "metadata": {"labels": labels(settings, job.job_id)},
+        "metadata": _template_metadata(settings, job),
         "spec": _pod_spec(settings, job, _container(settings, job, CONTAINER["pytorchjob"])),
     }
     replicas: dict[str, Any] = {
@@ -296,9 +308,7 @@ def trainjob(settings: ClusterSettings, job: RankJob) -> dict[str, Any]:
                                     "template": {
                                         "spec": {
                                             "template": {
-                                                "metadata": {
-                                                    "labels": labels(settings, job.job_id)
-                                                },
+                                                "metadata": _template_metadata(settings, job),
                                                 "spec": pod,
                                             }
                                         }

@@ -14,6 +14,7 @@ from ..jobs.backend import JobBackend, LaunchRequest
 from ..jobs.capacity import HostTotals
 from . import manifests
 from .client import PYTORCHJOB, TRAINJOB, Kind
+from .datasets import cluster_cache, job_dataset_mounts
 
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -190,10 +191,24 @@ class KubernetesJobSettings(JobBackend):
                 "jobs on Kubernetes need shared storage: set KubernetesJobBackend.storage_url",
                 field="storage_url",
             )
-        if spec.get("datasets") and not self.data_pvc:
+        if spec.get("datasets"):
+            self._check_dataset_volumes()
+
+    def _check_dataset_volumes(self) -> None:
+        on_cluster = cluster_cache(self.parent) is not None
+        if on_cluster and self.data_pvc:
+            # Fluid's claims mount under the data directory's path: inside a read-only volume
+            # the container runtime could not create their mount points.
+            raise InvalidInput(
+                "KubernetesJobBackend.data_pvc carries the local dataset cache; with "
+                "FluidDatasetCache the datasets come from their own claims: leave data_pvc empty",
+                field="datasets",
+            )
+        if not on_cluster and not self.data_pvc:
             raise InvalidInput(
                 "datasets in Kubernetes jobs need labrig's data directory on a volume the pods "
-                "mount: set KubernetesJobBackend.data_pvc",
+                "mount (set KubernetesJobBackend.data_pvc) or a cluster dataset cache (set "
+                "LabrigApp.dataset_cache_class to labrig.k8s.fluid.FluidDatasetCache)",
                 field="datasets",
             )
 
@@ -252,6 +267,7 @@ class KubernetesJobSettings(JobBackend):
             store_options=dict(self.rank_storage_options),
             placement=self._placement(spec.get("profile")),
             priority_class=self._priority_class(int(spec.get("priority") or 0)),
+            datasets=job_dataset_mounts(request, self.parent),
         )
 
     def description(self, request: LaunchRequest) -> dict[str, Any]:

@@ -1,19 +1,24 @@
-"""Fixtures for the dataset tests: real S3 (moto) and HTTP sources, and a catalog."""
+"""Fixtures for the dataset tests: real S3 (moto) and HTTP sources, and a catalog on this
+host's cache or (``any_catalog``) on each cache in turn: local, and Fluid in an emulated
+cluster (``k8s.rig``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dataset_servers import file_server, http_root, s3_creds, s3_server
+from k8s.rig import job_storage, kube
+from traitlets.config import Config
 
 from labrig.app import LabrigApp
 from labrig.dataset_mounts.cache import LocalDatasetCache
 from labrig.dataset_mounts.catalog import DatasetCatalog
 from labrig.store import Database
 
-__all__ = ["file_server", "http_root", "s3_creds", "s3_server"]
+__all__ = ["file_server", "http_root", "job_storage", "kube", "s3_creds", "s3_server"]
 
 
 @pytest.fixture
@@ -29,3 +34,37 @@ def catalog(labrig_env: Path, mount_root: Path) -> Iterator[DatasetCatalog]:
     db.upgrade()
     yield DatasetCatalog(db, cache)
     db.dispose()
+
+
+@pytest.fixture
+def fluid_catalog(labrig_env: Path, mount_root: Path, kube: Any) -> Iterator[Any]:
+    """``fluid_catalog(**FluidDatasetCache settings)``: a catalog whose cache is Fluid in the
+    emulated cluster (``k8s.rig``), configured as a platform team would
+    (``LabrigApp.dataset_cache_class`` + ``FluidDatasetCache``)."""
+    made: list[DatasetCatalog] = []
+
+    def make(**cache: Any) -> DatasetCatalog:
+        config = Config()
+        config.LabrigApp.dataset_cache_class = "labrig.k8s.fluid.FluidDatasetCache"
+        config.KubernetesJobBackend = Config(kube.settings())
+        config.DatasetCache.mount_root = str(mount_root)
+        config.FluidDatasetCache = Config({"poll_interval": 0.05, "ready_timeout": 10.0, **cache})
+        app = LabrigApp(data_dir=str(labrig_env), config=config)
+        db = Database(f"sqlite:///{labrig_env / 'labrig.db'}")
+        db.upgrade()
+        made.append(DatasetCatalog(db, app.dataset_cache_class(parent=app)))
+        return made[-1]
+
+    yield make
+    for catalog in made:
+        catalog.db.dispose()
+
+
+@pytest.fixture(params=["local", "kubernetes"])
+def any_catalog(request: pytest.FixtureRequest) -> DatasetCatalog:
+    """The catalog on each cache in turn: the behaviour tested holds for both."""
+    if request.param == "local":
+        catalog: DatasetCatalog = request.getfixturevalue("catalog")
+        return catalog
+    made: DatasetCatalog = request.getfixturevalue("fluid_catalog")()
+    return made

@@ -26,12 +26,16 @@ RESOURCES = {
 }
 
 
-def granted() -> set[tuple[str, str, str]]:
-    """(verb, resource, group) of every rule the example Role and ClusterRole grant."""
+JOB_ROLES = ("labrig-jobs", "labrig-node-reader")
+
+
+def granted(roles: tuple[str, ...] = JOB_ROLES) -> set[tuple[str, str, str]]:
+    """(verb, resource, group) of every rule the example's ``roles`` (Role or ClusterRole)
+    grant; the jobs' by default (the datasets' Role has its own test)."""
     rules = [
         rule
         for doc in yaml.safe_load_all((EXAMPLES / "rbac.yaml").read_text())
-        if doc["kind"] in ("Role", "ClusterRole")
+        if doc["kind"] in ("Role", "ClusterRole") and doc["metadata"]["name"] in roles
         for rule in doc["rules"]
     ]
     return {

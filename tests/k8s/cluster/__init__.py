@@ -22,6 +22,9 @@ One background thread reacts to store changes (and polls every ``poll`` seconds)
   then RUNS each container's command as a local process with the pod's env, serving its
   output as the pod log; OOMKilled over ``limits.memory``; eviction; deleted pods' processes
   are killed. See ``KUBELET`` for how a pod is made to work on loopback.
+- **Fluid** (v1.0, ``data.fluid.io/v1alpha1``): runtimes become ready, Datasets bind and get
+  their PVC (a directory of this host), DataLoads copy the source into it; PVCs of a
+  provisioned StorageClass bind (``fluid``).
 
 A module each: ``fake_cluster`` (``FakeCluster``, ``LIMITS``), ``kueue`` and
 ``kueue_scheduler``, ``training_operator`` and ``pytorch_spec``, ``trainer`` and ``jobset``,

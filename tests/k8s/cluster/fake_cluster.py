@@ -16,6 +16,7 @@ from ..emulator import ApiEmulator
 from ..store import AdmissionHook, Store
 from .common import CLUSTERQUEUE, CTR, FLAVOR, LOCALQUEUE, TR
 from .controller import EventRecorder, Memo
+from .fluid import FakeFluid
 from .kubelet import Kubelet
 from .kueue import Kueue
 from .kueue_scheduler import KueueScheduler
@@ -41,6 +42,7 @@ What the fake controllers leave out (a real cluster does these):
 - Scheduler: no preemption, affinity/anti-affinity between pods, topology spread or
   priorities beyond ordering; the first node (by name) that fits wins.
 - Kubelet: see KUBELET; no probes, no CPU limits, no restarts.
+- Fluid: see cluster.fluid; no runtime pods, no webhook, no eviction, DataLoad policy Once.
 """
 
 
@@ -67,6 +69,12 @@ class FakeCluster:
         self.unpullable_images: set[str] = set()
         self.priority_classes: dict[str, int] = {}
         self.pvc_paths: dict[str, Path] = {}
+        # Fluid: runtimes that never become ready, StorageClasses whose claims bind, files a
+        # DataLoad copies per pass (so a test sees it Executing).
+        self.unready_runtimes: set[str] = set()
+        self.provisioned_classes: set[str] = set()
+        self.fluid_files_per_pass = 4
+        self.fluid_pass_seconds = 0.05
         self.extra_env: dict[str, str] = {}
         self.image_entrypoints: dict[str, list[str]] = {}
         self.errors: list[str] = []  # tracebacks of controller bugs (a test may assert it is empty)
@@ -85,6 +93,7 @@ class FakeCluster:
         self._kueue_scheduler = KueueScheduler(self.store, events, self._memo)
         self._scheduler = Scheduler(self.store, events)
         self._kubelet = Kubelet(self.store, events, self._memo, self)
+        self._fluid = FakeFluid(self.store, events, self._memo, self)
         self.pod_processes = self._kubelet.pod_processes  # pod name -> its main process
 
     # -------------------- lifecycle
@@ -148,6 +157,7 @@ class FakeCluster:
             self._trainer.reconcile()
             self._kueue.reconcile()
             self._kueue_scheduler.reconcile()
+            self._fluid.reconcile()
             self._scheduler.reconcile()
             self._kubelet.sync()
             update_quota_status(self.store)

@@ -71,3 +71,30 @@ def test_the_dockerfile_installs_what_the_rank_command_runs() -> None:
     for needed in ("labrig-", "torch", "ipykernel"):
         assert needed in install, f"the image lacks {needed}"
     assert "ipykernel install --name python3" in text  # KubernetesJobBackend.kernel_names
+
+
+def test_its_dataset_cache_names_only_real_settings_and_makes_valid_fluid_objects() -> None:
+    from labrig.dataset_mounts.cluster import PinnedVersion
+    from labrig.dataset_mounts.sources import Entry
+    from labrig.k8s import fluid_manifests
+    from labrig.k8s.fluid import FluidDatasetCache
+
+    config = load_config()
+    unknown = set(config.FluidDatasetCache) - set(FluidDatasetCache.class_traits(config=True))
+    assert unknown == set(), f"FluidDatasetCache has no settings {sorted(unknown)}"
+    assert config.LabrigApp.dataset_cache_class == "labrig.k8s.fluid.FluidDatasetCache"
+    cache = FluidDatasetCache(config=config)
+    assert cache.namespace == "ml"  # the jobs' namespace, not set twice
+    pinned = PinnedVersion(
+        "imagenet", "0123456789abcdef", "s3://ml-data/imagenet", {}, None, (Entry("a", 10),)
+    )
+    source = cache.version_source(pinned)
+    built = [
+        fluid_manifests.fluid_dataset(cache.settings(), source),
+        fluid_manifests.runtime(cache.settings(), source),
+        fluid_manifests.dataload(cache.settings(), source, "0"),
+    ]
+    for obj in built:
+        validate(obj)
+    refs = built[0]["spec"]["mounts"][0]["encryptOptions"]
+    assert {r["valueFrom"]["secretKeyRef"]["name"] for r in refs} == {"labrig-datasets-s3"}

@@ -1,0 +1,366 @@
+"""``FluidDatasetCache``: datasets cached in a Kubernetes cluster by Fluid (a ``Dataset`` and its
+runtime, warmed by a ``DataLoad``) or served from PersistentVolumeClaims, mounted read-only by
+job and kernel pods at the same paths as locally.
+
+What Fluid reports, labrig shows: the Dataset's phase and ``status.cacheStates`` (bytes cached,
+percentage), the DataLoad's phase. What it does not (files loaded so far, hits and misses,
+eviction on request), labrig says it cannot report instead of showing a number.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cached_property
+from typing import Any
+
+from traitlets import Dict, Enum, Float, Int, Unicode, default
+
+from labrig.dataset_mounts.cache import Cancelled
+from labrig.dataset_mounts.cluster import ClusterDatasetCache, ClusterWarmUp, PinnedVersion
+from labrig.dataset_mounts.sources import mask
+
+from ..errors import Conflict, LabrigError, NotFound
+from . import fluid_manifests as fm
+from .client import ClusterRefused, Kind, Kube
+from .fluid_status import (
+    FluidProgress,
+    dataload_state,
+    dataset_cached,
+    not_bound_reason,
+    runtime_not_ready_reason,
+)
+from .settings import IN_CLUSTER_NAMESPACE
+
+
+class FluidTimeout(LabrigError):
+    """The cluster did not make a dataset ready in time; the message says what it waits for."""
+
+    reason = "timeout"
+
+
+class FluidDatasetCache(ClusterDatasetCache):
+    """Datasets cached by Fluid (or served from PVCs) in a Kubernetes cluster."""
+
+    kind = "kubernetes"
+
+    namespace = Unicode(
+        config=True,
+        help="""Namespace of the datasets' Fluid objects and PVCs (where job and kernel pods
+        run). Default: KubernetesJobBackend.namespace, else the server pod's namespace.""",
+    )
+    kubeconfig = Unicode(
+        config=True, help="Path of a kubeconfig file. Default: KubernetesJobBackend.kubeconfig."
+    )
+    context = Unicode(config=True, help="The kubeconfig context. Default: KubernetesJobBackend's.")
+    mode = Enum(
+        ["fluid", "pvc", "existing_pvc"],
+        "fluid",
+        config=True,
+        help="""How a dataset version reaches pods: 'fluid' (a Fluid Dataset + runtime, warmed by
+        a DataLoad), 'pvc' (a PVC created ReadOnlyMany from storage_class, e.g. a bucket CSI
+        driver) or 'existing_pvc' (the PVC named in claims; labrig does not load it).""",
+    )
+    runtime_kind = Enum(
+        ["alluxio", "juicefs", "thin"],
+        "alluxio",
+        config=True,
+        help="""Fluid runtime of mode 'fluid': 'alluxio' (AlluxioRuntime), 'juicefs'
+        (JuiceFSRuntime) or 'thin' (ThinRuntime, with thin_profile). Fluid must have its CRD.""",
+    )
+    replicas = Int(1, config=True, help="Cache workers of each runtime (spec.replicas).")
+    cache_medium = Enum(
+        ["MEM", "SSD", "HDD"],
+        "MEM",
+        config=True,
+        help="Medium of the Alluxio/JuiceFS cache tier (tieredstore.levels[0].mediumtype).",
+    )
+    cache_path = Unicode(
+        "/dev/shm", config=True, help="Path of the cache tier on the worker nodes."
+    )
+    cache_quota = Unicode(
+        "2Gi", config=True, help="Cache size of each worker (tieredstore quota, e.g. '100Gi')."
+    )
+    thin_profile = Unicode(
+        "", config=True, help="ThinRuntimeProfile of runtime_kind 'thin' (spec.profileName)."
+    )
+    alluxio_properties = Dict(
+        config=True, help="Alluxio properties of each AlluxioRuntime (spec.properties)."
+    )
+    storage_class = Unicode(
+        "",
+        config=True,
+        help="StorageClass of the ReadOnlyMany PVCs of mode 'pvc' (a driver serving the source).",
+    )
+    claims = Dict(
+        config=True,
+        help="""Mode 'existing_pvc': dataset name -> the PVC holding it, e.g.
+        {"imagenet": "imagenet-ro"}. A dataset without one is refused with this setting named.""",
+    )
+    credentials_secrets = Dict(
+        config=True,
+        help="""Dataset name (or "*") -> the Secret holding its source's credentials in the
+        namespace; runtimes read them by reference (encryptOptions), never inline.""",
+    )
+    credentials_keys = Dict(
+        {"key": "access-key", "secret": "secret-key"},
+        config=True,
+        help="""Credential role -> key in those Secrets (roles: key, secret, token; metaurl for
+        JuiceFS).""",
+    )
+    ready_timeout = Float(
+        300.0,
+        config=True,
+        help="Seconds a runtime or PVC may take to become ready before the warm-up fails.",
+    )
+    poll_interval = Float(1.0, config=True, help="Seconds between looks at a warm-up's objects.")
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        configured = self.config.KubernetesJobBackend.get("namespace")
+        if isinstance(configured, str) and configured:
+            return configured
+        try:
+            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
+        except OSError:
+            return "default"
+
+    @default("kubeconfig")
+    def _default_kubeconfig(self) -> str:
+        return str(self.config.KubernetesJobBackend.get("kubeconfig") or "")
+
+    @default("context")
+    def _default_context(self) -> str:
+        return str(self.config.KubernetesJobBackend.get("context") or "")
+
+    @cached_property
+    def kube(self) -> Kube:
+        from .client import api_client
+
+        return Kube(api_client(self.kubeconfig, self.context), self.namespace)
+
+    def capabilities(self) -> dict[str, str]:
+        what = {
+            "fluid": f"Fluid {fm.RUNTIMES[self.runtime_kind].kind}",
+            "pvc": f"ReadOnlyMany PVCs of StorageClass {self.storage_class or '(default)'}",
+            "existing_pvc": "existing PVCs",
+        }[self.mode]
+        return {"datasets.cache": f"{what} in namespace {self.namespace}"}
+
+    def settings(self) -> fm.DatasetSettings:
+        return fm.DatasetSettings(
+            namespace=self.namespace,
+            runtime_kind=self.runtime_kind,
+            replicas=self.replicas,
+            medium=self.cache_medium,
+            medium_path=self.cache_path,
+            quota=self.cache_quota,
+            thin_profile=self.thin_profile,
+            runtime_properties={str(k): str(v) for k, v in self.alluxio_properties.items()},
+            storage_class=self.storage_class,
+            labels=dict(self.config.KubernetesJobBackend.get("labels") or {}),
+            annotations=dict(self.config.KubernetesJobBackend.get("annotations") or {}),
+        )
+
+    def version_source(self, pinned: PinnedVersion) -> fm.VersionSource:
+        secret = self.credentials_secrets.get(pinned.dataset) or self.credentials_secrets.get("*")
+        keys = {str(k): str(v) for k, v in self.credentials_keys.items()} if secret else {}
+        return fm.VersionSource(
+            dataset=pinned.dataset,
+            version=pinned.version,
+            source_url=mask(pinned.source_url),
+            bytes=pinned.bytes,
+            endpoint_url=str(pinned.options.get("endpoint_url") or ""),
+            region=str(pinned.options.get("region") or ""),
+            secret=str(secret or ""),
+            secret_keys=keys,
+        )
+
+    def claim_for(self, dataset: str, version: str) -> str:
+        if self.mode != "existing_pvc":
+            return fm.object_name(dataset, version)
+        claim = self.claims.get(dataset)
+        if not claim:
+            raise Conflict(
+                f"dataset {dataset!r} has no PVC: add it to FluidDatasetCache.claims "
+                '(e.g. {"%s": "<pvc name>"}) or use another FluidDatasetCache.mode' % dataset
+            )
+        return str(claim)
+
+    # --- warming -------------------------------------------------------------------------------
+
+    def warm(self, pinned: PinnedVersion, warm: ClusterWarmUp, on_progress: Any) -> None:
+        if self.mode == "existing_pvc":
+            warm.bytes_known = False
+            self._wait_bound(self.claim_for(pinned.dataset, pinned.version), warm)
+            warm.note = "an existing PVC: labrig checked it is bound and loads nothing into it"
+            return
+        source = self.version_source(pinned)
+        if self.mode == "pvc":
+            warm.bytes_known = False
+            self._create_once(fm.PVC, fm.pvc(self.settings(), source))
+            self._wait_bound(fm.object_name(pinned.dataset, pinned.version), warm)
+            warm.note = "a PVC from its StorageClass: the driver reads the source on demand"
+            return
+        self._check_installed(fm.DATASET)
+        self._check_installed(fm.RUNTIMES[self.runtime_kind])
+        self._create_once(fm.RUNTIMES[self.runtime_kind], fm.runtime(self.settings(), source))
+        self._create_once(fm.DATASET, fm.fluid_dataset(self.settings(), source))
+        self._wait_dataset_bound(source, warm)
+        self._load(source, warm, on_progress)
+
+    def _check_installed(self, kind: Kind) -> None:
+        try:
+            self.kube.list(kind)
+        except ClusterRefused as err:
+            if "is not installed" not in err.message:
+                raise
+            hint = (
+                "FluidDatasetCache.runtime_kind"
+                if kind in fm.RUNTIMES.values()
+                else "FluidDatasetCache.mode"
+            )
+            raise ClusterRefused(
+                f"the cluster has no {kind.kind} CRD ({kind.title}): install Fluid or set {hint}"
+            ) from err
+
+    def _create_once(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """Create, or find what an earlier warm-up of this version created."""
+        try:
+            return self.kube.create(kind, body)
+        except Conflict:
+            return self.kube.get(kind, body["metadata"]["name"])
+
+    def _deadline_passed(self, started: float, warm: ClusterWarmUp) -> bool:
+        if warm.cancel.is_set():
+            raise _cancelled(warm)
+        return time.monotonic() - started > self.ready_timeout
+
+    def _wait_bound(self, claim: str, warm: ClusterWarmUp) -> None:
+        started = time.monotonic()
+        while True:
+            try:
+                found = self.kube.get(fm.PVC, claim)
+            except NotFound:
+                found = None
+            reason = not_bound_reason(found, claim, self.namespace)
+            if reason is None:
+                return
+            if self._deadline_passed(started, warm):
+                raise FluidTimeout(f"{reason} after {self.ready_timeout:g} s")
+            time.sleep(self.poll_interval)
+
+    def _wait_dataset_bound(self, source: fm.VersionSource, warm: ClusterWarmUp) -> None:
+        name = fm.object_name(source.dataset, source.version)
+        started = time.monotonic()
+        while True:
+            dataset = self.kube.get(fm.DATASET, name)
+            if (dataset.get("status") or {}).get("phase") == "Bound":
+                return
+            if self._deadline_passed(started, warm):
+                runtime = self.kube.get(fm.RUNTIMES[self.runtime_kind], name)
+                raise FluidTimeout(
+                    f"dataset {source.dataset!r}: the {fm.RUNTIMES[self.runtime_kind].kind} "
+                    f"{name} was not ready after {self.ready_timeout:g} s "
+                    f"({runtime_not_ready_reason(runtime)}); check its pods with `kubectl -n "
+                    f"{self.namespace} get pods -l release={name}`"
+                )
+            time.sleep(self.poll_interval)
+
+    def _load(self, source: fm.VersionSource, warm: ClusterWarmUp, on_progress: Any) -> None:
+        name = fm.object_name(source.dataset, source.version)
+        body = fm.dataload(self.settings(), source, uuid.uuid4().hex[:8])
+        load_name = body["metadata"]["name"]
+        self.kube.create(fm.DATALOAD, body)
+        progress = FluidProgress(warm)
+        progress.start(dataset_cached(self.kube.get(fm.DATASET, name)))
+        try:
+            while True:
+                if warm.cancel.is_set():
+                    raise _cancelled(warm)
+                state, message = dataload_state(self.kube.get(fm.DATALOAD, load_name))
+                progress.update(dataset_cached(self.kube.get(fm.DATASET, name)), state)
+                on_progress(warm)
+                if state == "Complete":
+                    return
+                if state == "Failed":
+                    raise LabrigError(
+                        f"dataset {source.dataset!r}: Fluid's DataLoad {load_name} failed"
+                        f"{': ' + message if message else ''}; see `kubectl -n {self.namespace} "
+                        f"describe dataload {load_name}`"
+                    )
+                time.sleep(self.poll_interval)
+        finally:
+            if warm.cancel.is_set():
+                self.kube.delete(fm.DATALOAD, load_name, propagation="Background")
+
+    # --- serving -------------------------------------------------------------------------------
+
+    def check_ready(self, pinned: PinnedVersion) -> None:
+        claim = self.claim_for(pinned.dataset, pinned.version)
+        try:
+            found = self.kube.get(fm.PVC, claim)
+        except NotFound:
+            found = None
+        reason = not_bound_reason(found, claim, self.namespace)
+        if reason is not None:
+            raise Conflict(
+                f"dataset {pinned.dataset!r} (version {pinned.version}) is not ready for pods: "
+                f"{reason}; run `labrig datasets warm {pinned.dataset}` (or Warm in the panel)"
+            )
+
+    def cached(self, pinned: PinnedVersion) -> tuple[int | None, str | None]:
+        if self.mode != "fluid":
+            return None, "a PVC: the cluster does not report how much of it is cached"
+        try:
+            dataset = self.kube.get(fm.DATASET, fm.object_name(pinned.dataset, pinned.version))
+        except NotFound:
+            return 0, None
+        cached = dataset_cached(dataset)
+        note = "as Fluid reports it (status.cacheStates, rounded by Fluid)"
+        return (cached, note) if cached is not None else (None, "Fluid reports no cache size yet")
+
+    def stats(self) -> dict[str, Any]:
+        used: int | None = None
+        objects = 0
+        if self.mode == "fluid":
+            selector = ",".join(f"{k}={v}" for k, v in fm.MANAGED_BY.items())
+            items = self.kube.list(fm.DATASET, selector).get("items") or []
+            objects = len(items)
+            used = sum(dataset_cached(item) or 0 for item in items)
+        return {
+            "path": f"kubernetes:{self.namespace}",
+            "objects": objects,
+            "used_bytes": used,
+            "size_limit": None,
+            "hits": None,
+            "misses": None,
+            "hit_ratio": None,
+            "note": "Fluid reports cached bytes per Dataset only: no hits, misses or limit",
+        }
+
+    def evict(self) -> dict[str, Any]:
+        return {
+            "evicted": None,
+            "freed_bytes": None,
+            "note": "Fluid evicts by its runtime's watermarks (tieredstore high/low); labrig "
+            "cannot evict on request",
+        }
+
+    def forget(self, dataset: str) -> None:
+        """Delete every version's DataLoads, Dataset, runtime and PVC (Fluid removes its own
+        PVC with the Dataset; a runtime's cache goes with the runtime)."""
+        selector = f"{fm.DATASET_LABEL}={fm.slug(dataset)}"
+        kinds = [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()] if self.mode == "fluid" else []
+        if self.mode == "pvc":
+            kinds.append(fm.PVC)
+        for kind in kinds:
+            for item in self.kube.list(kind, selector).get("items") or []:
+                meta = item["metadata"]
+                # Two catalog names may share a label value: delete only this one's objects.
+                if (meta.get("annotations") or {}).get("labrig.io/dataset-name") == dataset:
+                    self.kube.delete(kind, meta["name"], propagation="Background")
+
+
+def _cancelled(warm: ClusterWarmUp) -> LabrigError:
+    return Cancelled(f"the warm-up of {warm.dataset!r} was cancelled")
