@@ -152,13 +152,13 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
                 "the new content under the old version. Run refresh and warm again"
             )
 
-    def _build_mount(self, name: str, target: Path, *, replace: bool) -> None:
+    def _build_mount(self, name: str, target: Path, *, replace: bool) -> str:
         cache = self._cluster()
         if cache is None:
-            super()._build_mount(name, target, replace=replace)
-            return
+            return super()._build_mount(name, target, replace=replace)
         # Pods mount the version's claim at ``target``; nothing is built on this host.
         cache.check_ready(self.pinned(name))
+        return "read-only (the pod's volume is mounted readOnly)"
 
     def _cached_bytes(self, name: str) -> int:
         cache = self._cluster()
