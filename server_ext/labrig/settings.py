@@ -59,8 +59,10 @@ class LabrigSettings(Configurable):
         default_value="labrig.resources.backend.LocalKernelBackend",
         klass="labrig.resources.backend.KernelBackend",
         config=True,
-        help="""Where notebook kernels get their resources. Only the local backend exists so far
-        (labrig.resources.backend.LocalKernelBackend: processes on this host).""",
+        help="""Where notebook kernels run with their resources:
+        labrig.resources.backend.LocalKernelBackend (processes on this host, cgroups where it
+        allows) or labrig.k8s.kernel_backend.KubernetesKernelBackend (one pod per kernel, with
+        the notebook's requests and limits). The server starts kernels with its provisioner.""",
     )
     job_backend_class = BackendClass(
         default_value="labrig.jobs.local.LocalJobBackend",

@@ -50,7 +50,7 @@ def test_its_jobs_would_be_accepted_by_the_api_server() -> None:
         env={},
         store_url=f"{backend.storage_url}/jobs/0123456789ab",
         store_options=dict(backend.rank_storage_options),
-        placement=backend._placement("gpu-a100"),
+        placement=backend.placement("gpu-a100"),
         priority_class=backend._priority_class(10),
     )
     built = manifests.training_job(backend.settings(), job)
