@@ -121,3 +121,22 @@ async def test_interrupt_restart_and_shutdown(kernels: Kernels) -> None:
     assert not await manager.is_alive()
     if kernels.name == "kubernetes":
         await wait_until(lambda: not kernel_pods(kernels, kernel_id))
+
+
+async def test_the_backend_stops_a_kernel_it_did_not_start_itself(kernels: Kernels) -> None:
+    """``KernelBackend.stop``: what runs for a kernel ends, whoever holds its manager."""
+    kernels.service.save(NOTEBOOK, {"cpus": 1})
+    manager, client = await start(kernels)
+    try:
+        reply, _ = await run(client, "1")
+        assert reply["status"] == "ok"
+        await asyncio.to_thread(kernels.backend.stop, manager.kernel_id)
+        deadline = time.monotonic() + 30
+        while await manager.is_alive():
+            assert time.monotonic() < deadline, "the kernel outlived stop()"
+            await asyncio.sleep(0.2)
+        if kernels.name == "kubernetes":
+            await wait_until(lambda: not kernel_pods(kernels, manager.kernel_id))
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
