@@ -76,7 +76,7 @@ def resources(labrig_env: Path, tmp_path: Path) -> Iterator[ResourceService]:
 
 @pytest.fixture
 def emulated_cluster(tmp_path: Path) -> Iterator[tuple[ApiEmulator, FakeCluster]]:
-    emu = ApiEmulator(namespaces=("default", "ml"))
+    emu = ApiEmulator(namespaces=("default", "ml"), metrics=True)  # with metrics-server
     emu.start()
     cluster = FakeCluster(
         emu,

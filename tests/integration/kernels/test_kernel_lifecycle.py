@@ -69,6 +69,7 @@ async def test_kernel_runs_with_its_notebooks_request(kernels: Kernels) -> None:
         )
         assert reply["status"] == "ok", reply
         assert out.split() == [NOTEBOOK, "1", manager.kernel_id]
+        await expect_usage(kernels, manager.kernel_id)
         if kernels.name == "kubernetes":
             (pod,) = kernel_pods(kernels, manager.kernel_id)
             resources = pod["spec"]["containers"][0]["resources"]
@@ -82,6 +83,25 @@ async def test_kernel_runs_with_its_notebooks_request(kernels: Kernels) -> None:
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
+
+
+async def expect_usage(kernels: Kernels, kernel_id: str) -> None:
+    """The panel's usage sample shows the kernel's CPU and memory against its request: from its
+    process tree locally, from the metrics API (the pod's cgroup) on Kubernetes."""
+    deadline = time.monotonic() + 30
+    while True:
+        sample = await asyncio.to_thread(kernels.backend.usage, kernels.service, NOTEBOOK)
+        if sample["memory"]["used"] and sample["cpu"]["used"] is not None:
+            break
+        assert time.monotonic() < deadline, sample
+        await asyncio.sleep(0.3)
+    assert sample["running"] is True
+    assert sample["kernels"] == [f"kernel:{kernel_id}"]
+    assert sample["cpu"]["limit"] == 1
+    assert sample["memory"]["limit"] == 2 * 2**30
+    assert 2**20 < sample["memory"]["used"] < 2 * 2**30
+    assert sample["memory"]["percent"] == round(100 * sample["memory"]["used"] / 2**31, 1)
+    assert sample["waiting"] is None
 
 
 async def test_interrupt_restart_and_shutdown(kernels: Kernels) -> None:

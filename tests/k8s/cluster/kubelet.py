@@ -19,6 +19,7 @@ from typing import Any
 from .. import kube
 from ..store import Store
 from .controller import Controller, EventRecorder, Memo
+from .metrics import MetricsServer
 from .pod_env import ConfigError, PodEnvironment, expand, mount_pairs, rewrite_paths
 from .pod_runs import ContainerRun, KubeletSettings, PodRun, write_pod_status
 from .processes import pump_log, rss, signal_group, spawn
@@ -65,11 +66,13 @@ class Kubelet(Controller):
         self._dead: list[tuple[subprocess.Popen[bytes], float]] = []  # (proc, SIGKILL deadline)
         self._pull_started: dict[str, float] = {}
         self._pulling: set[str] = set()  # pod uids whose slow pull was announced
+        self.metrics = MetricsServer(store)
 
     def sync(self) -> None:
         """Start, watch and stop the pods' processes; SIGKILL what outlived its grace."""
         self._sync_pods()
         self.reap()
+        self.metrics.sync(self._runs.values())
 
     def _sync_pods(self) -> None:
         store = self.store
