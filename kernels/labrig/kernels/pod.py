@@ -61,6 +61,18 @@ with _without_global_kube_config():
     from gateway_provisioners.remote_provisioner import RemoteProvisionerBase
 
 
+def carries_password(url: str) -> bool:
+    """A URL carrying a password (pod specs are readable: KubernetesKernelBackend.env brings it
+    from a Secret instead)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password is not None
+    except ArgumentError:
+        return False
+
+
 @dataclass(frozen=True)
 class PodPlan:
     """What pre_launch decided for one start of the kernel."""
@@ -81,7 +93,11 @@ def plan_pod(
     path = notebook_path_of(service, env)
     request = service.request_for(path) if path else None
     cpus = request.cpus if request else None
-    pod_env = {name: os.environ[name] for name in PROPAGATED if name in os.environ}
+    pod_env = {
+        name: os.environ[name]
+        for name in PROPAGATED
+        if name in os.environ and not carries_password(os.environ[name])
+    }
     pod_env |= {
         "LABRIG_KERNEL_ID": kernel_id,
         "LABRIG_ROOT_DIR": str(service.root_dir),
@@ -166,12 +182,14 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
             plan_pod, self._service, backend, self.kernel_id, self._starts, env
         )
         self._plan = plan
-        env |= {
+        # The pod's environment is the plan's. gateway_provisioners only reads its KERNEL_*
+        # variables from this one (and logs all of it): the server's own (database URL,
+        # credentials) stays out of it.
+        kwargs["env"] = {
             "KERNEL_NAMESPACE": backend.namespace,
             "KERNEL_POD_NAME": plan.pod.pod_name,
             "KERNEL_USERNAME": self._service.user,
         }
-        kwargs["env"] = env
         result: dict[str, Any] = await super().pre_launch(**kwargs)
         self.kernel_namespace = backend.namespace
         self.launch_timeout = math.ceil(backend.start_timeout)

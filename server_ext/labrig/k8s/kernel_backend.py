@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Float, List, Unicode
+from traitlets import Dict, Float, List, Unicode
 
 from ..errors import InvalidInput, LabrigError, NotFound
 from ..resources.backend import KernelBackend, KernelWait
@@ -58,6 +58,14 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         config=True,
         help="""Seconds a kernel's pod may wait (for a node, its image, quota) before its start is
         given up, the pod deleted and the reason shown in the panel.""",
+    )
+    env = List(
+        Dict(),
+        config=True,
+        help="""Environment entries of kernel containers besides labrig's own, as Kubernetes
+        EnvVar objects, e.g. [{"name": "LABRIG_DATABASE_URL", "valueFrom": {"secretKeyRef":
+        {"name": "labrig-db", "key": "url"}}}]: a database URL with a password is not copied
+        into pod specs, so kernels that call labrig's Python API get it this way.""",
     )
     launcher = List(
         Unicode(),
@@ -113,6 +121,7 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
             annotations=dict(self.annotations),
             data_pvc=self.data_pvc,
             data_mount=self.data_dir,
+            extra_env=tuple(self.env),
         )
 
     # --- what the provisioner does through the cluster (blocking: call off the event loop) ---

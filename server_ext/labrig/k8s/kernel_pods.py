@@ -43,6 +43,8 @@ class KernelPodSettings:
     annotations: dict[str, str] = field(default_factory=dict)
     data_pvc: str = ""
     data_mount: str = ""
+    #: More env entries of the kernel container (EnvVar objects: secrets by valueFrom).
+    extra_env: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(kernel.command),
-        "env": [{"name": k, "value": v} for k, v in sorted(kernel.env.items())],
+        "env": [{"name": k, "value": v} for k, v in sorted(kernel.env.items())]
+        + [dict(entry) for entry in settings.extra_env],
         "volumeMounts": [*scratch_mounts, *kernel.volumes.mounts],
     }
     resources = kernel_resources(settings, kernel)

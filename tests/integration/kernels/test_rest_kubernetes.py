@@ -82,3 +82,37 @@ async def test_the_panel_sees_why_the_kernels_pod_waits(
         "gave up after 4 s waiting for its pod (waiting for a node"
         in (usage["last_stop"]["message"])
     )
+
+
+async def test_applying_a_request_restarts_the_kernel_in_a_new_pod(
+    api: Any,
+    jp_fetch: Any,
+    jp_root_dir: Path,
+    jp_serverapp: Any,
+    emulated_cluster: tuple[ApiEmulator, FakeCluster],
+) -> None:
+    emu, _ = emulated_cluster
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / NB).write_text("{}")
+    session = {"path": NB, "name": "train.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(session))
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    try:
+        (first,) = emu.store.select("pods", "ml")
+        status, body = await api(f"resources/{NB}", method="PUT", body={"cpus": 2, "memory": "1Gi"})
+        assert status == 200, body
+        assert body["restarted_kernels"] == [kernel_id]
+        (second,) = [p for p in emu.store.select("pods", "ml") if p["status"]["phase"] == "Running"]
+        assert second["metadata"]["name"] != first["metadata"]["name"]
+        assert second["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+        # The notebook keeps working: its kernel answers in the new pod.
+        client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive("import os; os.environ['LABRIG_CPUS']")
+            assert reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+    finally:
+        await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)

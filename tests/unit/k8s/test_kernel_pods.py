@@ -30,6 +30,12 @@ FULL = KernelPodSettings(
     annotations={"owner": "ml-platform"},
     data_pvc="labrig-data",
     data_mount="/srv/labrig",
+    extra_env=(
+        {
+            "name": "LABRIG_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "labrig-db", "key": "url"}},
+        },
+    ),
 )
 COMMAND = (
     "python",
@@ -131,3 +137,19 @@ def test_pods_are_found_by_kernel_and_notebook_labels() -> None:
     assert labels["labrig.io/notebook-hash"] == kernel_pods.notebook_hash("notebooks/train.ipynb")
     assert pod["metadata"]["annotations"]["labrig.io/notebook"] == "notebooks/train.ipynb"
     assert kernel_pods.pod_name("0b5e", 2) != kernel_pods.pod_name("0b5e", 1)
+
+
+@pytest.mark.parametrize(
+    ("url", "copied"),
+    [
+        ("sqlite:////srv/labrig/labrig.db", True),
+        ("postgresql+psycopg://labrig@db.ml.svc/labrig", True),
+        ("postgresql+psycopg://labrig:s3cret@db.ml.svc/labrig", False),
+    ],
+)
+def test_a_database_url_with_a_password_is_not_copied_into_the_pod_spec(
+    url: str, copied: bool
+) -> None:
+    from labrig.kernels.pod import carries_password
+
+    assert carries_password(url) is not copied
