@@ -89,6 +89,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
             task.cancel()
         self.services.jobs.backend.stop()
         set_current_resources(None)
+        self.services.kernel_backend.close()
         set_current_kernel_backend(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory

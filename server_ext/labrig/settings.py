@@ -82,8 +82,9 @@ class LabrigSettings(Configurable):
     manage_kernels = Bool(
         True,
         config=True,
-        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
-        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
+        help="""Start kernels whose kernelspec names no provisioner of its own with the kernel
+        backend's (labrig-local-provisioner, or labrig-kubernetes-provisioner for
+        KubernetesKernelBackend), so their notebook's resources apply. Kernelspecs that name
         a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
     )
     model_store_url = Unicode(

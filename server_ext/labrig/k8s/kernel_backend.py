@@ -157,6 +157,15 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         for pod in self._pods(f"{kernel_pods.KERNEL_LABEL}={kernel_id}"):
             self.delete_pod(pod["metadata"]["name"])
 
+    def close(self) -> None:
+        """Stop gateway_provisioners' listener for kernels' connection info, if one started."""
+        import sys
+
+        module = sys.modules.get("gateway_provisioners.response_manager")
+        if module is not None and module.ResponseManager.initialized():
+            module.ResponseManager.instance().stop_response_manager()
+            module.ResponseManager.clear_instance()
+
     # --- why a kernel waits ------------------------------------------------------------------
 
     def report_wait(self, notebook_path: str | None, wait: KernelWait | None) -> None:

@@ -66,6 +66,9 @@ class KernelBackend(Backend):
     def stop(self, kernel_id: str) -> None:
         """Stop what runs for the kernel (its process, its pod), whoever started it; idempotent."""
 
+    def close(self) -> None:
+        """Release what the backend holds for the server (called when the server stops)."""
+
 
 def describe_cgroups(support: enforce.HostSupport) -> str:
     """``v1 (labrig creates cpuset, cpu, memory groups)``, ``v2 (not used)``, ``none``."""

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import NOTEBOOK, Kernels
 from jupyter_client.manager import AsyncKernelManager, start_new_async_kernel
+from kernels_kit import NOTEBOOK, Kernels
 
 pytestmark = pytest.mark.slow
 

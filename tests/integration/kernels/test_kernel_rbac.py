@@ -11,8 +11,8 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-from conftest import NOTEBOOK, Kernels
 from jupyter_client.manager import start_new_async_kernel
+from kernels_kit import NOTEBOOK, Kernels
 
 from labrig.k8s.kernel_backend import KubernetesKernelBackend
 

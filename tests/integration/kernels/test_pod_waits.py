@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IMAGE, NOTEBOOK, _kernelspec, _stop_response_manager, kubernetes_backend
 from jupyter_client.manager import AsyncKernelManager, start_new_async_kernel
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from k8s.cluster import FakeCluster
 from k8s.emulator import ApiEmulator, api_client_for
+from kernels_kit import IMAGE, NOTEBOOK, kernelspec, kubernetes_backend, stop_response_manager
 from kubernetes import client as k8s_client
 
 from labrig.app import register_provisioners
@@ -39,7 +39,7 @@ def pods(
     """Makes the Kubernetes kernel backend current with the given settings."""
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
     register_provisioners(KernelProvisionerFactory.instance())
-    _kernelspec(tmp_path, "labrig-kubernetes-provisioner")
+    kernelspec(tmp_path, "labrig-kubernetes-provisioner")
     emu, _ = emulated_cluster
 
     def make(**settings: Any) -> KubernetesKernelBackend:
@@ -49,7 +49,7 @@ def pods(
 
     yield make
     kernel_backends.set_current(None)
-    _stop_response_manager()
+    stop_response_manager()
 
 
 def notebook_pods(emu: ApiEmulator) -> list[dict[str, Any]]:

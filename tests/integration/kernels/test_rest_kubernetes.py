@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IMAGE, _stop_response_manager
 from k8s.cluster import FakeCluster
 from k8s.emulator import ApiEmulator
+from kernels_kit import IMAGE, stop_response_manager
 
 from labrig.k8s.kernel_backend import KubernetesKernelBackend
 
@@ -42,7 +42,7 @@ def jp_server_config(
             "discover_gpus": False,
         },
     }
-    _stop_response_manager()
+    stop_response_manager()
 
 
 async def test_the_panel_sees_why_the_kernels_pod_waits(
