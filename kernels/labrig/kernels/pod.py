@@ -178,9 +178,16 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         env: dict[str, str] = dict(kwargs.get("env") or os.environ)
         self._starts += 1
         self._stop_recorded = False
-        plan = await asyncio.to_thread(
-            plan_pod, self._service, backend, self.kernel_id, self._starts, env
-        )
+        try:
+            plan = await asyncio.to_thread(
+                plan_pod, self._service, backend, self.kernel_id, self._starts, env
+            )
+        except LabrigError as err:
+            # Nothing was created; the notebook's last stop says why (the panel shows it).
+            path = notebook_path_of(self._service, env)
+            holder = f"kernel:{self.kernel_id}"
+            await asyncio.to_thread(self._service.record_event, path, holder, "stopped", str(err))
+            raise
         self._plan = plan
         # The pod's environment is the plan's. gateway_provisioners only reads its KERNEL_*
         # variables from this one (and logs all of it): the server's own (database URL,

@@ -20,6 +20,7 @@ from kernels_kit import IMAGE, NOTEBOOK, kernelspec, kubernetes_backend, stop_re
 from kubernetes import client as k8s_client
 
 from labrig.app import register_provisioners
+from labrig.errors import LabrigError
 from labrig.k8s.kernel_backend import KubernetesKernelBackend
 from labrig.resources import backend as kernel_backends
 from labrig.resources.service import ResourceService
@@ -197,3 +198,42 @@ async def test_a_pod_ended_mid_session_is_the_notebooks_last_stop(
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
     assert notebook_pods(emu) == []
+
+
+async def test_dataset_mounts_reach_the_pod_through_the_data_pvc_or_are_refused_by_name(
+    pods: Callable[..., KubernetesKernelBackend],
+    resources: ResourceService,
+    emulated_cluster: Cluster,
+    labrig_env: Path,
+) -> None:
+    emu, _ = emulated_cluster
+    moons = labrig_env / "mounts" / "moons"
+    moons.mkdir(parents=True)
+    (moons / "train.csv").write_text("x,y\n")
+    resources.kernel_env_hooks.append(lambda path: {"LABRIG_DATASET_MOONS": str(moons)})
+    pods()  # no data_pvc: no volume source for the mount
+    with pytest.raises(LabrigError, match="have no volume source in pods"):
+        await start()
+    assert resources.last_stop(NOTEBOOK)["message"] == (
+        f"kernel not started: its dataset mounts {moons} have no volume source in pods; set "
+        "KubernetesKernelBackend.data_pvc to the PVC holding labrig's data directory"
+    )
+    assert notebook_pods(emu) == []
+
+    pods(data_pvc="labrig-data")
+    manager, client = await start()
+    try:
+        reply = await client.execute_interactive(
+            "import os; print(open(os.environ['LABRIG_DATASET_MOONS'] + '/train.csv').read())",
+            timeout=60,
+        )
+        assert reply["content"]["status"] == "ok"
+        (pod,) = notebook_pods(emu)
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"] == {
+            "claimName": "labrig-data",
+            "readOnly": True,
+        }
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
