@@ -42,8 +42,10 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("labrig.dataset_mounts.cache", "DatasetCache", "DatasetCache"),
     ("labrig.dataset_mounts.cache", "LocalDatasetCache", "LocalDatasetCache"),
     ("labrig.jobs.local", "LocalJobBackend", "LocalJobBackend"),
+    ("labrig.k8s.pod_settings", "KubernetesPodSettings", "KubernetesPodSettings"),
     ("labrig.k8s.settings", "KubernetesJobSettings", "KubernetesJobBackend"),
     ("labrig.k8s.fluid", "FluidDatasetCache", "FluidDatasetCache"),
+    ("labrig.k8s.kernel_backend", "KubernetesKernelBackend", "KubernetesKernelBackend"),
 ]
 
 #: Modules of the Python API reference, in the order they are shown.

@@ -1,6 +1,7 @@
-"""labrig on Kubernetes: jobs as Kubeflow PyTorchJobs queued by Kueue, state in PostgreSQL, models
-and job reports on S3. The Jupyter server runs in a pod of namespace ``ml`` with the service
-account of ``rbac.yaml``; ``kueue.yaml`` creates the queue. Adapt the names marked below.
+"""labrig on Kubernetes: notebook kernels in pods, jobs as Kubeflow PyTorchJobs queued by Kueue,
+state in PostgreSQL, models and job reports on S3. The Jupyter server runs in a pod of namespace
+``ml`` with the service account of ``rbac.yaml``; ``kueue.yaml`` creates the queue. Adapt the
+names marked below.
 """
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
@@ -51,3 +52,21 @@ c.FluidDatasetCache.cache_quota = "200Gi"
 c.FluidDatasetCache.credentials_secrets = {"*": "labrig-datasets-s3"}
 c.FluidDatasetCache.credentials_keys = {"key": "access-key", "secret": "secret-key"}
 c.FluidDatasetCache.ready_timeout = 600.0
+# Kernels: each notebook's kernel in a pod with the notebook's requests and limits (CPU, memory,
+# GPUs, ephemeral storage for its scratch disk). Settings both backends share (namespace,
+# service account, pull secrets, placement per profile, labels, the data PVC) may go under
+# c.KubernetesPodSettings instead of each backend's section.
+c.LabrigApp.kernel_backend = "labrig.k8s.kernel_backend.KubernetesKernelBackend"
+c.KubernetesKernelBackend.namespace = "ml"
+c.KubernetesKernelBackend.image = "registry.example.com/ml/labrig-kernel:0.1"  # Dockerfile
+c.KubernetesKernelBackend.image_pull_secrets = ["registry-credentials"]
+c.KubernetesKernelBackend.service_account = "labrig-kernel"
+c.KubernetesKernelBackend.gpu_resource = "nvidia.com/gpu"
+c.KubernetesKernelBackend.profiles = c.KubernetesJobBackend.profiles
+# Datasets mounted for a notebook appear at the same paths in its kernel's pod from this PVC
+# (labrig's data directory); without it a kernel that mounts datasets is refused, saying so.
+c.KubernetesKernelBackend.data_pvc = "labrig-data"  # adapt
+# A pod still waiting (no node fits, image pull, quota) after this is given up and deleted.
+c.KubernetesKernelBackend.start_timeout = 300.0
+# The kernel pods send their connection info to the server here (gateway_provisioners'
+# response address; the server pod's IP by default): GP_RESPONSE_IP / GP_RESPONSE_PORT (8877).

@@ -47,6 +47,26 @@ export namespace CommandIDs {
 }
 
 /**
+ * Start the kernel of the open notebook at `path` again: a restart when it has one, else a new
+ * kernel of its preferred kind (after a start that was given up).
+ */
+async function restartNotebookKernel(
+  notebooks: INotebookTracker | null,
+  path: string
+): Promise<void> {
+  const panel = notebooks?.find(widget => widget.context.path === path);
+  if (!panel) {
+    throw new Error(`${path} is not open`);
+  }
+  const session = panel.sessionContext;
+  if (session.session?.kernel) {
+    await session.restartKernel();
+  } else {
+    await session.changeKernel({ name: session.kernelPreference.name });
+  }
+}
+
+/**
  * The palette category of labrig's commands.
  */
 export const PALETTE_CATEGORY = 'labrig';
@@ -118,6 +138,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     new TransitionNotifier(model, links);
     const panel = new LabrigPanel(model, {
       onOpenJob: id => jobsUI.openJob(id),
+      onRestartKernel: path => restartNotebookKernel(notebooks, path),
       links
     });
     shell.add(panel, 'left', { rank: 200 });

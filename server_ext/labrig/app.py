@@ -12,13 +12,17 @@ from ._version import __version__
 from .handlers import routes
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
+from .resources.backend import set_current as set_current_kernel_backend
 from .resources.restarts import KernelRestarts
 from .resources.runtime import set_current as set_current_resources
 from .services import Services, build_services
 from .settings import CONFIG_FILE_ENV, LabrigSettings
 
-#: labrig's kernel provisioner, as registered in ``jupyter_client.kernel_provisioners``.
-PROVISIONER_NAME = "labrig-local-provisioner"
+#: labrig's kernel provisioners, as registered in ``jupyter_client.kernel_provisioners``.
+PROVISIONERS = {
+    "labrig-local-provisioner": "labrig.kernels.provisioner:LabrigLocalProvisioner",
+    "labrig-kubernetes-provisioner": "labrig.kernels.pod:LabrigKubernetesProvisioner",
+}
 
 
 class LabrigApp(LabrigSettings, ExtensionApp):
@@ -58,6 +62,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
                 self.log,
             )
             self.settings["labrig_kernel_restarts"] = self.kernel_restarts
+        set_current_kernel_backend(self.services.kernel_backend)
         if self.manage_kernels:
             self._default_to_labrig_provisioner()
         self.log.info("labrig %s: state in %s", __version__, self.services.db.dialect)
@@ -66,15 +71,17 @@ class LabrigApp(LabrigSettings, ExtensionApp):
         self.handlers.extend(routes())
 
     def _default_to_labrig_provisioner(self) -> None:
-        """Make labrig's provisioner the default one, unless an admin chose another."""
+        """Make the kernel backend's provisioner the default one, unless an admin chose
+        another."""
         from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
+        factory = KernelProvisionerFactory.instance()
+        register_provisioners(factory)
         configured = "default_provisioner_name" in self.config.get("KernelProvisionerFactory", {})
         if configured or os.environ.get(KernelProvisionerFactory.default_provisioner_name_env):
             return
-        factory = KernelProvisionerFactory.instance()
         self._previous_default_provisioner = factory.default_provisioner_name
-        factory.default_provisioner_name = PROVISIONER_NAME
+        factory.default_provisioner_name = self.services.kernel_backend.provisioner_name
 
     _previous_default_provisioner: str | None = None
 
@@ -95,12 +102,25 @@ class LabrigApp(LabrigSettings, ExtensionApp):
             task.cancel()
         self.services.jobs.backend.stop()
         set_current_resources(None)
+        self.services.kernel_backend.close()
+        set_current_kernel_backend(None)
         if self._previous_default_provisioner is not None:
             from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
             factory = KernelProvisionerFactory.instance()
             factory.default_provisioner_name = self._previous_default_provisioner
         self.services.close()
+
+
+def register_provisioners(factory: Any) -> None:
+    """Make labrig's provisioners known to ``factory`` even where the installed metadata
+    predates one of them (an editable install made before it was added)."""
+    from importlib.metadata import EntryPoint
+
+    for name, value in PROVISIONERS.items():
+        if name not in factory.provisioners:
+            group = "jupyter_client.kernel_provisioners"
+            factory.provisioners[name] = EntryPoint(name=name, value=value, group=group)
 
 
 main = launch_new_instance = LabrigApp.launch_instance

@@ -59,8 +59,10 @@ class LabrigSettings(Configurable):
         default_value="labrig.resources.backend.LocalKernelBackend",
         klass="labrig.resources.backend.KernelBackend",
         config=True,
-        help="""Where notebook kernels get their resources. Only the local backend exists so far
-        (labrig.resources.backend.LocalKernelBackend: processes on this host).""",
+        help="""Where notebook kernels run with their resources:
+        labrig.resources.backend.LocalKernelBackend (processes on this host, cgroups where it
+        allows) or labrig.k8s.kernel_backend.KubernetesKernelBackend (one pod per kernel, with
+        the notebook's requests and limits). The server starts kernels with its provisioner.""",
     )
     job_backend_class = BackendClass(
         default_value="labrig.jobs.local.LocalJobBackend",
@@ -81,8 +83,9 @@ class LabrigSettings(Configurable):
     manage_kernels = Bool(
         True,
         config=True,
-        help="""Start kernels whose kernelspec names no provisioner of its own with labrig's
-        (labrig-local-provisioner), so their notebook's resources apply. Kernelspecs that name
+        help="""Start kernels whose kernelspec names no provisioner of its own with the kernel
+        backend's (labrig-local-provisioner, or labrig-kubernetes-provisioner for
+        KubernetesKernelBackend), so their notebook's resources apply. Kernelspecs that name
         a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
     )
     model_store_url = Unicode(

@@ -48,6 +48,22 @@ def test_unschedulable_gpu_pod(cluster: FakeCluster, core: client.CoreV1Api, res
     assert pod_log(core, "gpu") == ""
 
 
+def test_slow_pull_keeps_the_container_creating_then_runs(
+    cluster: FakeCluster, core: client.CoreV1Api
+) -> None:
+    cluster.slow_pulls["registry.example/big:1"] = 1.0
+    pod = m.pod("slow", ["true"])
+    pod["spec"]["containers"][0]["image"] = "registry.example/big:1"
+    began = time.monotonic()
+    core.create_namespaced_pod("ml", pod)
+    wait_for(lambda: [e for e in events_for(core, "slow") if e.reason == "Pulling"])
+    status = core.read_namespaced_pod("slow", "ml").status
+    assert status.phase == "Pending"
+    assert status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+    wait_for(lambda: core.read_namespaced_pod("slow", "ml").status.phase == "Succeeded")
+    assert time.monotonic() - began >= 1.0
+
+
 def test_unpullable_image(cluster: FakeCluster, core: client.CoreV1Api) -> None:
     cluster.unpullable_images.add("registry.example/missing:1")
     pod = m.pod("nopull", ["true"])

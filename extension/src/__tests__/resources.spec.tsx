@@ -84,6 +84,7 @@ function usage(overrides: Partial<IResourceUsage> = {}): IResourceUsage {
       ...ENFORCEMENT.disk
     },
     last_stop: null,
+    waiting: null,
     ...overrides
   };
 }
@@ -220,6 +221,93 @@ describe('ResourcesView', () => {
     await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
     expect(query('[data-testid="labrig-resources-stop"]').textContent).toBe(
       'kernel stopped: memory limit 2 GiB reached'
+    );
+  });
+
+  it("says why the kernel's pod waits, as a live status under the kernel status", async () => {
+    current = usage({
+      running: false,
+      kernels: [],
+      waiting: {
+        kernel_id: 'k2',
+        reason: 'waiting for a node: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu',
+        waiting_for: 12.4,
+        gives_up_in: 287.6
+      }
+    });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    const line = query('[data-testid="labrig-kernel-waiting"]');
+    expect(line.getAttribute('role')).toBe('status');
+    expect(line.textContent).toBe(
+      'Kernel waiting: waiting for a node: 0/3 nodes are available: 3 Insufficient ' +
+        'nvidia.com/gpu (for 12 s, gives up in 4 min 48 s)'
+    );
+    expect(query('[data-testid="labrig-resources-now"]').textContent).toContain(
+      ' · kernel starting'
+    );
+    current = usage();
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    expect(query('[data-testid="labrig-kernel-waiting"]')).toBeNull();
+  });
+
+  it('offers a restart after a stop, while no kernel runs or waits', async () => {
+    const restart = jest.fn(async (_path: string) => undefined);
+    await React.act(async () => {
+      root.render(
+        <ResourcesView
+          notebookPath={NB}
+          confirm={confirm}
+          interval={20}
+          onRestartKernel={restart}
+        />
+      );
+    });
+    current = usage({
+      running: false,
+      kernels: [],
+      last_stop: {
+        holder: 'kernel:k1',
+        message: 'kernel stopped: its pod was evicted (The node was low on resource: memory.)',
+        at: '2026-11-30T00:00:00+00:00'
+      }
+    });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    const stop = query('[data-testid="labrig-resources-stop"]');
+    expect(stop.textContent).toContain('its pod was evicted');
+    const button = stop.querySelector('button') as HTMLButtonElement;
+    expect(button.textContent).toBe('Restart kernel');
+    await React.act(async () => button.click());
+    expect(restart).toHaveBeenCalledWith(NB);
+    // Once a kernel runs again, there is nothing to restart.
+    current = usage({ last_stop: current.last_stop });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    expect(query('[data-testid="labrig-resources-stop"] button')).toBeNull();
+  });
+
+  it('says when the restart failed', async () => {
+    const restart = jest.fn(async (_path: string) => {
+      throw new Error('train.ipynb is not open');
+    });
+    await React.act(async () => {
+      root.render(
+        <ResourcesView
+          notebookPath={NB}
+          confirm={confirm}
+          interval={20}
+          onRestartKernel={restart}
+        />
+      );
+    });
+    current = usage({
+      running: false,
+      last_stop: { holder: 'kernel:k1', message: 'kernel not started', at: '2026-11-30T00:00:00' }
+    });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    await React.act(async () =>
+      (query('[data-testid="labrig-resources-stop"] button') as HTMLButtonElement).click()
+    );
+    expect(query('[data-testid="labrig-resources-stop"] [role="alert"]').textContent).toBe(
+      'The kernel did not restart: train.ipynb is not open'
     );
   });
 

@@ -27,6 +27,8 @@ export const PANEL_ID = 'labrig-panel';
  */
 export interface IPanelLinks {
   onOpenJob?: (id: string) => void;
+  /** Starts a notebook's kernel again (the Resources section offers it after a stop). */
+  onRestartKernel?: (notebookPath: string) => Promise<void>;
   links?: ILabrigLinks;
 }
 
@@ -98,7 +100,9 @@ export function LabrigPanelView(props: { model: LabrigModel } & IPanelLinks): JS
             title="Resources"
             empty="No resource requests yet — request CPU, memory or GPUs for a notebook's kernel"
           >
-            {focused && <ResourcesView notebookPath={focused} />}
+            {focused && (
+              <ResourcesView notebookPath={focused} onRestartKernel={props.onRestartKernel} />
+            )}
             {/* A new state object per refresh of the section: the holders are read again with it. */}
             <GpuHolders refreshKey={model.section('resources')} />
           </Section>

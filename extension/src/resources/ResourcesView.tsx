@@ -15,6 +15,7 @@ import {
   showResources
 } from './api';
 import { confirmDialog } from './confirm';
+import { KernelStop, KernelWaiting } from './KernelState';
 
 /** How often live usage is sampled while the section is shown. */
 export const USAGE_INTERVAL_MS = 3000;
@@ -27,6 +28,8 @@ export interface IResourcesViewProps {
   confirm?: ConfirmFn;
   /** Usage sampling interval in ms. */
   interval?: number;
+  /** Starts the notebook's kernel again (offered after a stop); none: no Restart button. */
+  onRestartKernel?: (notebookPath: string) => Promise<void>;
 }
 
 const CUSTOM_FIELDS = ['cpus', 'memory', 'gpus', 'gpu_type', 'disk'] as const;
@@ -202,16 +205,25 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
         </span>
       </div>
       {lastStop && (
-        <div className="labrig-Warning" role="status" data-testid="labrig-resources-stop">
-          {lastStop.message}
-        </div>
+        <KernelStop
+          stop={lastStop}
+          onRestart={
+            props.onRestartKernel && !usage?.running && !usage?.waiting
+              ? async () => {
+                  await props.onRestartKernel?.(notebookPath);
+                  setUsageTick(tick => tick + 1);
+                }
+              : undefined
+          }
+        />
       )}
       {shown && (
         <div className="labrig-Resources-now" data-testid="labrig-resources-now">
           <div className="labrig-Item-secondary">
             {request ? describe(request) : 'Server defaults (no request saved)'}
-            {usage && (usage.running ? ' · kernel running' : ' · no kernel running')}
+            {usage && ` · ${kernelStatus(usage)}`}
           </div>
+          {usage?.waiting && <KernelWaiting waiting={usage.waiting} />}
           {allocation?.gpus.map(gpu => (
             <div key={gpu.uuid} className="labrig-Item-secondary" title={gpu.uuid}>
               GPU {gpu.model ?? ''} {gpu.uuid}
@@ -293,6 +305,13 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
       </form>
     </div>
   );
+}
+
+function kernelStatus(usage: IResourceUsage): string {
+  if (usage.running) {
+    return 'kernel running';
+  }
+  return usage.waiting ? 'kernel starting' : 'no kernel running';
 }
 
 function placeholder(profile: IResourceProfile, field: CustomField): string {

@@ -76,6 +76,16 @@ export interface IGpuUsage {
   memory_used: number | null;
 }
 
+/** Why the notebook's kernel is not running yet (its pod waits for a node, an image, quota). */
+export interface IKernelWait {
+  kernel_id: string;
+  reason: string;
+  /** Seconds it has waited. */
+  waiting_for: number;
+  /** Seconds until its start is given up; null: no limit. */
+  gives_up_in: number | null;
+}
+
 /** `ResourceUsage`: one live sample. */
 export interface IResourceUsage {
   notebook_path: string;
@@ -88,6 +98,7 @@ export interface IResourceUsage {
   gpu: IEnforcement & { requested: number };
   disk: IUsageDimension & { over_quota: boolean; warning: string | null };
   last_stop: IStopEvent | null;
+  waiting: IKernelWait | null;
 }
 
 export interface IResourceProfile {

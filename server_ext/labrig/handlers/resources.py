@@ -8,7 +8,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..resources.restarts import KernelRestarts
-from ..resources.usage import usage
 from .base import LabrigHandler
 
 
@@ -58,7 +57,8 @@ class ResourceUsageHandler(LabrigHandler):
     @web.authenticated
     @authorized
     async def get(self, notebook_path: str) -> None:
-        self.write_json(await self.call(usage, self.services.resources, notebook_path))
+        backend = self.services.kernel_backend
+        self.write_json(await self.call(backend.usage, self.services.resources, notebook_path))
 
 
 class ResourceProfilesHandler(LabrigHandler):

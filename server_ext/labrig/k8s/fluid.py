@@ -30,7 +30,7 @@ from .fluid_status import (
     not_bound_reason,
     runtime_not_ready_reason,
 )
-from .settings import IN_CLUSTER_NAMESPACE
+from .pod_settings import IN_CLUSTER_NAMESPACE
 
 
 class FluidTimeout(LabrigError):

@@ -4,10 +4,9 @@ made at submission."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, Enum, Float, Int, List, Unicode, default
+from traitlets import Dict, Enum, Float, Int, List, Unicode
 
 from ..errors import InvalidInput
 from ..jobs.backend import JobBackend, LaunchRequest
@@ -15,50 +14,20 @@ from ..jobs.capacity import HostTotals
 from . import manifests
 from .client import PYTORCHJOB, TRAINJOB, Kind
 from .datasets import cluster_cache, job_dataset_mounts
+from .pod_settings import KubernetesPodSettings
 
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
-
-class KubernetesJobSettings(JobBackend):
+class KubernetesJobSettings(JobBackend, KubernetesPodSettings):
     """The settings of the Kubernetes job backend (configured as ``KubernetesJobBackend``)."""
 
     kind = "kubernetes"
     admits_in_cluster = True
 
-    namespace = Unicode(
-        config=True,
-        help="""Namespace of labrig's jobs. Default: the server pod's own namespace when it runs
-        in a cluster, else 'default'.""",
-    )
-    kubeconfig = Unicode(
-        "",
-        config=True,
-        help="""Path of a kubeconfig file. Empty: the pod's service account when the server runs
-        in a cluster, else $KUBECONFIG or ~/.kube/config.""",
-    )
-    context = Unicode("", config=True, help="The kubeconfig context to use (empty: its current).")
     image = Unicode(
         "",
         config=True,
         help="""Container image of job ranks: Python with labrig, papermill, torch and the kernels
         the notebooks use (examples/kubernetes/Dockerfile builds one). Required.""",
-    )
-    image_pull_policy = Enum(
-        ["IfNotPresent", "Always", "Never"],
-        "IfNotPresent",
-        config=True,
-        help="imagePullPolicy of the rank containers.",
-    )
-    image_pull_secrets = List(
-        Unicode(), config=True, help="Names of Secrets used to pull the rank image."
-    )
-    service_account = Unicode(
-        "", config=True, help="Service account of the rank pods (empty: the namespace default)."
-    )
-    gpu_resource = Unicode(
-        "nvidia.com/gpu",
-        config=True,
-        help="Extended resource name GPUs are requested under (nvidia.com/gpu, amd.com/gpu, ...).",
     )
     job_api = Enum(
         ["pytorchjob", "trainjob"],
@@ -87,11 +56,6 @@ class KubernetesJobSettings(JobBackend):
         config=True,
         help="""labrig priority -> Kueue WorkloadPriorityClass, e.g. {"0": "low", "10": "high"}: a
         job gets the class of the highest priority at or below its own (else priority_class).""",
-    )
-    profiles = Dict(
-        config=True,
-        help="""Pod placement per resource profile slug: {"gpu-a100": {"node_selector": {...},
-        "tolerations": [...], "affinity": {...}}}; the key "*" applies to every other profile.""",
     )
     storage_url = Unicode(
         "",
@@ -122,15 +86,6 @@ class KubernetesJobSettings(JobBackend):
         help="PVC mounted in the rank pods at storage_mount, when storage_url is a file:// path.",
     )
     storage_mount = Unicode("/labrig/storage", config=True, help="Where ranks mount storage_pvc.")
-    data_pvc = Unicode(
-        "",
-        config=True,
-        help="""PVC holding labrig's data directory (the dataset cache and mount trees), mounted
-        read-only in rank pods at the same path as on the server, so a job's datasets are at the
-        same paths as locally. Jobs that ask for datasets are refused without it.""",
-    )
-    labels = Dict(config=True, help="Labels added to everything labrig creates.")
-    annotations = Dict(config=True, help="Annotations added to everything labrig creates.")
     kernel_names = List(
         Unicode(),
         ["python3"],
@@ -154,13 +109,6 @@ class KubernetesJobSettings(JobBackend):
         config=True,
         help="Snapshots up to this size travel in the job's ConfigMap, larger ones by storage.",
     )
-
-    @default("namespace")
-    def _default_namespace(self) -> str:
-        try:
-            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
-        except OSError:
-            return "default"
 
     def _folder_url(self, job_id: str) -> str:
         return f"{self.storage_url.rstrip('/')}/jobs/{job_id}"
@@ -241,14 +189,6 @@ class KubernetesJobSettings(JobBackend):
                 chosen, best = str(name), int(threshold)
         return chosen
 
-    def _placement(self, profile: str | None) -> manifests.Placement:
-        entry = self.profiles.get(profile or "") or self.profiles.get("*") or {}
-        return manifests.Placement(
-            node_selector=dict(entry.get("node_selector") or {}),
-            tolerations=list(entry.get("tolerations") or []),
-            affinity=dict(entry.get("affinity") or {}),
-        )
-
     def rank_job(self, request: LaunchRequest) -> manifests.RankJob:
         spec = request.spec
         return manifests.RankJob(
@@ -265,7 +205,7 @@ class KubernetesJobSettings(JobBackend):
             env=dict(request.env),
             store_url=self._folder_url(request.job_id),
             store_options=dict(self.rank_storage_options),
-            placement=self._placement(spec.get("profile")),
+            placement=self.placement(spec.get("profile")),
             priority_class=self._priority_class(int(spec.get("priority") or 0)),
             datasets=job_dataset_mounts(request, self.parent),
         )

@@ -1,6 +1,6 @@
-"""examples/kubernetes/rbac.yaml is exactly what labrig needs: with only those permissions a job
-is queued, run, followed, logged, retried, cancelled and deleted on each training API, and every
-rule in the Role is used."""
+"""examples/kubernetes/rbac.yaml is exactly what labrig's job backend needs: with only its
+job roles' permissions a job is queued, run, followed, logged, retried, cancelled and deleted on
+each training API, and every rule in them is used."""
 
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ RESOURCES = {
 }
 
 
+#: The example's roles that the job backend uses (labrig-kernels is the kernel backend's).
 JOB_ROLES = ("labrig-jobs", "labrig-node-reader")
 
 
 def granted(roles: tuple[str, ...] = JOB_ROLES) -> set[tuple[str, str, str]]:
     """(verb, resource, group) of every rule the example's ``roles`` (Role or ClusterRole)
-    grant; the jobs' by default (the datasets' Role has its own test)."""
+    grant; the jobs' by default (the datasets' and kernels' Roles have their own tests)."""
     rules = [
         rule
         for doc in yaml.safe_load_all((EXAMPLES / "rbac.yaml").read_text())

@@ -67,6 +67,7 @@ class FakeCluster:
         self.max_grace_seconds = max_grace_seconds
         self.pull_backoff_seconds = pull_backoff_seconds
         self.unpullable_images: set[str] = set()
+        self.slow_pulls: dict[str, float] = {}  # image -> seconds its pull takes
         self.priority_classes: dict[str, int] = {}
         self.pvc_paths: dict[str, Path] = {}
         # Fluid: runtimes that never become ready, StorageClasses whose claims bind, files a

@@ -1,8 +1,8 @@
 """The kubelet: pulls (``unpullable_images`` fail with ErrImagePull then
-ImagePullBackOff), then RUNS each container's command as a local process with the pod's
-env, serving its output as the pod log; OOMKilled over ``limits.memory``; eviction;
-deleted pods' processes are killed. ``KUBELET`` says how a pod is made to work on
-loopback."""
+ImagePullBackOff; ``slow_pulls[image]`` take that many seconds), then RUNS each container's
+command as a local process with the pod's env, serving its output as the pod log;
+OOMKilled over ``limits.memory``; eviction; deleted pods' processes are killed. ``KUBELET``
+says how a pod is made to work on loopback."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 from .. import kube
 from ..store import Store
 from .controller import Controller, EventRecorder, Memo
+from .metrics import MetricsServer
 from .pod_env import ConfigError, PodEnvironment, expand, mount_pairs, rewrite_paths
 from .pod_runs import ContainerRun, KubeletSettings, PodRun, write_pod_status
 from .processes import pump_log, rss, signal_group, spawn
@@ -46,7 +47,8 @@ How the fake kubelet runs a container on this host:
 - stdout+stderr go, in CRI log format, to a file behind the pod log endpoint.
 - restartPolicy OnFailure/Always is treated as Never: an exited container stays terminated
   (so a PyTorchJob replica with the default OnFailure fails instead of restarting).
-- a pod with an unpullable image starts none of its containers.
+- a pod with an unpullable image starts none of its containers; one with an image in
+  cluster.slow_pulls stays ContainerCreating (a Pulling event) for that many seconds.
 """
 
 
@@ -63,11 +65,14 @@ class Kubelet(Controller):
         self._runs: dict[tuple[str, str], PodRun] = {}
         self._dead: list[tuple[subprocess.Popen[bytes], float]] = []  # (proc, SIGKILL deadline)
         self._pull_started: dict[str, float] = {}
+        self._pulling: set[str] = set()  # pod uids whose slow pull was announced
+        self.metrics = MetricsServer(store)
 
     def sync(self) -> None:
         """Start, watch and stop the pods' processes; SIGKILL what outlived its grace."""
         self._sync_pods()
         self.reap()
+        self.metrics.sync(self._runs.values())
 
     def _sync_pods(self) -> None:
         store = self.store
@@ -127,7 +132,7 @@ class Kubelet(Controller):
         if bad:
             self._fail_pulls(pod, run, bad)
             return
-        if run.evicted:
+        if run.evicted or self._still_pulling(pod, run):
             return
         self._start_due(pod, run)
         for c in run.containers:
@@ -187,6 +192,34 @@ class Kubelet(Controller):
                 )
             run.pull_failures = 2
             write_pod_status(self.store, self.memo, pod, run)
+
+    def _still_pulling(self, pod: dict[str, Any], run: PodRun) -> bool:
+        """Images in ``slow_pulls`` take that many seconds: a Pulling event, then the containers
+        wait in ContainerCreating until the pull is done."""
+        slow = [
+            self.settings.slow_pulls[c.image]
+            for c in run.containers
+            if c.image in self.settings.slow_pulls
+        ]
+        if not slow:
+            return False
+        now = time.monotonic()
+        if now - self._pull_started.setdefault(run.uid, now) >= max(slow):
+            return False
+        if run.uid not in self._pulling:
+            self._pulling.add(run.uid)
+            for c in run.containers:
+                if c.image in self.settings.slow_pulls:
+                    self.events.record(
+                        pod,
+                        "Normal",
+                        "Pulling",
+                        f'Pulling image "{c.image}"',
+                        "kubelet",
+                        host=run.node,
+                    )
+            write_pod_status(self.store, self.memo, pod, run)
+        return True
 
     def _start_due(self, pod: dict[str, Any], run: PodRun) -> None:
         """Start containers: init containers one by one, then all main containers."""

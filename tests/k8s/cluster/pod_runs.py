@@ -25,6 +25,7 @@ class KubeletSettings(Protocol):
     max_grace_seconds: float
     pull_backoff_seconds: float
     unpullable_images: set[str]
+    slow_pulls: dict[str, float]
     pvc_paths: dict[str, Path]
     extra_env: dict[str, str]
     image_entrypoints: dict[str, list[str]]

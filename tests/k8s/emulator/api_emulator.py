@@ -15,7 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from ..store import CORE_TYPES, ApiError, ResourceType, Store, custom_types, not_found_resource
+from ..store import (
+    CORE_TYPES,
+    POD_METRICS,
+    ApiError,
+    ResourceType,
+    Store,
+    custom_types,
+    not_found_resource,
+)
 from .discovery import discovery, version
 from .faults import Faults
 from .handler import Handler, Server
@@ -37,8 +45,11 @@ class ApiEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         validate_internal: bool = False,
+        metrics: bool = False,
     ) -> None:
-        self.store = Store([*CORE_TYPES, *custom_types(installed)])
+        # metrics: also serve metrics.k8s.io PodMetrics, as a cluster with metrics-server does.
+        extra = (POD_METRICS,) if metrics else ()
+        self.store = Store([*CORE_TYPES, *custom_types(installed), *extra])
         self.store.validate_internal = validate_internal
         for ns in namespaces:
             self.store.create(

@@ -20,11 +20,12 @@ from .deletion import Deletion
 from .errors import ApiError, not_found_resource
 from .objects import AdmissionHook, AdmissionRequest, Change, encode
 from .patching import Patching
-from .resource_types import CORE_TYPES, ResourceType, custom_types
+from .resource_types import CORE_TYPES, POD_METRICS, ResourceType, custom_types
 from .watch import Watcher
 
 __all__ = [
     "CORE_TYPES",
+    "POD_METRICS",
     "AdmissionHook",
     "AdmissionRequest",
     "ApiError",

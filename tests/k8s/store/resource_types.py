@@ -144,6 +144,20 @@ CORE_TYPES: tuple[ResourceType, ...] = (
 )
 
 
+#: The resource metrics API (metrics-server's ``kubectl top pods``), served when an emulator is
+#: made with ``metrics=True``; the fake kubelet fills it from the pods' processes.
+POD_METRICS = ResourceType(
+    group="metrics.k8s.io",
+    version="v1beta1",
+    plural="pods",
+    kind="PodMetrics",
+    namespaced=True,
+    singular="podmetrics",
+    list_kind="PodMetricsList",
+    verbs=("get", "list"),
+)
+
+
 def custom_types(installed: Iterable[str] | None = None) -> tuple[ResourceType, ...]:
     """Resource types of the pinned CRDs. ``installed``: CRD names (``pytorchjobs.kubeflow.org``)
     or plurals; None means all of them."""

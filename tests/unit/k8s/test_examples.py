@@ -11,8 +11,9 @@ from k8s.validation import validate
 from traitlets.config import PyFileConfigLoader
 
 from labrig.app import LabrigApp
-from labrig.k8s import manifests
+from labrig.k8s import kernel_pods, manifests
 from labrig.k8s.jobs import KubernetesJobBackend
+from labrig.k8s.kernel_backend import KubernetesKernelBackend
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "kubernetes"
 INSTRUCTIONS = {"FROM", "ENV", "RUN", "COPY", "USER", "WORKDIR", "ARG", "LABEL", "CMD"}
@@ -25,11 +26,37 @@ def load_config() -> dict:
 
 def test_the_server_configuration_names_only_real_settings() -> None:
     config = load_config()
-    for section, cls in (("LabrigApp", LabrigApp), ("KubernetesJobBackend", KubernetesJobBackend)):
+    for section, cls in (
+        ("LabrigApp", LabrigApp),
+        ("KubernetesJobBackend", KubernetesJobBackend),
+        ("KubernetesKernelBackend", KubernetesKernelBackend),
+    ):
         known = set(cls.class_traits(config=True))
         unknown = set(config[section]) - known
         assert unknown == set(), f"{section} has no settings {sorted(unknown)}"
     assert config.LabrigApp.job_backend_class == "labrig.k8s.jobs.KubernetesJobBackend"
+    assert config.LabrigApp.kernel_backend == "labrig.k8s.kernel_backend.KubernetesKernelBackend"
+
+
+def test_its_kernel_pods_would_be_accepted_by_the_api_server() -> None:
+    backend = KubernetesKernelBackend(config=load_config())
+    kernel = kernel_pods.KernelPod(
+        kernel_id="0b5e",
+        pod_name=kernel_pods.pod_name("0b5e", 1),
+        notebook_path="train.ipynb",
+        cpus=4.0,
+        memory=16 * 2**30,
+        gpus=1,
+        disk=50 * 2**30,
+        command=(*backend.launcher, "--kernel-id", "0b5e"),
+        env={"LABRIG_KERNEL_ID": "0b5e"},
+        placement=backend.placement("gpu-a100"),
+    )
+    pod = kernel_pods.kernel_pod(backend.pod_settings(), kernel)
+    validate(pod)
+    assert pod["metadata"]["namespace"] == "ml"
+    assert pod["spec"]["serviceAccountName"] == "labrig-kernel"
+    assert pod["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
 
 
 def test_its_jobs_would_be_accepted_by_the_api_server() -> None:
@@ -50,7 +77,7 @@ def test_its_jobs_would_be_accepted_by_the_api_server() -> None:
         env={},
         store_url=f"{backend.storage_url}/jobs/0123456789ab",
         store_options=dict(backend.rank_storage_options),
-        placement=backend._placement("gpu-a100"),
+        placement=backend.placement("gpu-a100"),
         priority_class=backend._priority_class(10),
     )
     built = manifests.training_job(backend.settings(), job)
@@ -68,7 +95,7 @@ def test_the_dockerfile_installs_what_the_rank_command_runs() -> None:
     assert instructions[0] == "FROM"
     assert set(instructions) <= INSTRUCTIONS
     install = " ".join(line for line in lines if line.startswith("RUN pip install"))
-    for needed in ("labrig-", "torch", "ipykernel"):
+    for needed in ("labrig-", "[kubernetes]", "torch", "ipykernel"):
         assert needed in install, f"the image lacks {needed}"
     assert "ipykernel install --name python3" in text  # KubernetesJobBackend.kernel_names
 

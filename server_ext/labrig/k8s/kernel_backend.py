@@ -1,0 +1,255 @@
+"""The Kubernetes kernel backend: each notebook kernel runs in a pod with the notebook's requests
+and limits, started by ``labrig-kubernetes-provisioner`` (``labrig.kernels.pod``).
+
+The provisioner creates, follows and deletes the pod through this backend (its settings, its
+client); while the pod waits it reports why here, so the panel can say it. Usage is read from the
+cluster's metrics API (``metrics.k8s.io``: the pod's cgroup, as the kubelet measures it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Dict, Float, List, Unicode
+
+from ..errors import InvalidInput, LabrigError, NotFound
+from ..resources.backend import KernelBackend, KernelWait
+from ..resources.quantity import format_bytes, parse_quantity
+from . import kernel_pods
+from .client import POD, Kind, Kube
+from .pod_settings import KubernetesPodSettings
+
+if TYPE_CHECKING:
+    from ..resources.service import ResourceService
+
+EVENT = Kind("Event", "", "v1", "events")
+POD_METRICS = Kind("PodMetrics", "metrics.k8s.io", "v1beta1", "pods")
+PROVISIONER = "labrig-kubernetes-provisioner"
+
+
+def _amount(quantity: Any) -> float:
+    """A metrics API quantity (``250m``, ``1500000n``, ``20Mi``) as a number."""
+    parsed = parse_quantity(str(quantity))
+    return float(parsed) if parsed is not None else 0.0
+
+
+def _percent(used: float | None, limit: float | None) -> float | None:
+    return None if used is None or not limit else round(100 * used / limit, 1)
+
+
+class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
+    """Notebook kernels in pods of the configured namespace."""
+
+    kind = "kubernetes"
+
+    image = Unicode(
+        "",
+        config=True,
+        help="""Container image of kernel pods: Python with labrig (which brings
+        gateway_provisioners' kernel launcher), ipykernel and what the notebooks import
+        (examples/kubernetes/Dockerfile builds one). Required.""",
+    )
+    start_timeout = Float(
+        300.0,
+        config=True,
+        help="""Seconds a kernel's pod may wait (for a node, its image, quota) before its start is
+        given up, the pod deleted and the reason shown in the panel.""",
+    )
+    env = List(
+        Dict(),
+        config=True,
+        help="""Environment entries of kernel containers besides labrig's own, as Kubernetes
+        EnvVar objects, e.g. [{"name": "LABRIG_DATABASE_URL", "valueFrom": {"secretKeyRef":
+        {"name": "labrig-db", "key": "url"}}}]: a database URL with a password is not copied
+        into pod specs, so kernels that call labrig's Python API get it this way.""",
+    )
+    launcher = List(
+        Unicode(),
+        ["python", "-m", "labrig.kernels.pod_launch"],
+        config=True,
+        help="""Command that starts the kernel in the pod (gateway_provisioners' Python launcher);
+        labrig appends --kernel-id, --response-address, --public-key and --port-range.""",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._waits: dict[str, KernelWait] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def provisioner_name(self) -> str:
+        return PROVISIONER
+
+    @cached_property
+    def kube(self) -> Kube:
+        from .client import api_client
+
+        return Kube(api_client(self.kubeconfig, self.context), self.namespace)
+
+    @property
+    def data_dir(self) -> str:
+        return str(getattr(self.parent, "data_dir", "") or os.environ.get("LABRIG_DATA_DIR", ""))
+
+    def capabilities(self) -> dict[str, str]:
+        return {
+            "kernels.launcher": f"Kubernetes pods in namespace {self.namespace}",
+            "kernels.limits": "pod requests and limits (cpu, memory, "
+            f"{self.gpu_resource}, ephemeral-storage)",
+        }
+
+    def check(self) -> None:
+        """Refuse to start a kernel this backend cannot start (raise ``InvalidInput``)."""
+        if not self.image:
+            raise InvalidInput(
+                "kernels on Kubernetes need an image: set KubernetesKernelBackend.image",
+                field="image",
+            )
+
+    def pod_settings(self) -> kernel_pods.KernelPodSettings:
+        return kernel_pods.KernelPodSettings(
+            namespace=self.namespace,
+            image=self.image,
+            image_pull_policy=self.image_pull_policy,
+            image_pull_secrets=tuple(self.image_pull_secrets),
+            service_account=self.service_account,
+            gpu_resource=self.gpu_resource,
+            labels=dict(self.labels),
+            annotations=dict(self.annotations),
+            data_pvc=self.data_pvc,
+            data_mount=self.data_dir,
+            extra_env=tuple(self.env),
+        )
+
+    # --- what the provisioner does through the cluster (blocking: call off the event loop) ---
+
+    def create_pod(self, body: dict[str, Any]) -> None:
+        self.kube.create(POD, body)
+
+    def read_pod(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.kube.get(POD, name)
+        except NotFound:
+            return None
+
+    def pod_events(self, name: str) -> list[dict[str, Any]]:
+        """The pod's events, oldest first."""
+        found = self.kube.call(
+            "GET",
+            EVENT,
+            query={"fieldSelector": f"involvedObject.name={name}"},
+            verb="list",
+        )
+        items: list[dict[str, Any]] = found.get("items") or []
+        return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def delete_pod(self, name: str) -> None:
+        self.kube.delete(POD, name, propagation="Background")
+
+    def _pods(self, selector: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.kube.list(POD, selector).get("items") or []
+        return items
+
+    def stop(self, kernel_id: str) -> None:
+        for pod in self._pods(f"{kernel_pods.KERNEL_LABEL}={kernel_id}"):
+            self.delete_pod(pod["metadata"]["name"])
+
+    def close(self) -> None:
+        """Stop gateway_provisioners' listener for kernels' connection info, if one started."""
+        import sys
+
+        module = sys.modules.get("gateway_provisioners.response_manager")
+        if module is not None and module.ResponseManager.initialized():
+            module.ResponseManager.instance().stop_response_manager()
+            module.ResponseManager.clear_instance()
+
+    # --- why a kernel waits ------------------------------------------------------------------
+
+    def report_wait(self, notebook_path: str | None, wait: KernelWait | None) -> None:
+        """The provisioner says why the notebook's kernel waits (None: it no longer does)."""
+        if notebook_path is None:
+            return
+        with self._lock:
+            if wait is None:
+                self._waits.pop(notebook_path, None)
+            else:
+                self._waits[notebook_path] = wait
+
+    def waiting(self, notebook_path: str) -> KernelWait | None:
+        with self._lock:
+            return self._waits.get(notebook_path)
+
+    # --- usage ---------------------------------------------------------------------------------
+
+    def _metrics(self, pod_name: str) -> tuple[float, int] | None:
+        """(cores, bytes) the pod's containers use, from the metrics API; None where the cluster
+        has no metrics server (or it has no sample yet)."""
+        try:
+            found = self.kube.get(POD_METRICS, pod_name)
+        except LabrigError:
+            return None
+        cores, memory = 0.0, 0
+        for container in found.get("containers") or []:
+            usage = container.get("usage") or {}
+            cores += _amount(usage.get("cpu", "0"))
+            memory += int(_amount(usage.get("memory", "0")))
+        return cores, memory
+
+    def usage(self, service: ResourceService, notebook_path: str) -> dict[str, Any]:
+        path = service.check_path(notebook_path)
+        request = service.request_for(path)
+        selector = f"{kernel_pods.NOTEBOOK_LABEL}={kernel_pods.notebook_hash(path)}"
+        running = [
+            p for p in self._pods(selector) if (p.get("status") or {}).get("phase") == "Running"
+        ]
+        sample = self._metrics(running[-1]["metadata"]["name"]) if running else None
+        cpus = request.cpus if request else None
+        memory = request.memory if request else None
+        disk = request.disk if request else None
+        mechanism = f"pod limits in namespace {self.namespace}"
+        unmeasured = "" if sample or not running else " (usage: no metrics API in the cluster)"
+        wait = self.waiting(path)
+        return {
+            "notebook_path": path,
+            "running": bool(running),
+            "kernels": [
+                f"kernel:{p['metadata']['labels'][kernel_pods.KERNEL_LABEL]}" for p in running
+            ],
+            "sampled_at": datetime.now(UTC).isoformat(),
+            "cpu": {
+                "limit": cpus,
+                "used": None if sample is None else round(sample[0], 2),
+                "percent": _percent(sample[0] if sample else None, cpus),
+                "state": "enforced" if cpus else "advisory",
+                "mechanism": mechanism + unmeasured,
+            },
+            "memory": {
+                "limit": memory,
+                "used": None if sample is None else sample[1],
+                "percent": _percent(sample[1] if sample else None, memory),
+                "state": "enforced" if memory else "advisory",
+                "mechanism": mechanism + unmeasured,
+            },
+            "gpus": [],
+            "gpu": {
+                "requested": request.gpus if request else 0,
+                "state": "enforced",
+                "mechanism": f"the cluster places {self.gpu_resource}",
+            },
+            "disk": {
+                "limit": disk,
+                "used": None,
+                "percent": None,
+                "over_quota": False,
+                "warning": None,
+                "state": "enforced" if disk else "advisory",
+                "mechanism": (
+                    f"ephemeral-storage limit {format_bytes(disk)}" if disk else "no request"
+                ),
+            },
+            "last_stop": service.last_stop(path),
+            "waiting": None if wait is None else wait.json(),
+        }

@@ -1,0 +1,212 @@
+"""The pod a notebook's kernel becomes on Kubernetes, as a plain dict (pure functions: golden files
+and schema validation test them without a cluster).
+
+The pod runs gateway_provisioners' Python kernel launcher (``python -m labrig.kernels.pod_launch``
+finds it in the image's gateway_provisioners): it starts the kernel on the pod's IP and sends its
+connection info, encrypted with the server's public key, to the server's response address; it
+also listens on a communication port for interrupts and shutdown. Requests and limits are the
+notebook's request (CPU, memory, GPUs under the configured resource name, ephemeral storage for
+the scratch disk); the environment is the local kernel's ``LABRIG_*``; dataset mounts appear at
+the same paths as on the server, as far as a volume source is known for them
+(``pod_volumes_for_mounts``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from .client import POD
+from .manifests import MANAGED_BY, Placement
+
+KERNEL_LABEL = "labrig.io/kernel-id"
+NOTEBOOK_LABEL = "labrig.io/notebook-hash"
+COMPONENT = {"app.kubernetes.io/component": "kernel"}
+CONTAINER = "kernel"
+SCRATCH_VOLUME = "scratch"
+DATA_VOLUME = "data"
+
+
+@dataclass(frozen=True)
+class KernelPodSettings:
+    """``KubernetesKernelBackend``'s settings, as the builder needs them."""
+
+    namespace: str
+    image: str
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    service_account: str = ""
+    gpu_resource: str = "nvidia.com/gpu"
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    data_pvc: str = ""
+    data_mount: str = ""
+    #: More env entries of the kernel container (EnvVar objects: secrets by valueFrom).
+    extra_env: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class PodVolumes:
+    """Volumes that put a kernel's dataset mounts at their paths, and the mounts left without a
+    volume source (named, so the kernel's start can say which)."""
+
+    volumes: tuple[dict[str, Any], ...] = ()
+    mounts: tuple[dict[str, Any], ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KernelPod:
+    """One start of a notebook's kernel, as the builder needs it."""
+
+    kernel_id: str
+    pod_name: str
+    notebook_path: str | None
+    cpus: float | None
+    memory: int | None
+    gpus: int
+    disk: int | None
+    #: The launcher's command line (the kernel id, response address and public key in it).
+    command: tuple[str, ...]
+    env: dict[str, str]
+    #: The kernel's scratch directory (``LABRIG_SCRATCH``), an emptyDir in the pod.
+    scratch: str | None = None
+    volumes: PodVolumes = field(default_factory=PodVolumes)
+    placement: Placement = field(default_factory=Placement)
+
+
+def pod_name(kernel_id: str, start: int) -> str:
+    """``labrig-kernel-<id>-<n>``: a restart's pod never collides with its terminating
+    predecessor."""
+    return f"labrig-kernel-{kernel_id}-{start}"
+
+
+def notebook_hash(notebook_path: str) -> str:
+    """A label value for a notebook path (paths do not fit label syntax)."""
+    return hashlib.sha256(notebook_path.encode()).hexdigest()[:32]
+
+
+def kernel_labels(settings: KernelPodSettings, kernel_id: str) -> dict[str, str]:
+    # kernel_id/component: the labels gateway_provisioners' tooling selects kernel pods by.
+    return {
+        **settings.labels,
+        **MANAGED_BY,
+        **COMPONENT,
+        KERNEL_LABEL: kernel_id,
+        "kernel_id": kernel_id,
+        "component": "kernel",
+    }
+
+
+def pod_volumes_for_mounts(settings: KernelPodSettings, mounts: dict[str, str]) -> PodVolumes:
+    """Volumes for a kernel's dataset mounts (dataset name -> path on the server).
+
+    The one volume source known today is labrig's data directory on a PVC (``data_pvc``),
+    mounted read-only at the server's path: it holds the cache and the mount trees under it.
+    A mount elsewhere, or without that PVC, is returned in ``missing``. A Fluid or per-dataset
+    PVC cache fills the rest here.
+    """
+    if not mounts:
+        return PodVolumes()
+    data = PurePosixPath(settings.data_mount) if settings.data_pvc else None
+    missing = tuple(
+        sorted(
+            name
+            for name, path in mounts.items()
+            if data is None or not PurePosixPath(path).is_relative_to(data)
+        )
+    )
+    if data is None or len(missing) == len(mounts):
+        return PodVolumes(missing=missing)
+    volume = {
+        "name": DATA_VOLUME,
+        "persistentVolumeClaim": {"claimName": settings.data_pvc, "readOnly": True},
+    }
+    mount = {"name": DATA_VOLUME, "mountPath": str(data), "readOnly": True}
+    return PodVolumes(volumes=(volume,), mounts=(mount,), missing=missing)
+
+
+def _quantity(cpus: float) -> str:
+    return f"{round(cpus * 1000)}m" if cpus != int(cpus) else str(int(cpus))
+
+
+def kernel_resources(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
+    """The notebook's request as the container's requests and limits (equal: the kernel gets
+    what was asked for, and no more)."""
+    amounts: dict[str, str] = {}
+    if kernel.cpus:
+        amounts["cpu"] = _quantity(kernel.cpus)
+    if kernel.memory:
+        amounts["memory"] = str(kernel.memory)
+    if kernel.gpus:
+        amounts[settings.gpu_resource] = str(kernel.gpus)
+    if kernel.disk:
+        amounts["ephemeral-storage"] = str(kernel.disk)
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def _scratch(kernel: KernelPod) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not kernel.scratch:
+        return [], []
+    empty: dict[str, Any] = {"sizeLimit": str(kernel.disk)} if kernel.disk else {}
+    return (
+        [{"name": SCRATCH_VOLUME, "emptyDir": empty}],
+        [{"name": SCRATCH_VOLUME, "mountPath": kernel.scratch}],
+    )
+
+
+def _metadata(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
+    labels = kernel_labels(settings, kernel.kernel_id)
+    annotations = dict(settings.annotations)
+    if kernel.notebook_path is not None:
+        labels[NOTEBOOK_LABEL] = notebook_hash(kernel.notebook_path)
+        annotations["labrig.io/notebook"] = kernel.notebook_path
+    meta: dict[str, Any] = {
+        "name": kernel.pod_name,
+        "namespace": settings.namespace,
+        "labels": labels,
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
+    """The kernel's pod: one container running the launcher, never restarted in place (a
+    restart is a new pod, so the kernel's connection info is always fresh)."""
+    scratch_volumes, scratch_mounts = _scratch(kernel)
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": list(kernel.command),
+        "env": [{"name": k, "value": v} for k, v in sorted(kernel.env.items())]
+        + [dict(entry) for entry in settings.extra_env],
+        "volumeMounts": [*scratch_mounts, *kernel.volumes.mounts],
+    }
+    resources = kernel_resources(settings, kernel)
+    if resources:
+        container["resources"] = resources
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        "volumes": [*scratch_volumes, *kernel.volumes.volumes],
+    }
+    if settings.service_account:
+        spec["serviceAccountName"] = settings.service_account
+    if settings.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
+    if kernel.placement.node_selector:
+        spec["nodeSelector"] = dict(kernel.placement.node_selector)
+    if kernel.placement.tolerations:
+        spec["tolerations"] = [dict(t) for t in kernel.placement.tolerations]
+    if kernel.placement.affinity:
+        spec["affinity"] = dict(kernel.placement.affinity)
+    return {
+        "apiVersion": POD.api_version,
+        "kind": POD.kind,
+        "metadata": _metadata(settings, kernel),
+        "spec": spec,
+    }

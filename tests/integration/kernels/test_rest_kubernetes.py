@@ -1,0 +1,118 @@
+"""Through the server with the Kubernetes kernel backend configured: a notebook's kernel starts
+in a pod, and while the pod waits the usage endpoint (what the panel polls) says why; once the
+start is given up, the notebook's last stop says so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from k8s.cluster import FakeCluster
+from k8s.emulator import ApiEmulator
+from kernels_kit import IMAGE, stop_response_manager
+
+from labrig.k8s.kernel_backend import KubernetesKernelBackend
+
+pytestmark = pytest.mark.slow
+NB = "nb/train.ipynb"
+
+
+@pytest.fixture
+def jp_server_config(
+    labrig_env: Path, emulated_cluster: tuple[ApiEmulator, FakeCluster], tmp_path: Path
+) -> Any:
+    emu, _ = emulated_cluster
+    yield {
+        "ServerApp": {"jpserver_extensions": {"labrig": True}},
+        "LabrigApp": {
+            "data_dir": str(labrig_env),
+            "kernel_backend": "labrig.k8s.kernel_backend.KubernetesKernelBackend",
+        },
+        "KubernetesPodSettings": {
+            "kubeconfig": str(emu.kubeconfig(tmp_path / "kubeconfig", namespace="ml")),
+            "namespace": "ml",
+        },
+        "KubernetesKernelBackend": {"image": IMAGE, "start_timeout": 4.0},
+        "ResourceService": {
+            "capacity_cpus": 64,
+            "gpu_inventory": [{"uuid": "GPU-1", "model": "A100"}],
+            "discover_gpus": False,
+        },
+    }
+    stop_response_manager()
+
+
+async def test_the_panel_sees_why_the_kernels_pod_waits(
+    api: Any, jp_fetch: Any, jp_root_dir: Path, jp_serverapp: Any
+) -> None:
+    assert isinstance(
+        jp_serverapp.web_app.settings["labrig_services"].kernel_backend, KubernetesKernelBackend
+    )
+    status, body = await api("status")
+    assert body["backends"]["kernels"] == "kubernetes"
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / NB).write_text("{}")
+    status, body = await api(f"resources/{NB}", method="PUT", body={"cpus": 1, "gpus": 1})
+    assert status == 200, body
+    session = {"path": NB, "name": "train.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    starting = asyncio.ensure_future(
+        jp_fetch("api", "sessions", method="POST", body=json.dumps(session), raise_error=False)
+    )
+    waits: list[dict[str, Any]] = []
+    while not starting.done():
+        status, usage = await api(f"resource-usage/{NB}")
+        assert status == 200, usage
+        if usage["waiting"] is not None:
+            waits.append(usage["waiting"])
+            if waits[-1]["reason"].startswith("waiting for a node"):
+                break
+        await asyncio.sleep(0.1)
+    assert waits, "the usage never said the kernel waits"
+    assert waits[-1]["reason"].startswith("waiting for a node: 0/2 nodes are available"), waits
+    assert 0 <= waits[-1]["gives_up_in"] <= 4
+    assert usage["running"] is False
+    response = await starting
+    assert response.code >= 400  # the start was given up
+    status, usage = await api(f"resource-usage/{NB}")
+    assert usage["waiting"] is None
+    assert (
+        "gave up after 4 s waiting for its pod (waiting for a node"
+        in (usage["last_stop"]["message"])
+    )
+
+
+async def test_applying_a_request_restarts_the_kernel_in_a_new_pod(
+    api: Any,
+    jp_fetch: Any,
+    jp_root_dir: Path,
+    jp_serverapp: Any,
+    emulated_cluster: tuple[ApiEmulator, FakeCluster],
+) -> None:
+    emu, _ = emulated_cluster
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / NB).write_text("{}")
+    session = {"path": NB, "name": "train.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(session))
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    try:
+        (first,) = emu.store.select("pods", "ml")
+        status, body = await api(f"resources/{NB}", method="PUT", body={"cpus": 2, "memory": "1Gi"})
+        assert status == 200, body
+        assert body["restarted_kernels"] == [kernel_id]
+        (second,) = [p for p in emu.store.select("pods", "ml") if p["status"]["phase"] == "Running"]
+        assert second["metadata"]["name"] != first["metadata"]["name"]
+        assert second["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+        # The notebook keeps working: its kernel answers in the new pod.
+        client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive("import os; os.environ['LABRIG_CPUS']")
+            assert reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+    finally:
+        await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)

@@ -1,0 +1,155 @@
+"""The pod a notebook's kernel becomes, against golden files and kubernetes-validate (strict).
+
+Regenerate the golden files after an intended change with ``LABRIG_UPDATE_GOLDEN=1 pytest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from k8s.validation import validate
+
+from labrig.k8s import kernel_pods
+from labrig.k8s.kernel_pods import KernelPod, KernelPodSettings, PodVolumes
+from labrig.k8s.manifests import Placement
+
+GOLDEN = Path(__file__).with_name("golden")
+BASE = KernelPodSettings(namespace="ml", image="registry.example.com/ml/labrig-kernel:0.1")
+FULL = KernelPodSettings(
+    namespace="ml",
+    image="registry.example.com/ml/labrig-kernel:0.1",
+    image_pull_policy="Always",
+    image_pull_secrets=("registry-credentials",),
+    service_account="labrig-kernel",
+    labels={"team": "vision"},
+    annotations={"owner": "ml-platform"},
+    data_pvc="labrig-data",
+    data_mount="/srv/labrig",
+    extra_env=(
+        {
+            "name": "LABRIG_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "labrig-db", "key": "url"}},
+        },
+    ),
+)
+COMMAND = (
+    "python",
+    "-m",
+    "labrig.kernels.pod_launch",
+    "--kernel-id",
+    "0b5e",
+    "--response-address",
+    "10.0.0.5:8877",
+    "--public-key",
+    "MIGfMA0",
+    "--port-range",
+    "0..0",
+)
+
+
+def kernel(**changes: Any) -> KernelPod:
+    values: dict[str, Any] = {
+        "kernel_id": "0b5e",
+        "pod_name": kernel_pods.pod_name("0b5e", 1),
+        "notebook_path": "notebooks/train.ipynb",
+        "cpus": 2.0,
+        "memory": 4 * 2**30,
+        "gpus": 0,
+        "disk": None,
+        "command": COMMAND,
+        "env": {"LABRIG_KERNEL_ID": "0b5e", "LABRIG_NOTEBOOK_PATH": "notebooks/train.ipynb"},
+    }
+    values.update(changes)
+    return KernelPod(**values)
+
+
+GPU = kernel(
+    cpus=0.5,
+    gpus=2,
+    disk=10 * 2**30,
+    scratch="/srv/labrig/scratch/abc",
+    volumes=kernel_pods.pod_volumes_for_mounts(FULL, {"moons": "/srv/labrig/mounts/moons"}),
+    placement=Placement(
+        node_selector={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+        tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    ),
+)
+CASES = {
+    "kernel-pod-cpu": lambda: kernel_pods.kernel_pod(BASE, kernel()),
+    "kernel-pod-gpu-disk-datasets": lambda: kernel_pods.kernel_pod(FULL, GPU),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kernel_pod_matches_its_golden_file_and_validates(name: str) -> None:
+    built = CASES[name]()
+    validate(built)
+    golden = GOLDEN / f"{name}.yaml"
+    text = yaml.safe_dump(built, sort_keys=True)
+    if os.environ.get("LABRIG_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert yaml.safe_load(golden.read_text()) == json.loads(json.dumps(built)), (
+        f"{name} differs from {golden}; if intended, rerun with LABRIG_UPDATE_GOLDEN=1"
+    )
+
+
+def test_the_request_becomes_equal_requests_and_limits_under_the_gpu_resource_name() -> None:
+    amd = KernelPodSettings(namespace="ml", image="img", gpu_resource="amd.com/gpu")
+    resources = kernel_pods.kernel_resources(amd, GPU)
+    assert resources["limits"] == {
+        "cpu": "500m",
+        "memory": str(4 * 2**30),
+        "amd.com/gpu": "2",
+        "ephemeral-storage": str(10 * 2**30),
+    }
+    assert resources["requests"] == resources["limits"]
+    assert kernel_pods.kernel_resources(BASE, kernel(cpus=None, memory=None)) == {}
+
+
+def test_the_scratch_disk_is_an_emptydir_sized_to_the_request_at_the_local_path() -> None:
+    pod = kernel_pods.kernel_pod(FULL, GPU)
+    (scratch,) = [v for v in pod["spec"]["volumes"] if v["name"] == "scratch"]
+    assert scratch["emptyDir"] == {"sizeLimit": str(10 * 2**30)}
+    mounts = pod["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "scratch", "mountPath": "/srv/labrig/scratch/abc"} in mounts
+
+
+def test_dataset_mounts_without_a_volume_source_are_named_not_dropped() -> None:
+    mounts = {"moons": "/srv/labrig/mounts/moons", "imagenet": "/datasets/imagenet"}
+    assert kernel_pods.pod_volumes_for_mounts(BASE, mounts) == PodVolumes(
+        missing=("imagenet", "moons")
+    )
+    covered = kernel_pods.pod_volumes_for_mounts(FULL, mounts)
+    assert covered.missing == ("imagenet",)
+    assert covered.mounts == ({"name": "data", "mountPath": "/srv/labrig", "readOnly": True},)
+    assert kernel_pods.pod_volumes_for_mounts(FULL, {}) == PodVolumes()
+
+
+def test_pods_are_found_by_kernel_and_notebook_labels() -> None:
+    pod = kernel_pods.kernel_pod(BASE, kernel())
+    labels = pod["metadata"]["labels"]
+    assert labels["labrig.io/kernel-id"] == "0b5e"
+    assert labels["labrig.io/notebook-hash"] == kernel_pods.notebook_hash("notebooks/train.ipynb")
+    assert pod["metadata"]["annotations"]["labrig.io/notebook"] == "notebooks/train.ipynb"
+    assert kernel_pods.pod_name("0b5e", 2) != kernel_pods.pod_name("0b5e", 1)
+
+
+@pytest.mark.parametrize(
+    ("url", "copied"),
+    [
+        ("sqlite:////srv/labrig/labrig.db", True),
+        ("postgresql+psycopg://labrig@db.ml.svc/labrig", True),
+        ("postgresql+psycopg://labrig:s3cret@db.ml.svc/labrig", False),
+    ],
+)
+def test_a_database_url_with_a_password_is_not_copied_into_the_pod_spec(
+    url: str, copied: bool
+) -> None:
+    from labrig.kernels.pod import carries_password
+
+    assert carries_password(url) is not copied
