@@ -137,6 +137,10 @@ class Services:
             service.scratch_root = str(Path(app.data_dir) / "scratch")
         # Kernels see the datasets mounted on this host.
         service.kernel_env_hooks.append(lambda path: self.datasets.kernel_env(path))
+        # ... and kernel pods mount them from the cluster's cache when the catalog has one.
+        service.kernel_pod_mount_hooks.append(
+            lambda: self.datasets.kernel_pod_mounts() if self.datasets.on_cluster else []
+        )
         return service
 
     def _build_datasets(self) -> DatasetCatalog:

@@ -106,6 +106,11 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
     def _cluster(self) -> ClusterDatasetCache | None:
         return self.cache if isinstance(self.cache, ClusterDatasetCache) else None
 
+    @property
+    def on_cluster(self) -> bool:
+        """Whether pods mount this catalog's datasets from a cluster cache (Fluid, PVCs)."""
+        return self._cluster() is not None
+
     def pinned(self, name: str, version: str | None = None) -> PinnedVersion:
         version, entries = self.manifest(name, version)
         source = self.source(name)

@@ -32,7 +32,7 @@ from labrig.k8s.kernel_backend import KubernetesKernelBackend
 from labrig.resources import backend as kernel_backends
 from labrig.resources import runtime
 from labrig.resources.backend import KernelWait
-from labrig.resources.service import ResourceService
+from labrig.resources.service import ResourceRequest, ResourceService
 
 from .provisioner import PROPAGATED, THREAD_VARS, notebook_path_of
 
@@ -80,6 +80,21 @@ class PodPlan:
     notebook_path: str | None
     memory: int | None
     pod: kernel_pods.KernelPod
+    request: ResourceRequest | None = None
+
+
+def kernel_volumes(
+    service: ResourceService, backend: KubernetesKernelBackend, mounts: dict[str, str]
+) -> kernel_pods.PodVolumes:
+    """The kernel's dataset volumes: each pinned version's claim from the cluster's dataset
+    cache (Fluid, PVCs) when the catalog has one, else labrig's data PVC."""
+    from labrig.k8s.datasets import DatasetMount, dataset_volumes
+
+    pinned = [DatasetMount(*each) for hook in service.kernel_pod_mount_hooks for each in hook()]
+    if not pinned:
+        return kernel_pods.pod_volumes_for_mounts(backend.pod_settings(), mounts)
+    volumes, volume_mounts = dataset_volumes(pinned)
+    return kernel_pods.PodVolumes(volumes=tuple(volumes), mounts=tuple(volume_mounts))
 
 
 def plan_pod(
@@ -119,8 +134,7 @@ def plan_pod(
         mounts |= {
             value: value for name, value in extra.items() if name.startswith("LABRIG_DATASET_")
         }
-    settings = backend.pod_settings()
-    volumes = kernel_pods.pod_volumes_for_mounts(settings, mounts)
+    volumes = kernel_volumes(service, backend, mounts)
     if volumes.missing:
         raise LabrigError(
             f"kernel not started: its dataset mounts {', '.join(volumes.missing)} have no volume "
@@ -141,7 +155,7 @@ def plan_pod(
         volumes=volumes,
         placement=backend.placement(request.profile if request else None),
     )
-    return PodPlan(path, pod.memory, pod)
+    return PodPlan(path, pod.memory, pod, request)
 
 
 class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
@@ -157,6 +171,15 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         # gateway_provisioners refuses KERNEL_USERNAME "root" because its template can run the
         # pod as that user; labrig's pod runs as its image's user, whoever asked for it.
         return set()
+
+    @property
+    def applied_request(self) -> tuple[str, ResourceRequest | None] | None:
+        """The notebook and the request this kernel's pod started with: the server restarts it
+        in a new pod when the saved request changes, from the CLI or the API too."""
+        plan = self._plan
+        if plan is None or plan.notebook_path is None:
+            return None
+        return plan.notebook_path, plan.request
 
     @property
     def _backend(self) -> KubernetesKernelBackend:

@@ -131,6 +131,8 @@ class ResourceService(LoggingConfigurable, NotebookResources):
         self._nvml_gpus: list[Gpu] | None = None
         #: More environment for a notebook's kernel (its dataset mounts), wired by build_services.
         self.kernel_env_hooks: list[Callable[[str | None], dict[str, str]]] = []
+        #: (dataset, version, claim, path) of what a kernel pod mounts from a cluster cache.
+        self.kernel_pod_mount_hooks: list[Callable[[], list[tuple[str, str, str, str]]]] = []
 
 
 ResourceRequests = ResourceService

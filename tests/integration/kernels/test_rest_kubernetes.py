@@ -116,3 +116,37 @@ async def test_applying_a_request_restarts_the_kernel_in_a_new_pod(
             client.stop_channels()
     finally:
         await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
+
+
+async def test_a_request_saved_outside_the_server_restarts_the_kernel_in_a_new_pod(
+    jp_fetch: Any, jp_root_dir: Path, jp_serverapp: Any, emulated_cluster: Any
+) -> None:
+    """The CLI and ``labrig.resources.request`` only save the request; the server that runs
+    the kernel notices (``resources.restarts``) and restarts it in a pod with the new limits."""
+    emu, _ = emulated_cluster
+    jp_serverapp.web_app.settings["labrig_services"].resources.request_poll_interval = 0.2
+    await jp_serverapp.extension_manager.start_all_extensions()  # as a started server does
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / NB).write_text("{}")
+    session = {"path": NB, "name": "train.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(session))
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    try:
+        (first,) = emu.store.select("pods", "ml")
+        resources = jp_serverapp.web_app.settings["labrig_services"].resources
+        await asyncio.to_thread(resources.save, NB, {"cpus": 2})  # what the CLI writes
+        kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+        for _ in range(300):
+            running = [
+                p for p in emu.store.select("pods", "ml") if p["status"]["phase"] == "Running"
+            ]
+            names = {p["metadata"]["name"] for p in running}
+            if running and first["metadata"]["name"] not in names and kernel.ready.done():
+                break
+            await asyncio.sleep(0.2)
+        (second,) = running
+        assert second["metadata"]["name"] != first["metadata"]["name"]
+        assert second["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2"
+        assert jp_serverapp.kernel_manager.list_kernel_ids() == [kernel_id]
+    finally:
+        await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)

@@ -153,3 +153,29 @@ def test_a_database_url_with_a_password_is_not_copied_into_the_pod_spec(
     from labrig.kernels.pod import carries_password
 
     assert carries_password(url) is not copied
+
+
+def test_a_kernel_pod_mounts_each_pinned_version_from_the_cluster_cache() -> None:
+    """With Fluid (or PVCs) as the catalog's cache, the pod mounts each version's claim
+    read-only at the dataset's local path, not the data PVC."""
+    from types import SimpleNamespace
+
+    from labrig.k8s.kernel_backend import KubernetesKernelBackend
+    from labrig.kernels.pod import kernel_volumes
+
+    backend = KubernetesKernelBackend(namespace="ml", image="img", data_pvc="labrig-data")
+    path = "/data/labrig/mounts/moons"
+    pinned = [("moons", "v3ab", "labrig-ds-moons-v3ab", path)]
+    service: Any = SimpleNamespace(kernel_pod_mount_hooks=[lambda: pinned])
+    volumes = kernel_volumes(service, backend, {path: path})
+    assert volumes.missing == ()
+    assert [v["persistentVolumeClaim"] for v in volumes.volumes] == [
+        {"claimName": "labrig-ds-moons-v3ab", "readOnly": True}
+    ]
+    assert [(m["mountPath"], m["readOnly"]) for m in volumes.mounts] == [(path, True)]
+    # Without a cluster cache the data PVC carries the host's mount trees, as before.
+    service.kernel_pod_mount_hooks = [list]
+    fallback = kernel_volumes(service, backend, {path: path})
+    expected = kernel_pods.pod_volumes_for_mounts(backend.pod_settings(), {path: path})
+    assert fallback == expected
+    assert "labrig-ds-moons-v3ab" not in json.dumps([fallback.volumes, fallback.missing])
