@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InvalidInput, Unavailable
+from .retry import connect_options, unreachable_advice
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -59,6 +60,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The key of the PostgreSQL advisory lock that serialises schema migrations ("labrig" in ASCII).
+MIGRATION_LOCK_KEY = 0x6C6162726967
+
+
+def _one_line(error: BaseException | None) -> str:
+    """A driver's error on one line (libpq's add hints on lines of their own)."""
+    return " ".join(str(error).split()).rstrip(".?")
+
+
 def masked_url(url: str) -> str:
     """The URL with any password hidden, for logs and error messages."""
     try:
@@ -83,7 +93,13 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(parsed, future=True)
+        self.engine: Engine = create_engine(
+            parsed,
+            future=True,
+            # A server restarted since a pooled connection was opened: reconnect, not fail.
+            pool_pre_ping=self.dialect != "sqlite",
+            connect_args=connect_options(parsed),
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -98,7 +114,8 @@ class Database:
             except OperationalError as err:
                 session.rollback()
                 raise Unavailable(
-                    f"the labrig database at {masked_url(self.url)} failed: {err.orig}"
+                    f"the labrig database at {masked_url(self.url)} failed: "
+                    f"{_one_line(err.orig)}. {unreachable_advice(self.dialect)}"
                 ) from err
             except BaseException:
                 session.rollback()
@@ -121,12 +138,19 @@ class Database:
         config = self.alembic_config()
         try:
             with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Servers and processes starting at once on a fresh database migrate one
+                    # after the other: the later ones wait here, then find the schema at head.
+                    # The lock is the transaction's, so it ends with the migration's commit.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except OperationalError as err:
             raise Unavailable(
-                f"cannot open the labrig database at {masked_url(self.url)}: {err.orig}. "
-                "Check LabrigApp.database_url and that its directory is writable."
+                f"cannot open the labrig database at {masked_url(self.url)}: "
+                f"{_one_line(err.orig)}. {unreachable_advice(self.dialect)}"
             ) from err
 
     def upgrade_if_needed(self) -> None:
