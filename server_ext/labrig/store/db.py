@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -21,10 +21,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InvalidInput, Unavailable
-from .retry import connect_options, unreachable_advice
+from .retry import connect_options, retrying, unreachable_advice
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -80,7 +82,7 @@ def masked_url(url: str) -> str:
 class Database:
     """One engine and session factory for a SQLAlchemy URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retry_seconds: float = 15.0) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError as err:
@@ -90,6 +92,8 @@ class Database:
                 field="database_url",
             ) from err
         self.url = url
+        #: How long ``retrying`` runs work again while the database server is away.
+        self.retry_seconds = retry_seconds
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +124,13 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def retrying(self, work: Callable[[], T], what: str) -> T:
+        """``work()``, run again while the database fails it for a passing reason (the server
+        restarting, a serialization failure) for up to ``retry_seconds``. ``work`` must be
+        safe to run twice: each of its transactions commits all or nothing, and one that may
+        have committed before the connection dropped must find its own result."""
+        return retrying(work, seconds=self.retry_seconds, what=what)
 
     # Alembic is imported where it is used: job supervisors and kernels open the database but
     # never migrate it, and importing Alembic costs them a few hundred milliseconds each.
