@@ -20,8 +20,12 @@ import pytest
 from postgres_server import PostgresServer
 from sqlalchemy import select
 
+from labrig.jobs.capacity import HostCapacity
+from labrig.jobs.local import LocalJobBackend
+from labrig.jobs.service import JobService
 from labrig.jobs.supervisor import free_port
 from labrig.processes import process_alive
+from labrig.services import Services
 from labrig.store import Database
 from labrig.store.tables import Job
 
@@ -163,3 +167,42 @@ def test_each_server_moves_only_its_own_jobs_and_a_cancel_reaches_them_from_any(
     assert b.call(f"jobs/{second}/cancel", {})["status"] == "CANCELLED"
     until(lambda: not process_alive(started["pid"], started["started"]), 30, "second stops")
     assert a.status_of(first) == a.status_of(second) == "CANCELLED"
+
+
+def _server_on(services: Services, data_dir: Path, root: Path, host_id: str) -> JobService:
+    """The job service one server runs, standing for host ``host_id``."""
+    return JobService(
+        services.db,
+        data_dir / host_id,
+        root,
+        capacity=HostCapacity(data_dir / host_id / "capacity", cpus=4),
+        backend=LocalJobBackend(host_id=host_id),
+    )
+
+
+def test_a_server_leaves_another_hosts_vanished_job_to_that_host(
+    on_each_database: str, services: Services, labrig_env: Path, tmp_path: Path
+) -> None:
+    """A job launched on host A whose supervisor is gone: only A can tell that from its own
+    processes, so B must not fail it (B would see no such pid on its own machine)."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with services.db.session() as session:
+        session.add(
+            Job(
+                id="job-of-a",
+                name="a",
+                notebook_path="nb.ipynb",
+                status="RUNNING",
+                spec={"nodes": 1, "procs_per_node": 1},
+                backend="local:host-a",
+                handle={"host": "host-a", "pid": gone.pid, "started": 1.0},
+            )
+        )
+    server_b = _server_on(services, labrig_env, tmp_path, "host-b")
+    assert server_b.reconcile(first=True) == []
+    server_b.finalize()
+    assert server_b.get("job-of-a")["status"] == "RUNNING"
+    server_a = _server_on(services, labrig_env, tmp_path, "host-a")
+    assert server_a.reconcile(first=True) == ["job-of-a"]
+    assert server_a.get("job-of-a")["status"] == "FAILED"
