@@ -71,7 +71,9 @@ def retrying(work: Callable[[], T], *, seconds: float, what: str) -> T:
         try:
             return work()
         except (Unavailable, DBAPIError) as err:
-            if not is_transient(err) or time.monotonic() + pause > deadline:
+            if not is_transient(err):
+                raise
+            if time.monotonic() + pause > deadline:
                 if isinstance(err, Unavailable):
                     raise
                 raise Unavailable(f"{what} failed: {err.orig}") from err
