@@ -52,12 +52,15 @@ service = ResourceService(
     root_dir=Path.cwd(),
     gpu_inventory=json.loads(os.environ["INVENTORY"]),
     discover_gpus=False,
+    user_quota=json.loads(os.environ.get("QUOTA", "{}")),
 )
 service.holders()  # connected before the start line
 while not go.exists():
     time.sleep(0.002)
 try:
-    print(json.dumps(service.acquire(holder, None, None, 1, None, pid=parent)))
+    memory, gpus = int(os.environ.get("ASK_MEMORY", 0)) or None, int(os.environ.get("ASK_GPUS", 1))
+    granted = service.acquire(holder, None, memory, gpus, None, pid=parent)
+    print(json.dumps(granted if gpus else ["granted"]))
 except CapacityExceeded:
     print("[]")
 """
@@ -119,3 +122,22 @@ def test_twenty_processes_racing_for_two_gpus_get_exactly_two_grants(
     granted = [uuids for uuids in grants if uuids]
     assert len(granted) == 2, grants
     assert sorted(u for uuids in granted for u in uuids) == sorted(g["uuid"] for g in INVENTORY)
+
+
+def test_one_users_processes_racing_past_a_memory_quota_get_one_grant(
+    on_each_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU's primary key stops a double grant of that GPU; nothing in the schema stops two
+    grants that each fit the user's quota alone but not together: the ledger's transactions
+    must run one after the other (BEGIN IMMEDIATE; an advisory lock on PostgreSQL)."""
+    db = Database(on_each_database)
+    db.upgrade()
+    db.dispose()
+    monkeypatch.setenv("INVENTORY", json.dumps(INVENTORY))
+    monkeypatch.setenv("QUOTA", json.dumps({"memory": "4Gi"}))
+    monkeypatch.setenv("ASK_MEMORY", str(3 * 2**30))
+    monkeypatch.setenv("ASK_GPUS", "0")
+    go = tmp_path / "go"
+    scripts = [[ACQUIRE, f"job:quota/rank{i}", str(go), str(os.getpid())] for i in range(8)]
+    grants = [json.loads(out) for out in _run_at_once(scripts, go, settle=3.0)]
+    assert len([uuids for uuids in grants if uuids]) == 1, grants
