@@ -18,7 +18,7 @@ export YARN_ENABLE_TELEMETRY := 0
 EXT_SOURCES := $(shell find extension/src extension/style extension/schema -type f 2>/dev/null) \
 	package.json tsconfig.json
 
-.PHONY: run test env lint typecheck pytest jest ui-test chromium clean
+.PHONY: run test env lint typecheck pytest jest ui-test chromium postgresql clean
 
 # The demo workspace: examples/ with its own configuration (examples/jupyter_server_config.py:
 # the demo dataset, profiles sized to this machine) and its own state in .labrig-demo/.
@@ -31,7 +31,7 @@ run: env
 		--ServerApp.port=$(PORT) --ServerApp.root_dir=. $(ALLOW_ROOT) \
 		--config=$(CURDIR)/examples/jupyter_server_config.py
 
-test: env chromium lint typecheck pytest jest ui-test
+test: env chromium postgresql lint typecheck pytest jest ui-test
 	@echo "make test: every check passed"
 
 env: $(STAMPS)/labextension
@@ -62,6 +62,12 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The PostgreSQL tests start their own server (tests/postgres_server.py) from Debian's binaries,
+# which live under /usr/lib/postgresql/<version>/bin, not on PATH.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 lint: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -71,7 +77,7 @@ typecheck: env
 	$(BIN)/mypy
 	$(JLPM) typecheck
 
-pytest: env
+pytest: env postgresql
 	$(BIN)/pytest
 
 jest: env

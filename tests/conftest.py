@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres_server import PostgresServer, PostgresUnavailable, find_bin_dir
 from tornado.httpclient import HTTPResponse
 
 from labrig.app import LabrigApp
@@ -29,6 +30,38 @@ def labrig_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("LABRIG_DATASETS", "{}")
     monkeypatch.delenv("LABRIG_DATASETS")
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (each test gets its own database on it)."""
+    try:
+        bin_dir = find_bin_dir()
+    except PostgresUnavailable as err:
+        pytest.skip(f"this host has no PostgreSQL server: {err}")
+    with PostgresServer(bin_dir) as server:
+        yield server
+
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, labrig_env: Path) -> str:
+    """A fresh, empty state database for the test: SQLite beside the test's state directory,
+    or a new database on the run's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{labrig_env / 'labrig.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
+@pytest.fixture
+def on_each_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's labrig (server, CLI, Python API, job ranks) keeps its state in
+    ``database_url``: a suite that requests this from an autouse fixture runs on each database."""
+    monkeypatch.setenv("LABRIG_DATABASE_URL", database_url)
+    return database_url
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from ._version import __version__
+from .errors import Unavailable
 from .handlers import routes
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
@@ -41,7 +42,13 @@ class LabrigApp(LabrigSettings, ExtensionApp):
 
     def initialize_settings(self) -> None:
         # Every service now: the database is migrated, and a bad setting fails the start.
-        self.services = build_services(self).build_all()
+        try:
+            self.services = build_services(self).build_all()
+        except Unavailable as err:
+            # Without its state database labrig would show a broken panel: the server stops,
+            # saying which database and what to do (Jupyter would log a traceback and go on).
+            self.log.critical("labrig cannot start: %s", err.message)
+            self.exit(1)
         self.settings["labrig_services"] = self.services
         # Admin-defined datasets are in the catalog before any kernel or job asks for them.
         self.services.datasets.sync_admin()

@@ -210,7 +210,7 @@ def _database(app: LabrigSettings) -> Database:
     is at this labrig's revision already)."""
     from .store import Database
 
-    db = Database(app.database_url)
+    db = Database(app.database_url, retry_seconds=app.database_retry_seconds)
     if app.migrate_on_start:
         db.upgrade_if_needed()
     return db

@@ -49,6 +49,12 @@ class LabrigSettings(Configurable):
         SQLite (WAL mode) at <data_dir>/labrig.db. Use PostgreSQL, e.g.
         postgresql+psycopg://user@host/labrig, when several servers share one registry.""",
     )
+    database_retry_seconds = Float(
+        15.0,
+        config=True,
+        help="""How long a registration waits for a database server that went away (restarting,
+        failing over) before it fails; nothing is half-written either way. 0: fail at once.""",
+    )
     migrate_on_start = Bool(
         True,
         config=True,

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float
+from traitlets import Float, Unicode, default
 
 from labrig.dataset_mounts.mount_dirs import remove_tree
 
@@ -42,9 +42,22 @@ class LocalJobBackend(JobBackend):
         failed (the process that was launching it stopped first).""",
     )
 
+    host_id = Unicode(
+        config=True,
+        help="""The name of this host among the servers that share one database: this server
+        reconciles, admits and stops only jobs launched under it (``local:<host_id>``), and
+        leaves a cancel of another host's job to that host's supervisor. Default: the
+        hostname. Set it when the hostname does not tell hosts apart (containers that share
+        one), or to let two servers on one machine stand for two hosts.""",
+    )
+
+    @default("host_id")
+    def _default_host_id(self) -> str:
+        return socket.gethostname()
+
     @property
     def identity(self) -> str:
-        return f"local:{socket.gethostname()}"
+        return f"local:{self.host_id}"
 
     def capabilities(self) -> dict[str, str]:
         torch = importlib.util.find_spec("torch") is not None
@@ -76,7 +89,7 @@ class LocalJobBackend(JobBackend):
             )
         self._children = [p for p in getattr(self, "_children", []) if p.poll() is None] + [proc]
         started = process_started(proc.pid)
-        return {"host": socket.gethostname(), "pid": proc.pid, "started": started}
+        return {"host": self.host_id, "pid": proc.pid, "started": started}
 
     def _job_file(self, request: LaunchRequest) -> dict[str, Any]:
         """Everything the detached processes need, so they never ask the server."""
@@ -110,7 +123,7 @@ class LocalJobBackend(JobBackend):
         }
 
     def cancel(self, job: JobRef) -> None:
-        if job.handle.get("host") not in (None, socket.gethostname()):
+        if job.handle.get("host") not in (None, self.host_id):
             return  # that host's supervisor sees the CANCELLED state and stops its ranks
         kill_tree(job.handle.get("pid"), job.handle.get("started"), self.layout(job.id))
         self._children = [p for p in getattr(self, "_children", []) if p.poll() is None]

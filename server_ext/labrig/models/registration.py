@@ -11,6 +11,7 @@ unfinished, once their lease expires.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..store.tables import RegisteredModel
 from ..validation import check_text
 from .checks import check_metrics, check_model_name, check_note, check_params, check_version_tags
@@ -105,7 +106,12 @@ class ModelRegistration(ModelQueries):
         files = collect_files(source)
         self.store.check()
         lease = uuid.uuid4().hex
-        try:
+        # A database server that goes away for a moment costs a wait, not the registration:
+        # the attempt runs again, and a key of its own lets a commit that landed just before
+        # the connection dropped be found instead of made twice.
+        key = idempotency_key or f"registration:{lease}"
+
+        def attempt() -> dict[str, Any]:
             stored = self._store_files(files, lease, progress)
             # Only now, with every file stored, does anything appear in the registry.
             self._ensure_model(name)
@@ -121,8 +127,11 @@ class ModelRegistration(ModelQueries):
                 note=checked_note,
                 user=user,
                 lineage=lineage or {},
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
             )
+
+        try:
+            return self.db.retrying(attempt, f"registering a version of {name}")
         except _AlreadyRegistered as done:
             self._drop_lease(lease)
             return done.version
@@ -131,7 +140,9 @@ class ModelRegistration(ModelQueries):
             raise
 
     def _drop_lease(self, lease: str) -> None:
-        with self.db.session() as session:
+        # With the database away the lease stays; it expires, and gc() then removes the blobs
+        # nothing references. The registration's own error is what the caller must see.
+        with contextlib.suppress(Unavailable), self.db.session() as session:
             session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
 
     def _store_files(

@@ -17,17 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import CapacityExceeded, InvalidInput, NotFound
+from ..errors import CapacityExceeded, InvalidInput, NotFound, Unavailable
 from ..processes import process_alive, process_started
+from ..store.retry import is_transient
 from . import enforce
 from .limits import HostLimits
 from .profiles import ResourceRequest, show_quantity
 from .quantity import parse_count
 from .tables import GpuAllocation, ResourceHolder
+
+#: The PostgreSQL advisory lock of the ledger's transactions ("ledger" in ASCII).
+LEDGER_LOCK = 0x6C6564676572
 
 HOLDER = re.compile(r"(kernel:[A-Za-z0-9-]{1,64}|job:[A-Za-z0-9._-]{1,64}/rank[0-9]{1,5})")
 
@@ -41,10 +45,15 @@ def _forget(session: Session, holder: str) -> None:
 class ResourceLedger(HostLimits):
     @contextlib.contextmanager
     def _ledger(self) -> Iterator[Session]:
-        """A write transaction that other acquirers wait for (BEGIN IMMEDIATE on SQLite)."""
+        """A write transaction that other acquirers wait for: BEGIN IMMEDIATE on SQLite, a
+        transaction-scoped advisory lock on PostgreSQL. The GPU's primary key alone prevents a
+        double grant, but not two acquirers each reading the same quota totals and both
+        exceeding them; serialising the ledger's read-then-write does."""
         with self.db.session() as session:
             if self.db.dialect == "sqlite":
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.db.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
             yield session
 
     def _alive(self, row: ResourceHolder) -> bool:
@@ -171,7 +180,10 @@ class ResourceLedger(HostLimits):
             except IntegrityError:
                 # Another server granted the same GPU between our read and write: look again.
                 time.sleep(0.01 * (attempt + 1))
-            except OperationalError:  # pragma: no cover - locked past busy_timeout
+            except Unavailable as err:
+                # Locked past busy_timeout, a deadlock, or the database server restarting.
+                if not is_transient(err):
+                    raise
                 time.sleep(0.05 * (attempt + 1))
         raise CapacityExceeded("the GPU ledger is too busy; try again", field="gpus")
 

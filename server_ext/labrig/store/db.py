@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -21,9 +21,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InvalidInput, Unavailable
+from .retry import connect_options, retrying, unreachable_advice
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -59,6 +62,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The key of the PostgreSQL advisory lock that serialises schema migrations ("labrig" in ASCII).
+MIGRATION_LOCK_KEY = 0x6C6162726967
+
+
+def _one_line(error: BaseException | None) -> str:
+    """A driver's error on one line (libpq's add hints on lines of their own)."""
+    return " ".join(str(error).split()).rstrip(".?")
+
+
 def masked_url(url: str) -> str:
     """The URL with any password hidden, for logs and error messages."""
     try:
@@ -70,7 +82,7 @@ def masked_url(url: str) -> str:
 class Database:
     """One engine and session factory for a SQLAlchemy URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retry_seconds: float = 15.0) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError as err:
@@ -80,10 +92,18 @@ class Database:
                 field="database_url",
             ) from err
         self.url = url
+        #: How long ``retrying`` runs work again while the database server is away.
+        self.retry_seconds = retry_seconds
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(parsed, future=True)
+        self.engine: Engine = create_engine(
+            parsed,
+            future=True,
+            # A server restarted since a pooled connection was opened: reconnect, not fail.
+            pool_pre_ping=self.dialect != "sqlite",
+            connect_args=connect_options(parsed),
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -98,11 +118,19 @@ class Database:
             except OperationalError as err:
                 session.rollback()
                 raise Unavailable(
-                    f"the labrig database at {masked_url(self.url)} failed: {err.orig}"
+                    f"the labrig database at {masked_url(self.url)} failed: "
+                    f"{_one_line(err.orig)}. {unreachable_advice(self.dialect)}"
                 ) from err
             except BaseException:
                 session.rollback()
                 raise
+
+    def retrying(self, work: Callable[[], T], what: str) -> T:
+        """``work()``, run again while the database fails it for a passing reason (the server
+        restarting, a serialization failure) for up to ``retry_seconds``. ``work`` must be
+        safe to run twice: each of its transactions commits all or nothing, and one that may
+        have committed before the connection dropped must find its own result."""
+        return retrying(work, seconds=self.retry_seconds, what=what)
 
     # Alembic is imported where it is used: job supervisors and kernels open the database but
     # never migrate it, and importing Alembic costs them a few hundred milliseconds each.
@@ -121,12 +149,19 @@ class Database:
         config = self.alembic_config()
         try:
             with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Servers and processes starting at once on a fresh database migrate one
+                    # after the other: the later ones wait here, then find the schema at head.
+                    # The lock is the transaction's, so it ends with the migration's commit.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except OperationalError as err:
             raise Unavailable(
-                f"cannot open the labrig database at {masked_url(self.url)}: {err.orig}. "
-                "Check LabrigApp.database_url and that its directory is writable."
+                f"cannot open the labrig database at {masked_url(self.url)}: "
+                f"{_one_line(err.orig)}. {unreachable_advice(self.dialect)}"
             ) from err
 
     def upgrade_if_needed(self) -> None:

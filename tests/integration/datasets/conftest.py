@@ -4,12 +4,13 @@ cluster (``k8s.rig``)."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dataset_servers import file_server, http_root, s3_creds, s3_server
+from dataset_servers import S3Server, file_server, http_root, s3_creds, s3_server
 from k8s.rig import job_storage, kube
 from traitlets.config import Config
 
@@ -21,16 +22,34 @@ from labrig.store import Database
 __all__ = ["file_server", "http_root", "job_storage", "kube", "s3_creds", "s3_server"]
 
 
+@pytest.fixture(autouse=True)
+def _each_database(on_each_database: str) -> str:
+    """Every dataset test runs on SQLite and on PostgreSQL."""
+    return on_each_database
+
+
+@pytest.fixture(autouse=True)
+def _empty_s3_afterwards(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The run's S3 server forgets each test's buckets: the tests name fixed buckets, and the
+    same test runs once per database."""
+    yield
+    if "s3_server" in request.fixturenames:
+        server: S3Server = request.getfixturevalue("s3_server")
+        reset = urllib.request.Request(f"{server.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=30):
+            pass
+
+
 @pytest.fixture
 def mount_root(tmp_path: Path) -> Path:
     return tmp_path / "datasets"
 
 
 @pytest.fixture
-def catalog(labrig_env: Path, mount_root: Path) -> Iterator[DatasetCatalog]:
+def catalog(labrig_env: Path, mount_root: Path, database_url: str) -> Iterator[DatasetCatalog]:
     app = LabrigApp(data_dir=str(labrig_env))
     cache = LocalDatasetCache(parent=app, mount_root=str(mount_root), range_size=256 * 1024)
-    db = Database(f"sqlite:///{labrig_env / 'labrig.db'}")
+    db = Database(database_url)
     db.upgrade()
     yield DatasetCatalog(db, cache)
     db.dispose()

@@ -72,14 +72,25 @@ def shared_base() -> Iterator[Path]:
     assert not base.exists()
 
 
+@pytest.fixture
+def database_url(shared_base: Path) -> str:
+    """SQLite only, in the state the unprivileged kernel can read: what is tested is the
+    mount, which no database changes."""
+    return f"sqlite:///{shared_base / 'data' / 'labrig.db'}"
+
+
 @pytest.mark.parametrize("user", ["nobody", "root"])
 async def test_a_kernel_sees_its_mounts_read_only(
-    shared_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user: str
+    shared_base: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    user: str,
+    database_url: str,
 ) -> None:
     data_dir = shared_base / "data"
     app = LabrigApp(data_dir=str(data_dir))
     cache = LocalDatasetCache(parent=app, mount_root=str(shared_base / "mounts"))
-    db = Database(f"sqlite:///{data_dir / 'labrig.db'}")
+    db = Database(database_url)
     db.upgrade()
     catalog = DatasetCatalog(db, cache)
     if user == "root":

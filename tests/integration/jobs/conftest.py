@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 from k8s.rig import KubeRig, job_storage, kube  # noqa: F401 - fixtures
+from postgres_server import PostgresServer
 
 from labrig.jobs.backend import JobBackend
 from labrig.jobs.capacity import HostCapacity
@@ -74,22 +76,28 @@ def _service(
             service.cancel(job["id"])
 
 
-@pytest.fixture(params=["local", "kubernetes"])
-def backend(request: pytest.FixtureRequest) -> JobBackend:
-    """Each backend in turn: the behavioural suite holds for both."""
-    if request.param == "local":
-        return LocalJobBackend()
-    rig: KubeRig = request.getfixturevalue("kube")
-    return rig.backend()
+@pytest.fixture(params=["local", "local-postgresql", "kubernetes"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> JobBackend:
+    """Each backend in turn: the behavioural suite holds for both, and the local one holds on
+    PostgreSQL too (its supervisors and ranks write the job's state from other processes)."""
+    if request.param == "kubernetes":
+        rig: KubeRig = request.getfixturevalue("kube")
+        return rig.backend()
+    if request.param == "local-postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("LABRIG_DATABASE_URL", server.new_database())
+    return LocalJobBackend()
 
 
 @pytest.fixture
 def jobs(
-    services: Services, root: Path, labrig_env: Path, backend: JobBackend
+    backend: JobBackend, services: Services, root: Path, labrig_env: Path
 ) -> Iterator[JobService]:
     """A job service on the test's state directory, with the notebooks under ``root``, on each
     backend in turn; every job still running at the end is cancelled so nothing outlives the
     test."""
+    # ``backend`` comes first: it chooses the database the services then open.
+    assert services.db.url == os.environ.get("LABRIG_DATABASE_URL", services.db.url)
     yield from _service(services, root, labrig_env, backend)
 
 

@@ -50,3 +50,9 @@ def log_lines() -> Iterator[RecordingHandler]:
     yield handler
     root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _each_database(on_each_database: str) -> str:
+    """The registry's integration tests run on SQLite and on PostgreSQL."""
+    return on_each_database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -42,7 +43,8 @@ def s3_options(endpoint: str) -> dict[str, Any]:
 def s3_registry(
     services: Services, s3_endpoint: str, request: pytest.FixtureRequest
 ) -> ModelRegistry:
-    bucket = "models-" + request.node.name.lower().replace("_", "-")[:40]
+    # One bucket per test and database (a node name with its [id] is no bucket name).
+    bucket = "models-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
     options = s3_options(s3_endpoint)
     reg = ModelRegistry(
         services.db,
