@@ -24,8 +24,11 @@ from typing import Any
 
 import psutil
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
+from ..errors import Unavailable
 from ..store import Database
+from ..store.retry import is_transient, retrying
 from ..store.tables import Job
 from .launcher import single_rank_env, torchrun
 from .runtime import (
@@ -40,6 +43,8 @@ from .worker import memory_reason
 POLL = 0.2
 #: How often a supervisor looks for a cancel made elsewhere (seconds).
 CANCEL_POLL = 1.0
+#: Seconds the supervisor waits for the database to come back to record a job's state.
+OUTAGE_WAIT = 600.0
 
 
 def free_port() -> int:
@@ -148,8 +153,25 @@ def _stop_all(procs: list[subprocess.Popen[bytes] | ForkedRank], layout: JobLayo
 
 
 def _status(db: Database, job_id: str) -> str | None:
-    with db.session() as session:
-        return session.scalar(select(Job.status).where(Job.id == job_id))
+    """The job's recorded state; None while the database is away for a moment (the ranks run
+    on, and the next check asks again)."""
+    try:
+        with db.session() as session:
+            return session.scalar(select(Job.status).where(Job.id == job_id))
+    except (Unavailable, DBAPIError) as err:
+        if not is_transient(err):
+            raise
+        return None
+
+
+def _record(db: Database, job_id: str, status: str, **kwargs: Any) -> bool:
+    """``set_status``, waiting out a database restart: the ranks have ended, and their outcome
+    must not be lost to a server that is back a minute later."""
+    return retrying(
+        lambda: set_status(db, job_id, status, **kwargs),
+        seconds=OUTAGE_WAIT,
+        what=f"recording that job {job_id} is {status}",
+    )
 
 
 def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
@@ -187,14 +209,12 @@ def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
             continue
         if timeout and time.monotonic() - started > timeout:
             _stop_all(procs, layout)
-            set_status(
-                db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s"
-            )
+            _record(db, job_id, "FAILED", only_from=ACTIVE, reason=f"timed out after {timeout} s")
             return "FAILED"
         over = over_memory(layout, world, job.get("memory"))
         if over is not None:
             _stop_all(procs, layout)
-            set_status(db, job_id, "FAILED", only_from=ACTIVE, reason=memory_reason(job, over))
+            _record(db, job_id, "FAILED", only_from=ACTIVE, reason=memory_reason(job, over))
             return "FAILED"
         if time.monotonic() - checked > CANCEL_POLL:
             # A cancel from any server (or host) only changes the record: act on it here.
@@ -203,13 +223,16 @@ def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
                 _stop_all(procs, layout)
                 return "CANCELLED"
         if not running and all(layout.kernel_pid(rank).exists() for rank in range(world)):
-            running = set_status(db, job_id, "RUNNING", only_from=("STARTING",))
+            # Only when the database answers now: else the next poll tries again.
+            running = _status(db, job_id) is not None and _record(
+                db, job_id, "RUNNING", only_from=("STARTING",)
+            )
         time.sleep(POLL)
     kill_tree(None, None, layout)  # kernels a dying rank could not take down
     status, reason = outcome(layout, world, [proc.returncode for proc in procs])
     if status == "SUCCEEDED" and not running:
-        set_status(db, job_id, "RUNNING", only_from=("STARTING",))
-    set_status(db, job_id, status, only_from=ACTIVE, reason=reason)
+        _record(db, job_id, "RUNNING", only_from=("STARTING",))
+    _record(db, job_id, status, only_from=ACTIVE, reason=reason)
     return status
 
 
