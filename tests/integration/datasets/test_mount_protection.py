@@ -193,10 +193,10 @@ from labrig.app import LabrigApp
 from labrig.dataset_mounts.cache import LocalDatasetCache
 from labrig.dataset_mounts.catalog import DatasetCatalog
 from labrig.store import Database
-data, mounts, mode = sys.argv[1:4]
+data, mounts, mode, url = sys.argv[1:5]
 cache = LocalDatasetCache(parent=LabrigApp(data_dir=data), mount_root=mounts,
                           mount_protection=mode)
-catalog = DatasetCatalog(Database(f"sqlite:///{data}/labrig.db"), cache)
+catalog = DatasetCatalog(Database(url), cache)
 try:
     mounted = catalog.mount("ds")
 except Exception as err:
@@ -210,11 +210,15 @@ print(json.dumps({"protection": catalog.get("ds")["mount_protection"],
 """
 
 
-def run_without_cap_sys_admin(labrig_env: Path, mount_root: Path, mode: str) -> dict[str, str]:
-    """A root process without CAP_SYS_ADMIN, as in a container with Docker's default set."""
+def run_without_cap_sys_admin(
+    catalog: DatasetCatalog, labrig_env: Path, mount_root: Path, mode: str
+) -> dict[str, str]:
+    """A root process without CAP_SYS_ADMIN, as in a container with Docker's default set, on
+    the catalog's database."""
+    url = catalog.db.url
     drop = ["setpriv", "--bounding-set=-sys_admin,-linux_immutable", "--inh-caps=-all"]
     done = subprocess.run(
-        [*drop, sys.executable, "-c", UNPRIVILEGED, str(labrig_env), str(mount_root), mode],
+        [*drop, sys.executable, "-c", UNPRIVILEGED, str(labrig_env), str(mount_root), mode, url],
         capture_output=True,
         text=True,
         timeout=120,
@@ -231,7 +235,7 @@ def test_without_cap_sys_admin_a_mount_gets_reflinks_or_says_it_is_not_protected
     warmed(catalog, tmp_path, "auto")
     catalog.db.dispose()
     clones = clone_reason(mount_root / ".probe") is None
-    seen = run_without_cap_sys_admin(labrig_env, mount_root, "auto")
+    seen = run_without_cap_sys_admin(catalog, labrig_env, mount_root, "auto")
     assert seen["protection"] == seen["mounted"]
     if clones:  # Btrfs, XFS with reflink: root's write stayed in the mount's own copy
         assert seen["protection"] == REFLINK
@@ -243,7 +247,7 @@ def test_without_cap_sys_admin_a_mount_gets_reflinks_or_says_it_is_not_protected
         # And it is true: root's write reached the cache that every other mount reads.
         assert cached_bytes(catalog)["a.txt"].startswith(b"ROOT")
 
-    refused = run_without_cap_sys_admin(labrig_env, mount_root, "bind")
+    refused = run_without_cap_sys_admin(catalog, labrig_env, mount_root, "bind")
     assert refused["error"] == "Unavailable"
     assert "needs CAP_SYS_ADMIN" in refused["message"]
 
@@ -254,7 +258,7 @@ def test_without_cap_sys_admin_copy_mode_keeps_the_cache_intact(
 ) -> None:
     warmed(catalog, tmp_path, "copy")
     catalog.db.dispose()
-    seen = run_without_cap_sys_admin(labrig_env, mount_root, "copy")
+    seen = run_without_cap_sys_admin(catalog, labrig_env, mount_root, "copy")
     assert seen["protection"] == COPY
     assert cached_bytes(catalog) == FILES
 
