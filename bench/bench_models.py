@@ -1,15 +1,18 @@
 """Model registry benchmarks, each a ratio against a peer measured in the same run.
 
-    .venv/bin/python bench/bench_models.py [--size-mib 1024] [--procs 16] [--per-proc 10]
-        [--versions 100000] [--mlflow-python /path/to/venv-with-mlflow/bin/python]
+    .venv/bin/python bench/bench_models.py [--size-mib 1024] [--repeat 5] [--procs 16]
+        [--per-proc 10] [--databases sqlite,postgresql] [--versions 100000]
+        [--mlflow-python /path/to/venv-with-mlflow/bin/python]
 
 1. register a new 1 GiB file into the local store vs `cp` of it (same disk) and vs sha256 alone;
 2. re-register the identical file vs hashing it;
-3. N processes x M versions of one model at once: consecutive numbers, errors;
+3. N fresh processes x M versions of one model at once, labrig and MLflow side by side on each
+   database (``models_concurrency.py``): wall time from the first start to the last exit,
+   consecutive numbers, errors;
 4. one page of 50 versions from a model with 100,000 versions (service time, i.e. the server
    side of GET /models/{name}/versions without HTTP);
-5. MLflow (SQLite backend, local artifacts: log_artifact + create_model_version) side by side,
-   when an interpreter with mlflow is given.
+5. MLflow registering the 1 GiB file (SQLite backend, local artifacts: log_artifact +
+   create_model_version), when an interpreter with mlflow is given.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from models_concurrency import bench_fresh_concurrency
 
 from labrig.app import LabrigApp
 from labrig.services import build_services
@@ -103,86 +107,6 @@ def bench_single_file(work: Path, size: int, repeat: int) -> dict[str, float]:
         "sha256_vs_cp_throughput": best_of["cp"] / best_of["sha256"],
         "register_vs_sha256_time": best_of["register"] / best_of["sha256"],
         "reregister_vs_sha256_time": best_of["reregister"] / best_of["sha256"],
-    }
-
-
-WORKER = """
-import json, os, sys, time
-from pathlib import Path
-import labrig.models as models
-worker, count, go, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
-models.open_registry()
-print("ready", flush=True)
-while not go.exists():
-    time.sleep(0.002)
-done, errors = [], []
-for i in range(count):
-    f = work / f"w{worker}-{i}.bin"
-    f.write_bytes(os.urandom(64 * 1024))
-    try:
-        done.append(models.register("concurrent", f)["version"])
-    except Exception as err:
-        errors.append(repr(err))
-print(json.dumps({"versions": done, "errors": errors}))
-"""
-
-
-def wait_ready(children: list[subprocess.Popen[str]]) -> None:
-    """Start the clock only once every child has imported and opened its database."""
-    for child in children:
-        assert child.stdout is not None
-        line = child.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(
-                f"a child did not start: {line!r} {child.stderr and child.stderr.read()}"
-            )
-
-
-def collect(children: list[subprocess.Popen[str]], timeout: int) -> tuple[list[int], list[str]]:
-    """The versions each child registered and the errors it met (its last line is JSON)."""
-    versions: list[int] = []
-    errors: list[str] = []
-    for child in children:
-        out, err = child.communicate(timeout=timeout)
-        if child.returncode != 0:
-            errors.append(err.strip().splitlines()[-1] if err.strip() else "crashed")
-            continue
-        result = json.loads(out.strip().splitlines()[-1])
-        versions += result["versions"]
-        errors += result["errors"]
-    return versions, errors
-
-
-def bench_concurrency(work: Path, procs: int, per_proc: int) -> dict[str, Any]:
-    root = work / "state-concurrency"
-    services_at(root).close()  # migrate once
-    env = {**os.environ, "LABRIG_DATA_DIR": str(root)}
-    env.pop("LABRIG_DATABASE_URL", None)
-    go = work / "go"
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(w), str(per_proc), str(go), str(work)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for w in range(procs)
-    ]
-    wait_ready(children)
-    start = time.perf_counter()
-    go.touch()
-    versions, errors = collect(children, 600)
-    elapsed = time.perf_counter() - start
-    expected = list(range(1, procs * per_proc + 1))
-    return {
-        "processes": procs,
-        "versions_each": per_proc,
-        "registered": len(versions),
-        "consecutive_and_distinct": sorted(versions) == expected,
-        "errors": len(errors),
-        "error_samples": errors[:3],
-        "seconds": elapsed,
     }
 
 
@@ -263,40 +187,24 @@ import json, os, sys, time
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-work, src, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+work, src = sys.argv[1], sys.argv[2]
 mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
 client = MlflowClient()
-if mode == "single":
-    try:
-        client.create_registered_model("big")
-    except MlflowException:  # the model exists already (RESOURCE_ALREADY_EXISTS)
-        pass
-    start = time.perf_counter()
-    with mlflow.start_run() as run:
-        mlflow.log_artifact(src, artifact_path="model")
-        client.create_model_version("big", f"{run.info.artifact_uri}/model", run.info.run_id)
-    os.sync()
-    print(json.dumps({"seconds": time.perf_counter() - start}))
-else:
-    go, count = sys.argv[4], int(sys.argv[5])
-    client.search_registered_models()  # connect before the start line
-    print("ready", flush=True)
-    while not os.path.exists(go):
-        time.sleep(0.002)
-    done, errors = [], []
-    for i in range(count):
-        try:
-            v = client.create_model_version("concurrent", f"file:///{work}/x{i}", None)
-            done.append(int(v.version))
-        except Exception as err:
-            errors.append(type(err).__name__ + ": " + str(err)[:120])
-    print(json.dumps({"versions": done, "errors": errors}))
+try:
+    client.create_registered_model("big")
+except MlflowException:  # the model exists already (RESOURCE_ALREADY_EXISTS)
+    pass
+start = time.perf_counter()
+with mlflow.start_run() as run:
+    mlflow.log_artifact(src, artifact_path="model")
+    client.create_model_version("big", f"{run.info.artifact_uri}/model", run.info.run_id)
+os.sync()
+print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def bench_mlflow(
-    python: str, work: Path, src: Path, procs: int, per_proc: int, repeat: int
-) -> dict[str, Any]:
+def bench_mlflow_single(python: str, work: Path, src: Path, repeat: int) -> dict[str, Any]:
+    """MLflow registering the same 1 GiB file: log_artifact + create_model_version, + sync."""
     mwork = work / "mlflow"
     mwork.mkdir()
     env = {**os.environ, "MLFLOW_ARTIFACTS_DESTINATION": str(mwork / "artifacts")}
@@ -306,7 +214,7 @@ def bench_mlflow(
     times = []
     for _ in range(repeat):
         out = subprocess.run(
-            [python, str(script), str(mwork), str(src), "single"],
+            [python, str(script), str(mwork), str(src)],
             env=env,
             capture_output=True,
             text=True,
@@ -315,49 +223,7 @@ def bench_mlflow(
         ).stdout
         times.append(json.loads(out.strip().splitlines()[-1])["seconds"])
         os.sync()
-    # concurrency: N processes creating versions of one registered model
-    subprocess.run(
-        [
-            python,
-            "-c",
-            (
-                "import mlflow; from mlflow import MlflowClient; "
-                f"mlflow.set_tracking_uri('sqlite:///{mwork}/mlflow.db'); "
-                "MlflowClient().create_registered_model('concurrent')"
-            ),
-        ],
-        env=env,
-        check=True,
-        cwd=mwork,
-        capture_output=True,
-    )
-    go = mwork / "go"
-    children = [
-        subprocess.Popen(
-            [python, str(script), str(mwork), str(src), "concurrent", str(go), str(per_proc)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=mwork,
-        )
-        for _ in range(procs)
-    ]
-    wait_ready(children)
-    start = time.perf_counter()
-    go.touch()
-    versions, errors = collect(children, 900)
-    return {
-        "register_s": min(times),
-        "concurrency": {
-            "registered": len(versions),
-            "distinct": len(set(versions)),
-            "consecutive_and_distinct": sorted(versions) == list(range(1, procs * per_proc + 1)),
-            "seconds": time.perf_counter() - start,
-            "errors": len(errors),
-            "error_samples": sorted(set(errors))[:3],
-        },
-    }
+    return {"register_s": min(times)}
 
 
 def main() -> None:
@@ -368,6 +234,18 @@ def main() -> None:
     parser.add_argument("--per-proc", type=int, default=10)
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="For the concurrency part: sqlite and/or postgresql (one server for both tools, "
+        "started by --postgres-helper).",
+    )
+    parser.add_argument(
+        "--postgres-helper",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "tests" / "postgres_server.py",
+        help="The module whose PostgresServer starts the server (the test suite's).",
+    )
     parser.add_argument("--dir", default=None, help="Scratch directory (same disk as the store).")
     parser.add_argument(
         "--parts", default="single,concurrency,listing,mlflow", help="Comma-separated subset."
@@ -382,7 +260,15 @@ def main() -> None:
             results["single_file"] = bench_single_file(work, args.size_mib * 2**20, args.repeat)
             print(json.dumps({"single_file": results["single_file"]}), flush=True)
         if "concurrency" in parts:
-            results["concurrency"] = bench_concurrency(work, args.procs, args.per_proc)
+            results["concurrency"] = bench_fresh_concurrency(
+                work,
+                args.databases.split(","),
+                args.procs,
+                args.per_proc,
+                args.repeat,
+                args.mlflow_python,
+                args.postgres_helper,
+            )
             print(json.dumps({"concurrency": results["concurrency"]}), flush=True)
         if "listing" in parts:
             results["listing"] = bench_listing(work, args.versions)
@@ -390,7 +276,7 @@ def main() -> None:
         if "mlflow" in parts and args.mlflow_python:
             if not src.exists():
                 make_file(src, args.size_mib * 2**20)
-            m = bench_mlflow(args.mlflow_python, work, src, args.procs, args.per_proc, args.repeat)
+            m = bench_mlflow_single(args.mlflow_python, work, src, args.repeat)
             if "single_file" in results:
                 m["labrig_register_speedup_vs_mlflow"] = (
                     m["register_s"] / results["single_file"]["register_s"]

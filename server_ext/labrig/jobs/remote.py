@@ -23,15 +23,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .env_names import STORE_ENV, STORE_OPTIONS_ENV
 from .runtime import JobLayout, last_json_line
 from .transport import JobFolder
 
 LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 UPLOAD_EVERY = 1.0
 OUTPUT_EVERY = 10.0
-#: Where a rank finds its job folder on shared storage (and stages registrations).
-STORE_ENV = "LABRIG_JOB_STORE"
-STORE_OPTIONS_ENV = "LABRIG_JOB_STORE_OPTIONS"
 
 
 def rank_prefix(rank: int) -> bytes:

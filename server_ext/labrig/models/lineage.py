@@ -40,8 +40,24 @@ def package_versions() -> dict[str, str]:
     return dict(_installed_versions())
 
 
+def _may_be_in_git_repository(directory: Path) -> bool:
+    """False only when git could not find a repository from ``directory``: no ancestor holds
+    a ``.git`` entry or is a bare repository, and no GIT_DIR points elsewhere. A few stat calls
+    instead of starting ``git`` for every registration made outside any repository."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    for folder in (directory, *directory.parents):
+        if (folder / ".git").exists():
+            return True
+        if (folder / "HEAD").is_file() and (folder / "objects").is_dir():
+            return True
+    return False
+
+
 def git_commit(directory: Path) -> dict[str, Any] | None:
     """The commit (and whether the tree is dirty) of the git repository holding ``directory``."""
+    if not _may_be_in_git_repository(directory.absolute()):
+        return None
     try:
         head = subprocess.run(
             ["git", "-C", str(directory), "rev-parse", "HEAD"],

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..jobs.remote import STORE_ENV
+from ..jobs.env_names import STORE_ENV
 from .lineage import current_lineage
 from .registry import ModelRegistry
 

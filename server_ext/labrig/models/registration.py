@@ -59,6 +59,11 @@ def collect_files(path: Path) -> list[SourceFile]:
     return files
 
 
+#: Above this many distinct file sizes, the dedup check reads every blob size instead (each
+#: size is a bound parameter, and databases cap those per statement).
+MAX_SIZES_IN_QUERY = 500
+
+
 class _AlreadyRegistered(Exception):
     """Raised inside the commit transaction to roll it back when a retry finds its version."""
 
@@ -112,9 +117,13 @@ class ModelRegistration(ModelQueries):
         key = idempotency_key or f"registration:{lease}"
 
         def attempt() -> dict[str, Any]:
-            stored = self._store_files(files, lease, progress)
+            with self.db.session() as session:  # what the registration needs, in one read
+                model_exists = session.get(RegisteredModel, name) is not None
+                known_sizes = self._known_sizes(session, files)
+            stored = self._store_files(files, lease, progress, known_sizes)
             # Only now, with every file stored, does anything appear in the registry.
-            self._ensure_model(name)
+            if not model_exists:
+                self._ensure_model(name)
             return self._commit_version(
                 name,
                 files,
@@ -145,12 +154,19 @@ class ModelRegistration(ModelQueries):
         with contextlib.suppress(Unavailable), self.db.session() as session:
             session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
 
+    def _known_sizes(self, session: Session, files: list[SourceFile]) -> set[int]:
+        """Which of these files' sizes some blob in the store has (a file of any other size is
+        new for sure): an index lookup, not a scan of every blob."""
+        sizes = {f.path.stat().st_size for f in files}
+        query = select(ModelBlob.size).distinct()
+        if len(sizes) <= MAX_SIZES_IN_QUERY:
+            query = query.where(ModelBlob.size.in_(sizes))
+        return set(session.scalars(query))
+
     def _store_files(
-        self, files: list[SourceFile], lease: str, progress: Progress | None
+        self, files: list[SourceFile], lease: str, progress: Progress | None, known: set[int]
     ) -> list[StoredBlob]:
         total = sum(f.path.stat().st_size for f in files)
-        with self.db.session() as session:
-            known = set(session.scalars(select(ModelBlob.size).distinct()))
         done_before = 0
         stored: list[StoredBlob] = []
         leased: set[str] = set()
@@ -243,15 +259,11 @@ class ModelRegistration(ModelQueries):
                 )
                 session.add(row)
                 session.flush()
-                self._add_files_and_metrics(session, row, files, stored)
+                file_rows = self._add_files_and_metrics(session, row, files, stored)
                 self._raise_latest_version(session, name, number)
                 session.execute(delete(BlobLease).where(BlobLease.lease_id == lease))
                 session.flush()
-                file_rows = sorted(
-                    session.scalars(select(ModelFile).where(ModelFile.version_id == row.id)),
-                    key=lambda f: f.path,
-                )
-                return version_json(row, [], file_rows)
+                return version_json(row, [], sorted(file_rows, key=lambda f: f.path))
         except IntegrityError as err:
             if idempotency_key is not None:
                 with self.db.session() as session:
@@ -285,11 +297,12 @@ class ModelRegistration(ModelQueries):
         row: ModelVersion,
         files: list[SourceFile],
         stored: list[StoredBlob],
-    ) -> None:
-        for source, blob in zip(files, stored, strict=True):
-            session.add(
-                ModelFile(version_id=row.id, path=source.name, sha256=blob.sha256, size=blob.size)
-            )
+    ) -> list[ModelFile]:
+        file_rows = [
+            ModelFile(version_id=row.id, path=source.name, sha256=blob.sha256, size=blob.size)
+            for source, blob in zip(files, stored, strict=True)
+        ]
+        session.add_all(file_rows)
         for key, value in row.metrics.items():
             session.add(
                 ModelVersionMetric(
@@ -300,6 +313,7 @@ class ModelRegistration(ModelQueries):
                     value=value,
                 )
             )
+        return file_rows
 
     def _raise_latest_version(self, session: Session, name: str, number: int) -> None:
         """latest_version = max(latest_version, number): concurrent registrations may commit

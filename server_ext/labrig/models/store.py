@@ -95,6 +95,25 @@ def _copy_durably(src: int, dst: int, size: int) -> int:
     return copied
 
 
+def _copy_while_hashing(
+    path: Path, src: IO[bytes], dst: IO[bytes], size: int, progress: Progress | None
+) -> tuple[str, int, int]:
+    """(sha256, bytes hashed, bytes copied): the durable copy runs in a second thread while
+    this one hashes. A file of one hashing chunk or less is copied, then hashed, here: starting
+    a thread costs more than the overlap saves (16 processes registering small files at once
+    each start one per file)."""
+    if size <= HASH_CHUNK:
+        copied = _copy_durably(src.fileno(), dst.fileno(), size)
+        with path.open("rb", buffering=0) as reader:
+            sha, done = _hash_stream(reader, size, progress)
+        return sha, done, copied
+    with ThreadPoolExecutor(1, thread_name_prefix="labrig-copy") as pool:
+        copying = pool.submit(_copy_durably, src.fileno(), dst.fileno(), size)
+        with path.open("rb", buffering=0) as reader:
+            sha, done = _hash_stream(reader, size, progress)
+        return sha, done, copying.result()
+
+
 def _kernel_copy(src: int, dst: int, size: int) -> int:
     """Copy ``size`` bytes between file descriptors inside the kernel; bytes copied."""
     offset = 0
@@ -317,15 +336,8 @@ class BlobStore:
         self.fs.makedirs(tmp.rsplit("/", 1)[0], exist_ok=True)
         before = _stat(path)
         try:
-            with (
-                path.open("rb", buffering=0) as src,
-                open(tmp, "wb", buffering=0) as dst,
-                ThreadPoolExecutor(1, thread_name_prefix="labrig-copy") as pool,
-            ):
-                copying = pool.submit(_copy_durably, src.fileno(), dst.fileno(), before[0])
-                with path.open("rb", buffering=0) as reader:
-                    sha, done = _hash_stream(reader, before[0], progress)
-                copied = copying.result()
+            with path.open("rb", buffering=0) as src, open(tmp, "wb", buffering=0) as dst:
+                sha, done, copied = _copy_while_hashing(path, src, dst, before[0], progress)
             _changed(path, before, done)
             if copied != done:
                 _changed(path, before, copied)
