@@ -30,7 +30,7 @@ from .fluid_status import (
     not_bound_reason,
     runtime_not_ready_reason,
 )
-from .pod_settings import IN_CLUSTER_NAMESPACE
+from .pod_settings import in_cluster_namespace
 
 
 class FluidTimeout(LabrigError):
@@ -47,12 +47,16 @@ class FluidDatasetCache(ClusterDatasetCache):
     namespace = Unicode(
         config=True,
         help="""Namespace of the datasets' Fluid objects and PVCs (where job and kernel pods
-        run). Default: KubernetesJobBackend.namespace, else the server pod's namespace.""",
+        run). Default: KubernetesJobBackend.namespace or KubernetesPodSettings.namespace, else
+        the server pod's namespace.""",
     )
     kubeconfig = Unicode(
-        config=True, help="Path of a kubeconfig file. Default: KubernetesJobBackend.kubeconfig."
+        config=True,
+        help="Path of a kubeconfig file. Default: the job backend's or KubernetesPodSettings'.",
     )
-    context = Unicode(config=True, help="The kubeconfig context. Default: KubernetesJobBackend's.")
+    context = Unicode(
+        config=True, help="The kubeconfig context. Default: the job backend's or the pods'."
+    )
     mode = Enum(
         ["fluid", "pvc", "existing_pvc"],
         "fluid",
@@ -115,23 +119,26 @@ class FluidDatasetCache(ClusterDatasetCache):
     )
     poll_interval = Float(1.0, config=True, help="Seconds between looks at a warm-up's objects.")
 
+    def _pods_setting(self, name: str) -> Any:
+        """A setting of labrig's pods, where the configuration gives it: the job backend's
+        section, else the section both pod backends share."""
+        for section in ("KubernetesJobBackend", "KubernetesPodSettings"):
+            value = self.config.get(section, {}).get(name)
+            if value:
+                return value
+        return None
+
     @default("namespace")
     def _default_namespace(self) -> str:
-        configured = self.config.KubernetesJobBackend.get("namespace")
-        if isinstance(configured, str) and configured:
-            return configured
-        try:
-            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
-        except OSError:
-            return "default"
+        return str(self._pods_setting("namespace") or in_cluster_namespace())
 
     @default("kubeconfig")
     def _default_kubeconfig(self) -> str:
-        return str(self.config.KubernetesJobBackend.get("kubeconfig") or "")
+        return str(self._pods_setting("kubeconfig") or "")
 
     @default("context")
     def _default_context(self) -> str:
-        return str(self.config.KubernetesJobBackend.get("context") or "")
+        return str(self._pods_setting("context") or "")
 
     @cached_property
     def kube(self) -> Kube:
@@ -158,8 +165,8 @@ class FluidDatasetCache(ClusterDatasetCache):
             thin_profile=self.thin_profile,
             runtime_properties={str(k): str(v) for k, v in self.alluxio_properties.items()},
             storage_class=self.storage_class,
-            labels=dict(self.config.KubernetesJobBackend.get("labels") or {}),
-            annotations=dict(self.config.KubernetesJobBackend.get("annotations") or {}),
+            labels=dict(self._pods_setting("labels") or {}),
+            annotations=dict(self._pods_setting("annotations") or {}),
         )
 
     def version_source(self, pinned: PinnedVersion) -> fm.VersionSource:

@@ -19,6 +19,14 @@ from .manifests import Placement
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
+def in_cluster_namespace() -> str:
+    """The server pod's own namespace when it runs in a cluster, else 'default'."""
+    try:
+        return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 class KubernetesPodSettings(Configurable):
     """What labrig's job and kernel pods share (configurable for both at once)."""
 
@@ -68,10 +76,7 @@ class KubernetesPodSettings(Configurable):
 
     @default("namespace")
     def _default_namespace(self) -> str:
-        try:
-            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
-        except OSError:
-            return "default"
+        return in_cluster_namespace()
 
     def placement(self, profile: str | None) -> Placement:
         """Where pods of a notebook or job with resource profile ``profile`` may run."""
