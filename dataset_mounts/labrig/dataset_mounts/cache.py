@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
-import fcntl
 import hashlib
 import itertools
 import json
@@ -36,6 +35,7 @@ from traitlets import Dict, Enum, Integer, List, Unicode, default
 from labrig.backend import Backend
 from labrig.errors import LabrigError, StorageFull
 
+from .mount_dirs import flocked
 from .sources import Entry, Source, SourceChanged
 
 _counter = itertools.count()
@@ -182,15 +182,8 @@ class ObjectStore:
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Exclusive across threads and processes (flock on a per-object lock file)."""
-        path = self.root / "locks" / key[-2:] / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(self.root / "locks" / key[-2:] / key):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # -- state ------------------------------------------------------------------------------
     def complete(self, key: str, size: int) -> bool:

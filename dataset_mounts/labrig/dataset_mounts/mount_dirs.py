@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from labrig.errors import Conflict, InvalidInput
 
 from .mount_guard import detach, mounts_under
+
+
+@contextlib.contextmanager
+def flocked(path: Path) -> Iterator[None]:
+    """Exclusive across threads and processes while held: an flock on the file at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
 
 
 def check_no_symlinks(name: str, root: Path, target: Path) -> None:

@@ -17,7 +17,6 @@ state, like the mount itself), so listing a dataset reports what its mount has n
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from typing import Any
 
 from labrig.errors import Conflict, Unavailable
 
-from .mount_dirs import build_link_tree, link_or_symlink, remove_tree
+from .mount_dirs import build_link_tree, flocked, link_or_symlink, remove_tree
 from .mount_guard import (
     CLONE_UNSUPPORTED,
     bind_read_only,
@@ -231,14 +230,8 @@ class MountProtector:
     def _lock(self, target: Path) -> Iterator[None]:
         """One process at a time changes the mount at ``target`` (two kernels mounting the
         same dataset at once would otherwise stack two bind mounts there)."""
-        path = self.root / "locks" / "mounts" / self._record_path(target).name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(self.root / "locks" / "mounts" / self._record_path(target).name):
             yield
-        finally:
-            os.close(fd)
 
     def _record_path(self, target: Path) -> Path:
         return self.records / (hashlib.sha256(os.fsencode(target)).hexdigest()[:32] + ".json")
