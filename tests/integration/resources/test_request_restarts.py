@@ -5,6 +5,7 @@ the same kernel id, and the notebook's open connection keeps executing code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -45,8 +46,29 @@ async def open_notebook(jp_fetch: Any, root: Path) -> str:
     return kernel_id
 
 
+async def iopub_connected(ws: Any) -> None:
+    """Wait until the kernel's output reaches this websocket: after a restart the server
+    subscribes to the new kernel's iopub in the background, and what the kernel publishes
+    before then is lost (ZeroMQ's slow joiner). JupyterLab waits the same way: it sends
+    kernel_info requests until an iopub status for one arrives."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while asyncio.get_running_loop().time() < deadline:
+        request = Session().msg("kernel_info_request", {})
+        request["channel"] = "shell"
+        await ws.write_message(json.dumps(request, default=json_default))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1):
+                while True:
+                    message = json.loads(await ws.read_message())
+                    mine = message["parent_header"].get("msg_id") == request["header"]["msg_id"]
+                    if mine and message["msg_type"] == "status":
+                        return
+    raise AssertionError("the kernel's output never reached the notebook's websocket")
+
+
 async def execute(ws: Any, code: str) -> str:
     """Run ``code`` over the notebook's kernel websocket, as JupyterLab does; its stdout."""
+    await iopub_connected(ws)
     request = Session().msg(
         "execute_request",
         {"code": code, "silent": False, "store_history": False, "user_expressions": {}},
