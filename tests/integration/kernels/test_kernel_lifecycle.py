@@ -117,7 +117,7 @@ async def test_interrupt_restart_and_shutdown(kernels: Kernels) -> None:
         assert reply["content"]["status"] == "error", reply["content"]
         assert reply["content"]["ename"] == "KeyboardInterrupt"
 
-        _, out = await run(client, "x = 41; print(x + 1)")
+        _, out = await run(client, "x = 41; print(x + 1, flush=True)")
         assert out.strip() == "42"
         if kernels.name == "kubernetes":
             (first,) = kernel_pods(kernels, kernel_id)
@@ -128,7 +128,7 @@ async def test_interrupt_restart_and_shutdown(kernels: Kernels) -> None:
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=90)
-        reply, out = await run(client, "print('x' in globals())")
+        reply, out = await run(client, "print('x' in globals(), flush=True)")
         assert reply["status"] == "ok", reply
         assert out.strip() == "False"  # a fresh kernel
         if kernels.name == "kubernetes":
