@@ -150,26 +150,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TORCHRUN_2 = [PY, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+
+
 def ddp_script_rate(script: Path) -> float:
-    # A port of its own, as the job's ranks get: torchrun's default 29500 may be taken.
-    port = str(free_port())
-    out = subprocess.run(
-        [
-            PY,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            port,
-            str(script),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    ).stdout
-    return float(out.split("STEPS_PER_S")[1].split()[0])
+    # A port of its own, as the job's ranks get: torchrun's default 29500 may be taken. A port
+    # found free can still be taken before torchrun binds it: then once more, on another.
+    for attempt in range(2):
+        done = subprocess.run(
+            [*TORCHRUN_2, "--master-port", str(free_port()), str(script)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        if done.returncode == 0:
+            return float(done.stdout.split("STEPS_PER_S")[1].split()[0])
+        print(f"torchrun failed (attempt {attempt + 1}):", done.stderr[-800:], flush=True)
+    raise RuntimeError("the torchrun peer failed twice")
 
 
 def median(values: list[float]) -> float:
