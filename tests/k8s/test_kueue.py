@@ -38,7 +38,7 @@ def test_kueue_holds_over_quota_and_admits_when_the_first_finishes(
         P,
         m.pytorchjob(
             "first",
-            ["python", "-c", "import time; time.sleep(1.5)"],
+            ["python", "-c", "import time; time.sleep(6)"],  # outlasts the checks below
             workers=0,
             queue="ml-queue",
             resources=gpus,
