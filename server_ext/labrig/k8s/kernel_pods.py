@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .client import POD
-from .manifests import MANAGED_BY, Placement
+from .manifests import MANAGED_BY, Placement, add_identity_and_placement
 
 KERNEL_LABEL = "labrig.io/kernel-id"
 NOTEBOOK_LABEL = "labrig.io/notebook-hash"
@@ -194,16 +194,9 @@ def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]
         "containers": [container],
         "volumes": [*scratch_volumes, *kernel.volumes.volumes],
     }
-    if settings.service_account:
-        spec["serviceAccountName"] = settings.service_account
-    if settings.image_pull_secrets:
-        spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
-    if kernel.placement.node_selector:
-        spec["nodeSelector"] = dict(kernel.placement.node_selector)
-    if kernel.placement.tolerations:
-        spec["tolerations"] = [dict(t) for t in kernel.placement.tolerations]
-    if kernel.placement.affinity:
-        spec["affinity"] = dict(kernel.placement.affinity)
+    add_identity_and_placement(
+        spec, settings.service_account, settings.image_pull_secrets, kernel.placement
+    )
     return {
         "apiVersion": POD.api_version,
         "kind": POD.kind,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,17 +202,30 @@ def _pod_spec(settings: ClusterSettings, job: RankJob, container: dict[str, Any]
         "containers": [{**container, "volumeMounts": mounts}],
         "volumes": volumes,
     }
-    if settings.service_account:
-        spec["serviceAccountName"] = settings.service_account
-    if settings.image_pull_secrets:
-        spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
-    if job.placement.node_selector:
-        spec["nodeSelector"] = dict(job.placement.node_selector)
-    if job.placement.tolerations:
-        spec["tolerations"] = [dict(t) for t in job.placement.tolerations]
-    if job.placement.affinity:
-        spec["affinity"] = dict(job.placement.affinity)
+    add_identity_and_placement(
+        spec, settings.service_account, settings.image_pull_secrets, job.placement
+    )
     return spec
+
+
+def add_identity_and_placement(
+    spec: dict[str, Any],
+    service_account: str,
+    image_pull_secrets: Sequence[str],
+    placement: Placement,
+) -> None:
+    """What every labrig pod spec (ranks, kernels) takes from the settings: who it runs as,
+    how it pulls its image, and where it may be scheduled."""
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    if image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in image_pull_secrets]
+    if placement.node_selector:
+        spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        spec["tolerations"] = [dict(t) for t in placement.tolerations]
+    if placement.affinity:
+        spec["affinity"] = dict(placement.affinity)
 
 
 def _container(settings: ClusterSettings, job: RankJob, name: str) -> dict[str, Any]:
