@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Type, Unicode, default
+from traitlets import Bool, Dict, Float, List, Type, Unicode, default
 from traitlets.config import Config, Configurable
 
 #: Where the CLI and ``labrig.connect()`` find the server's configuration.
@@ -114,6 +114,21 @@ class LabrigSettings(Configurable):
         config=True,
         help="""Seconds between garbage collections of the model store (files no version
         references); 0 turns the periodic collection off (`labrig models gc` still works).""",
+    )
+
+    admin_users = List(
+        Unicode(),
+        config=True,
+        help="""Users (Jupyter Server user names; for the CLI and kernels, $LABRIG_USER or the
+        operating-system user) who administer labrig: they see and act on every user's jobs,
+        schedules, kernel resources, datasets and model versions.""",
+    )
+    admins_from_authorizer = Bool(
+        False,
+        config=True,
+        help="""Also treat as administrators the users whom Jupyter Server's Authorizer allows
+        the action "write" on the resource "labrig:admin" (JupyterHub scopes, a custom
+        Authorizer). Off by default because the default Authorizer allows everything.""",
     )
 
     @default("data_dir")

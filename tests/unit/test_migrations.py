@@ -8,9 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
 
-from labrig.models.registry import ModelRegistry
 from labrig.store import Database
 from labrig.store.db import head_revision_of_files
 from labrig.store.tables import Base
@@ -24,25 +22,6 @@ def test_empty_database_upgrades_to_head_with_no_pending_diff(tmp_path: Path) ->
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     db.dispose()
-
-
-def test_a_database_from_the_first_release_upgrades_in_place(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    old = Database(url)
-    config = old.alembic_config()
-    with old.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
-    ModelRegistry(old, "file:///tmp").create({"name": "kept"})
-    old.dispose()
-
-    new = Database(url)
-    new.upgrade()
-    new.upgrade()  # a second start changes nothing
-    assert new.current_revision() == new.head_revision()
-    assert ModelRegistry(new, "file:///tmp").get("kept")["name"] == "kept"
-    assert set(inspect(new.engine).get_table_names()) >= {"models", "jobs", "datasets"}
-    new.dispose()
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labrig.store.tables import Base, UTCDateTime, utcnow
@@ -30,6 +30,11 @@ class Dataset(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     mount_path: Mapped[str | None] = mapped_column(String(4096))
+    #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
+    #: before owners were recorded, which stay everyone's.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: A private dataset is listed and mounted for its owner (and administrators) only.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DatasetVersion(Base):

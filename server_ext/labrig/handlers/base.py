@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -12,6 +13,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
 from tornado.web import HTTPError
 
+from .. import identity
 from ..errors import (
     AccessDenied,
     Conflict,
@@ -50,7 +52,24 @@ def http_status(error: LabrigError) -> int:
 class LabrigHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every REST handler; each verb is also ``@authenticated`` and ``@authorized``."""
 
+    #: The Authorizer resource of this handler's section (``labrig:jobs``, ...), so a
+    #: deployment's Authorizer can grant sections separately, as JupyterHub's scopes do.
     auth_resource = "labrig"
+
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
+        await super().prepare()
+        # Every service call of this request (in threads too) acts as the request's user.
+        identity.set_acting(await self.principal())
+
+    async def principal(self) -> identity.Principal:
+        user = self.current_user
+        name = str(getattr(user, "username", None) or getattr(user, "name", None) or user or "")
+        settings = self.services.app
+        admin = name in settings.admin_users
+        if not admin and settings.admins_from_authorizer and user:
+            allowed = self.authorizer.is_authorized(self, user, "write", "labrig:admin")
+            admin = bool(await allowed if inspect.isawaitable(allowed) else allowed)
+        return identity.Principal(name=name, admin=admin)
 
     @property
     def services(self) -> Services:

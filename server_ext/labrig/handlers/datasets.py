@@ -18,7 +18,13 @@ def _flag(body: dict[str, Any], key: str) -> bool:
     return value
 
 
-class DatasetsHandler(LabrigHandler):
+class DatasetsSection(LabrigHandler):
+    """The dataset catalog, cache and mounts."""
+
+    auth_resource = "labrig:datasets"
+
+
+class DatasetsHandler(DatasetsSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -31,7 +37,7 @@ class DatasetsHandler(LabrigHandler):
         self.write_json(await self.call(self.services.datasets.create, body), status=201)
 
 
-class DatasetHandler(LabrigHandler):
+class DatasetHandler(DatasetsSection):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
@@ -45,7 +51,7 @@ class DatasetHandler(LabrigHandler):
         self.finish()
 
 
-class WarmHandler(LabrigHandler):
+class WarmHandler(DatasetsSection):
     """POST starts a warm-up on a server thread; GET polls it; DELETE cancels it."""
 
     @web.authenticated
@@ -68,7 +74,7 @@ class WarmHandler(LabrigHandler):
         self.write_json(await self.call(self.services.datasets.cancel_warm, name))
 
 
-class RefreshHandler(LabrigHandler):
+class RefreshHandler(DatasetsSection):
     """POST lists the source again and answers the diff; the pin does not move."""
 
     @web.authenticated
@@ -77,7 +83,7 @@ class RefreshHandler(LabrigHandler):
         self.write_json(await self.call(self.services.datasets.refresh, name))
 
 
-class RefreshConfirmHandler(LabrigHandler):
+class RefreshConfirmHandler(DatasetsSection):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
@@ -87,7 +93,7 @@ class RefreshConfirmHandler(LabrigHandler):
         )
 
 
-class MountHandler(LabrigHandler):
+class MountHandler(DatasetsSection):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
@@ -103,7 +109,7 @@ class MountHandler(LabrigHandler):
         self.write_json(await self.call(self.services.datasets.unmount, name))
 
 
-class DatasetCacheHandler(LabrigHandler):
+class DatasetCacheHandler(DatasetsSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:

@@ -29,7 +29,13 @@ def _int_arg(handler: LabrigHandler, name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be a whole number, got {raw!r}", field=name) from err
 
 
-class JobsHandler(LabrigHandler):
+class JobsSection(LabrigHandler):
+    """Jobs, schedules, their logs, outputs and events."""
+
+    auth_resource = "labrig:jobs"
+
+
+class JobsHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -42,7 +48,7 @@ class JobsHandler(LabrigHandler):
         self.write_json(await self.call(self.services.jobs.submit, self.json_body()), status=201)
 
 
-class JobHandler(LabrigHandler):
+class JobHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
@@ -56,14 +62,14 @@ class JobHandler(LabrigHandler):
         self.finish()
 
 
-class JobCancelHandler(LabrigHandler):
+class JobCancelHandler(JobsSection):
     @web.authenticated
     @authorized
     async def post(self, job_id: str) -> None:
         self.write_json(await self.call(self.services.jobs.cancel, job_id))
 
 
-class JobRerunHandler(LabrigHandler):
+class JobRerunHandler(JobsSection):
     @web.authenticated
     @authorized
     async def post(self, job_id: str) -> None:
@@ -71,7 +77,7 @@ class JobRerunHandler(LabrigHandler):
         self.write_json(await self.call(self.services.jobs.rerun, job_id, body), status=201)
 
 
-class JobLogsHandler(LabrigHandler):
+class JobLogsHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
@@ -80,14 +86,14 @@ class JobLogsHandler(LabrigHandler):
         self.write_json(await self.call(self.services.jobs.logs, job_id, rank, offset))
 
 
-class JobMetricsHandler(LabrigHandler):
+class JobMetricsHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
         self.write_json(await self.call(self.services.jobs.metrics, job_id))
 
 
-class JobOutputHandler(LabrigHandler):
+class JobOutputHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
@@ -98,7 +104,7 @@ class JobOutputHandler(LabrigHandler):
         self.finish(data)
 
 
-class JobEventsHandler(LabrigHandler):
+class JobEventsHandler(JobsSection):
     """Server-sent events: ``status``, ``progress`` (per rank), ``log`` (new lines of a rank),
     ``metric`` (new points), then ``end`` once the job has ended and everything was sent."""
 
@@ -133,14 +139,14 @@ class JobEventsHandler(LabrigHandler):
         self.finish()
 
 
-class JobFormHandler(LabrigHandler):
+class JobFormHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, notebook_path: str) -> None:
         self.write_json(await self.call(self.services.jobs.job_form, notebook_path))
 
 
-class SchedulesHandler(LabrigHandler):
+class SchedulesHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -153,7 +159,7 @@ class SchedulesHandler(LabrigHandler):
         self.write_json(await self.call(self.services.jobs.create_schedule, body), status=201)
 
 
-class ScheduleHandler(LabrigHandler):
+class ScheduleHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self, schedule_id: str) -> None:
@@ -167,7 +173,7 @@ class ScheduleHandler(LabrigHandler):
         self.finish()
 
 
-class ScheduleActionHandler(LabrigHandler):
+class ScheduleActionHandler(JobsSection):
     @web.authenticated
     @authorized
     async def post(self, schedule_id: str, action: str) -> None:

@@ -15,6 +15,8 @@ from .models import ModelsBase
 
 
 class LinksBase(ModelsBase):
+    auth_resource = "labrig:lineage"
+
     @property
     def links(self) -> Links:
         return Links(self.services)

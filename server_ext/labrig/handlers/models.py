@@ -20,6 +20,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ModelsBase(LabrigHandler):
+    auth_resource = "labrig:models"
+
     @property
     def user_name(self) -> str:
         user = self.current_user

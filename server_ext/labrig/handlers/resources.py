@@ -11,14 +11,20 @@ from ..resources.restarts import KernelRestarts
 from .base import LabrigHandler
 
 
-class ResourceRequestsHandler(LabrigHandler):
+class ResourcesSection(LabrigHandler):
+    """Kernels' resource requests, usage and capacity."""
+
+    auth_resource = "labrig:resources"
+
+
+class ResourceRequestsHandler(ResourcesSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
         self.write_page(await self.call(self.services.resources.list, self.page_request()))
 
 
-class ResourceRequestHandler(LabrigHandler):
+class ResourceRequestHandler(ResourcesSection):
     """GET shows, PUT saves and restarts the notebook's kernels, DELETE releases and restarts."""
 
     @property
@@ -53,7 +59,7 @@ class ResourceRequestHandler(LabrigHandler):
         self.write_json({**shown, "restarted_kernels": restarted})
 
 
-class ResourceUsageHandler(LabrigHandler):
+class ResourceUsageHandler(ResourcesSection):
     @web.authenticated
     @authorized
     async def get(self, notebook_path: str) -> None:
@@ -61,7 +67,7 @@ class ResourceUsageHandler(LabrigHandler):
         self.write_json(await self.call(backend.usage, self.services.resources, notebook_path))
 
 
-class ResourceProfilesHandler(LabrigHandler):
+class ResourceProfilesHandler(ResourcesSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -76,7 +82,7 @@ class ResourceProfilesHandler(LabrigHandler):
         self.write_json(await self.call(profiles))
 
 
-class ResourceCapacityHandler(LabrigHandler):
+class ResourceCapacityHandler(ResourcesSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:

@@ -8,7 +8,13 @@ from tornado import web
 from .base import LabrigHandler
 
 
-class StatusHandler(LabrigHandler):
+class StatusSection(LabrigHandler):
+    """labrig's status and settings."""
+
+    auth_resource = "labrig:status"
+
+
+class StatusHandler(StatusSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:

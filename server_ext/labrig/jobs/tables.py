@@ -61,6 +61,9 @@ class Job(Base):
     holds_resources: Mapped[bool] = mapped_column(Boolean, default=False)
     #: True once a finished job's hooks (ledger release, model outputs) have run.
     finalized: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
+    #: before owners were recorded, which stay everyone's.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class JobSchedule(Base):
@@ -79,6 +82,9 @@ class JobSchedule(Base):
     #: The last occurrence that fired (or the creation time before the first one).
     last_occurrence: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_job_id: Mapped[str | None] = mapped_column(String(64))
+    #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
+    #: before owners were recorded, which stay everyone's.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class JobScheduleRun(Base):

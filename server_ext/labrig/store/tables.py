@@ -57,6 +57,9 @@ class ResourceRequest(Base):
     gpu_type: Mapped[str | None] = mapped_column(String(255))
     disk: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
+    #: before owners were recorded, which stay everyone's.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class RegisteredModel(Base):
@@ -69,6 +72,9 @@ class RegisteredModel(Base):
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     latest_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
+    #: before owners were recorded, which stay everyone's.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 # Section tables live in their own modules on the same metadata.

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from labrig.cli import cli
 from labrig.models.registry import ModelRegistry
@@ -40,7 +40,13 @@ def test_a_database_from_the_first_release_upgrades_in_place(database_url: str) 
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    ModelRegistry(old, "file:///tmp").create({"name": "kept"})
+        # A row as the first release wrote it (today's tables have columns 0001 lacks).
+        connection.execute(
+            text(
+                "INSERT INTO models (name, description, tags, created_at)"
+                " VALUES ('kept', '', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
     old.dispose()
 
     new = Database(database_url)
