@@ -146,6 +146,29 @@ def test_a_schedule_fires_each_occurrence_once_with_an_injected_clock(
     assert inventory.list_schedules.__self__ is inventory
 
 
+def test_a_clock_jump_neither_fires_an_occurrence_twice_nor_runs_the_missed_ones(
+    inventory: RecordingLaunches, notebook: Any
+) -> None:
+    notebook("t.ipynb", "print(1)")
+    now = [datetime(2026, 1, 1, 0, 1, tzinfo=UTC)]
+    inventory.clock = lambda: now[0]
+    sched = inventory.create_schedule({"cron": "*/5 * * * *", "job": {"notebook_path": "t.ipynb"}})
+    now[0] = datetime(2026, 1, 1, 0, 5, 30, tzinfo=UTC)
+    assert len(inventory.fire_schedules()) == 1
+    # NTP steps the clock back an hour: 00:05 is due again by the wall clock, not by the record.
+    now[0] -= timedelta(hours=1)
+    assert inventory.fire_schedules() == []
+    now[0] = datetime(2026, 1, 1, 0, 5, 59, tzinfo=UTC)
+    assert inventory.fire_schedules() == []
+    # ...and a jump a day forward runs the latest missed occurrence once (the catch-up rule).
+    now[0] = datetime(2026, 1, 2, 0, 7, tzinfo=UTC)
+    assert len(inventory.fire_schedules()) == 1
+    assert inventory.fire_schedules() == []
+    runs = inventory.schedule_runs(sched["id"])
+    assert [r["occurrence"][:16] for r in runs] == ["2026-01-01T00:05", "2026-01-02T00:05"]
+    assert len({r["job_id"] for r in runs}) == 2
+
+
 ENDINGS = [
     (
         "raise",
