@@ -99,7 +99,13 @@ class LabrigApp(LabrigSettings, ExtensionApp):
         self._background_tasks = [
             asyncio.create_task(periodic_gc(models, self.model_gc_interval, self.log)),
             asyncio.create_task(self.kernel_restarts.watch(resources.request_poll_interval)),
+            asyncio.create_task(self._resume_warmups()),
         ]
+
+    async def _resume_warmups(self) -> None:
+        resumed = await asyncio.to_thread(self.services.datasets.resume_warmups)
+        if resumed:
+            self.log.info("labrig: resumed interrupted warm-ups of %s", ", ".join(resumed))
 
     async def stop_extension(self) -> None:
         ticker = getattr(self, "_job_ticker", None)

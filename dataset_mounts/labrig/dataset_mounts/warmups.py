@@ -5,17 +5,22 @@ already cached are counted, not fetched again)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
-from labrig.errors import Conflict, LabrigError
+from labrig.errors import Conflict, LabrigError, NotFound
+from labrig.processes import process_alive, process_started
 from labrig.store.tables import DatasetVersion
 
-from .cache import Cancelled
+from .cache import Cancelled, LocalDatasetCache
 from .cache_reads import CatalogCacheReads
 from .progress import WarmUp
 from .records import retry_busy
@@ -35,6 +40,7 @@ class CatalogWarmUps(CatalogCacheReads):
                 return current.as_json()
             warm = self._new_warmup(name)
             self._warmups[name] = warm
+        self._note_warming(name, verify)
         thread = threading.Thread(
             target=self._run_warm_quietly, args=(warm, verify), name=f"warm-{name}", daemon=True
         )
@@ -78,8 +84,46 @@ class CatalogWarmUps(CatalogCacheReads):
         return warm.as_json()
 
     def _run_warm_quietly(self, warm: WarmUp, verify: bool) -> None:
-        with contextlib.suppress(LabrigError):
-            self._run_warm(warm, verify, None)
+        try:
+            with contextlib.suppress(LabrigError):
+                self._run_warm(warm, verify, None)
+        finally:
+            self._warming_note(warm.dataset).unlink(missing_ok=True)
+
+    def _warming_note(self, name: str) -> Path:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+        return self.store.root / "warming" / f"{digest}.json"
+
+    def _note_warming(self, name: str, verify: bool) -> None:
+        """Leave a note that this process warms ``name``: if the process is killed, the next
+        server on this host finds the note and resumes the warm-up."""
+        if not isinstance(self.cache, LocalDatasetCache):
+            return
+        note = self._warming_note(name)
+        note.parent.mkdir(parents=True, exist_ok=True)
+        pid = os.getpid()
+        record = {"dataset": name, "verify": verify, "pid": pid, "started": process_started(pid)}
+        note.write_text(json.dumps(record))
+
+    def resume_warmups(self) -> list[str]:
+        """Resume the warm-ups that a server on this host started and never saw end (it was
+        killed or the host restarted); objects already cached are not fetched again."""
+        if not isinstance(self.cache, LocalDatasetCache):
+            return []
+        resumed = []
+        for note in sorted((self.store.root / "warming").glob("*.json")):
+            try:
+                record = json.loads(note.read_text())
+            except (OSError, ValueError):
+                note.unlink(missing_ok=True)
+                continue
+            if process_alive(record.get("pid"), record.get("started")):
+                continue  # the server that started it still runs it
+            note.unlink(missing_ok=True)
+            with contextlib.suppress(NotFound):  # deleted since
+                self.start_warm(str(record["dataset"]), verify=bool(record.get("verify")))
+                resumed.append(str(record["dataset"]))
+        return resumed
 
     def _run_warm(
         self, warm: WarmUp, verify: bool, on_progress: Callable[[WarmUp], None] | None
