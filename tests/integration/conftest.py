@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 
 _CLONE_NEWNS = 0x20000
 _MS_REC = 0x4000
@@ -27,3 +32,25 @@ def _private_mount_namespace() -> None:
 
 
 _private_mount_namespace()
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Callable[[Path], Path]]:
+    """``small_disk(path)`` mounts an 8 MiB tmpfs at ``path``: a disk that really fills up."""
+    mounted: list[Path] = []
+
+    def mount(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"this host lets the tests mount no small tmpfs: {done.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

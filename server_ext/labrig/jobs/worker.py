@@ -15,6 +15,7 @@ snapshot with papermill, in its own kernel that inherits that environment, and l
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -304,6 +305,13 @@ def _run(
         if groups is not None and groups.memory_stopped():
             return False, memory_reason(job, rank)
         return False, f"kernel died ({_signal_name(code)}) [rank {rank}]"
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return False, (
+            f"the disk holding the output notebook ({output.parent}) is full: free space there "
+            f"and rerun the job [rank {rank}]"
+        )
     progress.write(finished=True)
     return True, None
 

@@ -12,11 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dataset_servers import FileServer, S3Server, make_files, write_tree
 
 from labrig.dataset_mounts import cache as cache_module
+from labrig.dataset_mounts.cache import LocalDatasetCache
 from labrig.dataset_mounts.catalog import DatasetCatalog
 from labrig.dataset_mounts.sources import SourceChanged
 from labrig.errors import LabrigError, StorageFull
@@ -208,3 +210,19 @@ def test_an_object_changed_in_s3_during_warm_up_is_not_recorded_complete(
     assert preview["modified"] == 1
     catalog.confirm_refresh("moving-s3", preview["new_version"])
     assert catalog.warm("moving-s3")["state"] == "succeeded"
+
+
+def test_a_warm_up_on_a_disk_that_really_fills_says_so_and_keeps_nothing(
+    services: Any, small_disk: Any, tmp_path: Path
+) -> None:
+    disk = small_disk(tmp_path / "small")
+    source = tmp_path / "source"
+    write_tree(source, make_files(6, 2 * 2**20, seed=3))
+    catalog = DatasetCatalog(services.db, LocalDatasetCache(cache_dir=str(disk / "cache")))
+    catalog.create({"name": "big", "source_url": source.as_uri()})
+    with pytest.raises(StorageFull) as caught:
+        catalog.warm("big")
+    assert "nothing partial was kept" in caught.value.message, caught.value.message
+    assert not catalog.get("big")["complete"]
+    assert list((disk / "cache" / "tmp").iterdir()) == []
+    assert_cache_consistent(catalog)

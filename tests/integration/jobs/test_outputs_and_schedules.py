@@ -86,3 +86,17 @@ def test_a_finished_jobs_logs_and_output_still_open(
         f"line {i}" for i in range(200)
     ]
     assert jobs.output_notebook(job["id"]) == root / done["output_path"]
+
+
+def test_a_job_whose_output_notebook_fills_the_disk_fails_saying_so(
+    local_jobs: JobService, root: Path, small_disk: Any, notebook: Any, wait: Any
+) -> None:
+    small_disk(root / "small")
+    notebook("small/loud.ipynb", "print('x' * (12 * 2**20))")
+    job = local_jobs.submit({"notebook_path": "small/loud.ipynb", "cpus": 0.5})
+    done = wait(local_jobs, job["id"], ("SUCCEEDED", "FAILED"), timeout=180)
+    assert done["status"] == "FAILED", done
+    assert done["reason"] == (
+        f"the disk holding the output notebook ({root / 'small' / 'labrig-jobs' / job['id']}) "
+        "is full: free space there and rerun the job [rank 0]"
+    )

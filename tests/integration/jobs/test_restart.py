@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from server_process import ServerProcess
 
 from labrig.cli import cli
-
-from server_process import ServerProcess
 
 
 @pytest.fixture

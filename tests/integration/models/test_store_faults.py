@@ -1,6 +1,6 @@
-"""The object store goes away in the middle of an upload (its server stops): the registration
-fails with a message naming the store, records no version, and leaves nothing half-written in
-the database; the registry keeps working for what does not need the store."""
+"""Model stores failing under a registration: an object store that goes away mid-upload (its
+server stops), and a local store whose disk really fills up. Each registration fails with a
+message naming the store, records no version and leaves nothing half-written."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dataset_servers import S3Server
@@ -16,9 +17,11 @@ from sqlalchemy import select
 from store_rig import PART, ObjectStore, make_object_store
 
 import labrig.models as models
-from labrig.errors import LabrigError, NotFound
+from labrig.errors import LabrigError, NotFound, StorageFull
 from labrig.models import python_api
+from labrig.models.registry import ModelRegistry
 from labrig.models.tables import ModelFile, ModelVersion
+from labrig.services import Services
 
 pytest.importorskip("s3fs")
 pytestmark = pytest.mark.slow
@@ -74,3 +77,18 @@ def test_a_store_that_goes_away_mid_upload_fails_the_registration_cleanly(
         assert session.scalars(select(ModelVersion)).all() == []
         assert session.scalars(select(ModelFile)).all() == []
     python_api.reset()
+
+
+def test_a_registration_on_a_disk_that_really_fills_is_storage_full_and_keeps_nothing(
+    services: Services, small_disk: Any, tmp_path: Path
+) -> None:
+    disk = small_disk(tmp_path / "small")
+    registry = ModelRegistry(services.db, (disk / "models").as_uri())
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(12 * 2**20))
+    with pytest.raises(StorageFull) as caught:
+        registry.register("too-big", weights)
+    assert "model store" in caught.value.message, caught.value.message
+    with pytest.raises(NotFound):
+        registry.get("too-big")
+    assert [p for p in disk.rglob("*") if p.is_file() and p.stat().st_size] == []
