@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 from collections.abc import Callable
@@ -77,8 +78,17 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         return services
 
     async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run blocking service code (database, files) off the event loop."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run blocking service code (database, files) off the event loop.
+
+        A read waits out a database server that is restarting (up to
+        ``LabrigApp.database_retry_seconds``), since running it again changes nothing; a write
+        fails at once with a 503 naming the database, its transaction rolled back whole.
+        """
+        if self.request.method not in ("GET", "HEAD"):
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        what = f"{self.request.method} {self.request.path}"
+        read = functools.partial(fn, *args, **kwargs)
+        return await asyncio.to_thread(self.services.db.retrying, read, what)
 
     def page_request(self) -> PageRequest:
         return PageRequest.parse(
