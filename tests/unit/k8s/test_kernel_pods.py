@@ -30,6 +30,7 @@ FULL = KernelPodSettings(
     annotations={"owner": "ml-platform"},
     data_pvc="labrig-data",
     data_mount="/srv/labrig",
+    usage_port=9469,
     extra_env=(
         {
             "name": "LABRIG_DATABASE_URL",
