@@ -16,6 +16,7 @@ from .emulator import ApiEmulator
 from .helpers import pod_log, wait_for
 
 PORT = 8080
+IDLE = [sys.executable, "-c", "import time; time.sleep(600)"]
 #: A server in the pod that answers its pod name and the query, on $SERVE_PORT.
 SERVER = (
     "import http.server, json, os\n"
@@ -89,7 +90,7 @@ def test_the_proxy_refuses_as_the_api_server_does(
     assert missing.value.status == 404
     assert json.loads(missing.value.body)["message"] == 'pods "nowhere" not found'
     # A pod whose process does not listen: 503, the dial's error.
-    core.create_namespaced_pod("ml", serving_pod("quiet", [sys.executable, "-c", "input()"]))
+    core.create_namespaced_pod("ml", serving_pod("quiet", IDLE))
     wait_for(lambda: running(core, "quiet"))
     with pytest.raises(ApiException) as quiet:
         proxied(core, f"quiet:{PORT}", "usage")

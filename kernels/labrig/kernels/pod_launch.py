@@ -35,7 +35,16 @@ def start_usage_reporter() -> subprocess.Popen[bytes] | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    start_usage_reporter()
+    reporter = start_usage_reporter()
+    try:
+        _launch(argv)
+    finally:
+        if reporter is not None:
+            reporter.terminate()
+            reporter.wait(timeout=10)
+
+
+def _launch(argv: list[str] | None) -> None:
     script = launchers() / "python" / "scripts" / "launch_ipykernel.py"
     # The launcher imports server_listener from its folder, where gateway_provisioners ships a
     # placeholder that its image "assembly" replaces with the shared one: the shared one first

@@ -99,6 +99,7 @@ class Kubelet(Controller):
             if run is not None and run.uid != meta["uid"]:
                 self._kill_run(run, grace=0)
                 del self._runs[key]
+                forget_ports(self.store, run)
                 run = None
             if run is None:
                 if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
