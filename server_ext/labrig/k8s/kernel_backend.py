@@ -103,6 +103,12 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
             "kernels.launcher": f"Kubernetes pods in namespace {self.namespace}",
             "kernels.limits": "pod requests and limits (cpu, memory, "
             f"{self.gpu_resource}, ephemeral-storage)",
+            "kernels.usage": (
+                f"inside each pod (cgroup, NVML) on port {self.usage_port} through pods/proxy, "
+                "else the metrics API"
+                if self.usage_port
+                else "the metrics API (metrics.k8s.io), no GPU usage"
+            ),
         }
 
     def check(self) -> None:

@@ -73,7 +73,6 @@ class Kubelet(Controller):
         self._pulling: set[str] = set()  # pod uids whose slow pull was announced
         self.metrics = MetricsServer(store)
         self.cgroups = CgroupViews()
-        self._taken_ports: set[int] = set()
 
     def sync(self) -> None:
         """Start, watch and stop the pods' processes; SIGKILL what outlived its grace."""
@@ -273,7 +272,7 @@ class Kubelet(Controller):
         mounts = sorted(
             [*mount_pairs(container, run), self.cgroups.prepare(run, c)], key=lambda p: -len(p[0])
         )
-        map_ports(self.store, run, container, env, self._taken_ports)
+        map_ports(self.store, run, container, env, self.env.taken_ports)
         argv = [
             expand(x, env)
             for x in list(container.get("command") or []) + list(container.get("args") or [])
