@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -170,3 +171,20 @@ def test_get_usage_over_http(served: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as other:
         urllib.request.urlopen(f"{served}/metrics", timeout=10)
     assert other.value.code == 404
+
+
+def test_reads_this_hosts_own_cgroup() -> None:
+    """The real kernel files, as this process's container sees them (v1 on these machines, v2
+    on current distributions): the CPU counter moves with work done here."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        before = read_cgroup(root)
+    except CgroupUnreadable as err:
+        pytest.skip(f"this host mounts no readable cgroup at {root}: {err}")
+    assert before.version in ("v1", "v2")
+    assert before.memory > 0
+    spent = time.process_time() + 0.2
+    while time.process_time() < spent:
+        pass  # 0.2 s of this process's CPU, counted in its cgroup
+    # (a margin for the two clocks' rounding; others in the group only add to it)
+    assert read_cgroup(root).cpu_seconds >= before.cpu_seconds + 0.15
