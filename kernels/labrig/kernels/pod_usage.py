@@ -15,6 +15,8 @@ reach the pod. The answer:
   since the reporter started).
 - GPUs from NVML (``nvidia-ml-py``'s ``pynvml``): the devices the container sees, with
   utilisation and memory. Without NVML the answer says why instead of listing none silently.
+- scratch disk: the bytes allocated under ``LABRIG_SCRATCH`` (the pod's emptyDir), counted as
+  the local panel counts the scratch directory.
 
 Figures that cannot be read are ``null`` with a reason, never zeros.
 """
@@ -22,6 +24,7 @@ Figures that cannot be read are ``null`` with a reason, never zeros.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -38,6 +41,7 @@ DEFAULT_PORT = 9469
 DEFAULT_CGROUP_ROOT = "/sys/fs/cgroup"
 PORT_ENV = "LABRIG_USAGE_PORT"
 CGROUP_ROOT_ENV = "LABRIG_CGROUP_ROOT"
+SCRATCH_ENV = "LABRIG_SCRATCH"
 
 
 class CgroupUnreadable(Exception):
@@ -119,6 +123,16 @@ def read_gpus(nvml: Any) -> list[dict[str, Any]]:
     return gpus
 
 
+def allocated_bytes(directory: Path) -> int:
+    """Bytes the files under ``directory`` take on disk (0 when it does not exist yet)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(directory):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
 class Reporter:
     """One answer per call; CPU is the rate since the previous call."""
 
@@ -127,8 +141,10 @@ class Reporter:
         cgroup_root: Path,
         nvml_loader: Callable[[], tuple[Any | None, str | None]] = load_nvml,
         clock: Callable[[], float] = time.monotonic,
+        scratch: Path | None = None,
     ) -> None:
         self.cgroup_root = cgroup_root
+        self.scratch = scratch
         self.clock = clock
         self.nvml, self.gpu_reason = nvml_loader()
         self._lock = threading.Lock()
@@ -167,6 +183,7 @@ class Reporter:
             "sampled_at": datetime.now(UTC).isoformat(),
             **self._cgroup(),
             **self._gpus(),
+            "scratch": None if self.scratch is None else allocated_bytes(self.scratch),
         }
 
 
@@ -211,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
         "--cgroup-root", default=os.environ.get(CGROUP_ROOT_ENV, DEFAULT_CGROUP_ROOT)
     )
     args = parser.parse_args(argv)
-    server = make_server(Reporter(Path(args.cgroup_root)), args.port)
+    scratch = os.environ.get(SCRATCH_ENV)
+    reporter = Reporter(Path(args.cgroup_root), scratch=Path(scratch) if scratch else None)
+    server = make_server(reporter, args.port)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     server.serve_forever()
 

@@ -19,7 +19,6 @@ from traitlets import Dict, Float, Int, List, Unicode
 
 from ..errors import InvalidInput, NotFound
 from ..resources.backend import KernelBackend, KernelWait
-from ..resources.quantity import format_bytes
 from . import kernel_pods, kernel_usage
 from .client import POD, Kind, Kube
 from .pod_settings import KubernetesPodSettings
@@ -241,17 +240,7 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
                 "mechanism": f"the cluster places {self.gpu_resource}"
                 + (f"; {measured.gpu_source}" if running else ""),
             },
-            "disk": {
-                "limit": disk,
-                "used": None,
-                "percent": None,
-                "over_quota": False,
-                "warning": None,
-                "state": "enforced" if disk else "advisory",
-                "mechanism": (
-                    f"ephemeral-storage limit {format_bytes(disk)}" if disk else "no request"
-                ),
-            },
+            "disk": kernel_usage.disk_usage(disk, measured.scratch, bool(running)),
             "last_stop": service.last_stop(path),
             "waiting": None if wait is None else wait.json(),
         }

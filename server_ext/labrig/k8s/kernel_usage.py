@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LabrigError
-from ..resources.quantity import parse_quantity
+from ..resources.quantity import format_bytes, parse_quantity
 from .client import Kind, Kube, explain
 
 POD_METRICS = Kind("PodMetrics", "metrics.k8s.io", "v1beta1", "pods")
@@ -41,6 +41,8 @@ class PodUsage:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     #: Which source gave ``gpus``, or why none did.
     gpu_source: str = ""
+    #: Bytes in the kernel's scratch directory (its emptyDir), measured inside the pod.
+    scratch: int | None = None
 
 
 def _amount(quantity: Any) -> float:
@@ -105,6 +107,7 @@ def measure(kube: Kube, pod_name: str, port: int) -> PodUsage:
         except LabrigError as err:
             unreachable = err.message
     gpus, gpu_source = _gpu_part(answer, unreachable)
+    scratch = None if answer is None or answer.get("scratch") is None else int(answer["scratch"])
     if answer is not None and answer.get("memory") is not None:
         cores = answer.get("cpu")
         source = f"usage from the pod's cgroup ({answer.get('cgroup')}), read inside the pod"
@@ -114,6 +117,7 @@ def measure(kube: Kube, pod_name: str, port: int) -> PodUsage:
             source,
             gpus,
             gpu_source,
+            scratch,
         )
     why = unreachable if answer is None else str(answer.get("reason"))
     try:
@@ -123,6 +127,31 @@ def measure(kube: Kube, pod_name: str, port: int) -> PodUsage:
             f"usage not measured: the in-pod reporter did not answer ({why}) and "
             f"{METRICS_SOURCE} did not either ({err.message})"
         )
-        return PodUsage(source=source, gpus=gpus, gpu_source=gpu_source)
+        return PodUsage(source=source, gpus=gpus, gpu_source=gpu_source, scratch=scratch)
     source = f"usage from {METRICS_SOURCE}: the in-pod reporter did not answer ({why})"
-    return PodUsage(cores, memory, source, gpus, gpu_source)
+    return PodUsage(cores, memory, source, gpus, gpu_source, scratch)
+
+
+def disk_usage(limit: int | None, used: int | None, running: bool) -> dict[str, Any]:
+    """The scratch disk as the local panel shows it: the pod's ephemeral-storage limit, and
+    what its scratch directory holds, as far as the pod's reporter told."""
+    mechanism = f"ephemeral-storage limit {format_bytes(limit)}" if limit else "no request"
+    if used is not None:
+        mechanism += "; usage of the scratch directory, measured inside the pod"
+    elif running:
+        mechanism += "; scratch usage not measured (the in-pod reporter did not tell)"
+    over = limit is not None and used is not None and used > limit
+    return {
+        "limit": limit,
+        "used": used,
+        "percent": None if used is None or not limit else round(100 * used / limit, 1),
+        "over_quota": over,
+        "warning": (
+            f"scratch disk uses {format_bytes(used or 0)}, over the quota of "
+            f"{format_bytes(limit or 0)}: the kubelet evicts the kernel's pod"
+            if over
+            else None
+        ),
+        "state": "enforced" if limit else "advisory",
+        "mechanism": mechanism,
+    }

@@ -44,6 +44,12 @@ def nvmlDeviceGetUtilizationRates(handle): return SimpleNamespace(gpu=37, memory
 '''
 
 
+WRITE_CHECKPOINT = (
+    "import os, pathlib\n"
+    "pathlib.Path(os.environ['LABRIG_SCRATCH'], 'ckpt.pt').write_bytes(os.urandom(64 * 2**20))\n"
+)
+
+
 @pytest.fixture
 def pods(
     emulated_cluster: Cluster,
@@ -100,7 +106,7 @@ async def test_usage_comes_from_inside_the_pod(
     pods: Callable[..., KubernetesKernelBackend], resources: ResourceService, tmp_path: Path
 ) -> None:
     backend = pods(env=with_fake_nvml(tmp_path))
-    resources.save(NOTEBOOK, {"cpus": 1, "memory": "2Gi"})
+    resources.save(NOTEBOOK, {"cpus": 1, "memory": "2Gi", "disk": "1Gi"})
     manager, client = await start()
     try:
         before = await sample_until(
@@ -127,6 +133,17 @@ async def test_usage_comes_from_inside_the_pod(
             }
         ]
         assert after["gpu"]["mechanism"].endswith("GPU usage from NVML inside the pod")
+        # A checkpoint in the scratch directory (the pod's emptyDir) counts against its disk.
+        reply = await client.execute_interactive(WRITE_CHECKPOINT, timeout=60)
+        assert reply["content"]["status"] == "ok"
+        written = await sample_until(
+            backend, resources, lambda s: (s["disk"]["used"] or 0) >= 64 * 2**20
+        )
+        assert written["disk"]["limit"] == 2**30
+        assert written["disk"]["percent"] == round(100 * written["disk"]["used"] / 2**30, 1)
+        assert written["disk"]["mechanism"] == (
+            "ephemeral-storage limit 1 GiB; usage of the scratch directory, measured inside the pod"
+        )
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)

@@ -188,3 +188,13 @@ def test_reads_this_hosts_own_cgroup() -> None:
         pass  # 0.2 s of this process's CPU, counted in its cgroup
     # (a margin for the two clocks' rounding; others in the group only add to it)
     assert read_cgroup(root).cpu_seconds >= before.cpu_seconds + 0.15
+
+
+def test_scratch_is_what_its_files_take_on_disk(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    (scratch / "ckpt").mkdir(parents=True)
+    (scratch / "ckpt" / "model.pt").write_bytes(b"\1" * 2**20)
+    reporter = Reporter(tmp_path / "cg", no_nvml, scratch=scratch)
+    assert reporter.sample()["scratch"] >= 2**20
+    assert Reporter(tmp_path / "cg", no_nvml).sample()["scratch"] is None
+    assert Reporter(tmp_path / "cg", no_nvml, scratch=tmp_path / "none").sample()["scratch"] == 0
