@@ -10,7 +10,9 @@ and limits, ``LABRIG_*`` environment, scratch disk, dataset volumes) created thr
 process-wide kube config, every cluster call runs off the event loop, and while the pod waits the
 backend is told why (the panel shows it) until the start is given up after
 ``KubernetesKernelBackend.start_timeout``. A pod that ends mid-session (evicted, OOM-killed) is
-recorded as the notebook's last stop, which the notebook and the panel show.
+recorded as the notebook's last stop, which the notebook and the panel show. Under the
+Kubernetes kernel backend, kernelspecs naming ``labrig-local-provisioner`` start here too
+(``routing``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from traitlets import default
 
 from labrig.errors import CapacityExceeded, LabrigError
 from labrig.k8s import kernel_pods, kernel_status
-from labrig.k8s.kernel_backend import KubernetesKernelBackend
+from labrig.k8s.kernel_backend import PROVISIONER, KubernetesKernelBackend
 from labrig.resources import backend as kernel_backends
 from labrig.resources import runtime
 from labrig.resources.backend import KernelWait
 from labrig.resources.service import ResourceRequest, ResourceService
 
+from . import routing
 from .provisioner import PROPAGATED, THREAD_VARS, notebook_path_of
 
 
@@ -160,6 +163,11 @@ def plan_pod(
 
 class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     """A notebook's kernel in a pod, with labrig's environment and its notebook's resources."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # The server's kernel backend decides where labrig's kernelspecs run (``routing``).
+        other = routing.routed(cls, PROVISIONER, *args, **kwargs)
+        return other if other is not None else super().__new__(cls, *args, **kwargs)
 
     _plan: PodPlan | None = None
     _starts = 0

@@ -4,7 +4,8 @@ Kernels it starts carry the settings that let ``import labrig`` inside the kerne
 state as the server (``LABRIG_DATA_DIR``, ``LABRIG_DATABASE_URL``) and their own kernel id, so
 what a notebook registers is attributed to it. When the kernel belongs to a notebook (the
 server's ``JPY_SESSION_NAME``, or ``LABRIG_NOTEBOOK_PATH``), the notebook's saved request is
-applied when it starts:
+applied when it starts (under the Kubernetes kernel backend, a kernelspec naming this provisioner
+starts a pod instead: ``routing``):
 
 - GPUs are granted exclusively through the ledger (``CUDA_VISIBLE_DEVICES`` by UUID,
   ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; ``""`` when none were asked for);
@@ -35,6 +36,8 @@ from labrig.errors import InvalidInput
 from labrig.resources import enforce, runtime
 from labrig.resources.quantity import format_bytes
 from labrig.resources.service import ResourceRequest, ResourceService
+
+from . import routing
 
 PROPAGATED = ("LABRIG_DATA_DIR", "LABRIG_DATABASE_URL")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -153,6 +156,11 @@ def tree_rss(pid: int) -> int | None:
 
 class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     """A local kernel, started with labrig's environment and its notebook's resources."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # The server's kernel backend decides where labrig's kernelspecs run (``routing``).
+        other = routing.routed(cls, "labrig-local-provisioner", *args, **kwargs)
+        return other if other is not None else super().__new__(cls, *args, **kwargs)
 
     _plan: KernelPlan | None = None
     _watchdog: asyncio.Task[None] | None = None

@@ -2,8 +2,9 @@
 and limits, started by ``labrig-kubernetes-provisioner`` (``labrig.kernels.pod``).
 
 The provisioner creates, follows and deletes the pod through this backend (its settings, its
-client); while the pod waits it reports why here, so the panel can say it. Usage is read from the
-cluster's metrics API (``metrics.k8s.io``: the pod's cgroup, as the kubelet measures it).
+client); while the pod waits it reports why here, so the panel can say it. Usage comes from inside
+the pod (its cgroup and NVML, through the pod proxy) or else the cluster's metrics API
+(``kernel_usage``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Dict, Float, List, Unicode
+from traitlets import Dict, Float, Int, List, Unicode
 
-from ..errors import InvalidInput, LabrigError, NotFound
+from ..errors import InvalidInput, NotFound
 from ..resources.backend import KernelBackend, KernelWait
-from ..resources.quantity import format_bytes, parse_quantity
-from . import kernel_pods
+from . import kernel_pods, kernel_usage
 from .client import POD, Kind, Kube
 from .pod_settings import KubernetesPodSettings
 
@@ -27,14 +27,7 @@ if TYPE_CHECKING:
     from ..resources.service import ResourceService
 
 EVENT = Kind("Event", "", "v1", "events")
-POD_METRICS = Kind("PodMetrics", "metrics.k8s.io", "v1beta1", "pods")
 PROVISIONER = "labrig-kubernetes-provisioner"
-
-
-def _amount(quantity: Any) -> float:
-    """A metrics API quantity (``250m``, ``1500000n``, ``20Mi``) as a number."""
-    parsed = parse_quantity(str(quantity))
-    return float(parsed) if parsed is not None else 0.0
 
 
 def _percent(used: float | None, limit: float | None) -> float | None:
@@ -74,6 +67,16 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         help="""Command that starts the kernel in the pod (gateway_provisioners' Python launcher);
         labrig appends --kernel-id, --response-address, --public-key and --port-range.""",
     )
+    usage_port = Int(
+        kernel_pods.DEFAULT_USAGE_PORT,
+        min=0,
+        max=65535,
+        config=True,
+        help="""Port of the usage reporter that kernel pods start beside the kernel (CPU and
+        memory from the pod's cgroup, GPUs from NVML); the server reads it through the API
+        server's pod proxy, so labrig's Role needs get on pods/proxy. 0: no reporter, usage
+        from the cluster's metrics API (metrics.k8s.io) only, without GPUs.""",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -99,6 +102,12 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
             "kernels.launcher": f"Kubernetes pods in namespace {self.namespace}",
             "kernels.limits": "pod requests and limits (cpu, memory, "
             f"{self.gpu_resource}, ephemeral-storage)",
+            "kernels.usage": (
+                f"inside each pod (cgroup, NVML) on port {self.usage_port} through pods/proxy, "
+                "else the metrics API"
+                if self.usage_port
+                else "the metrics API (metrics.k8s.io), no GPU usage"
+            ),
         }
 
     def check(self) -> None:
@@ -122,6 +131,7 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
             data_pvc=self.data_pvc,
             data_mount=self.data_dir,
             extra_env=tuple(self.env),
+            usage_port=self.usage_port,
         )
 
     # --- what the provisioner does through the cluster (blocking: call off the event loop) ---
@@ -184,20 +194,6 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
 
     # --- usage ---------------------------------------------------------------------------------
 
-    def _metrics(self, pod_name: str) -> tuple[float, int] | None:
-        """(cores, bytes) the pod's containers use, from the metrics API; None where the cluster
-        has no metrics server (or it has no sample yet)."""
-        try:
-            found = self.kube.get(POD_METRICS, pod_name)
-        except LabrigError:
-            return None
-        cores, memory = 0.0, 0
-        for container in found.get("containers") or []:
-            usage = container.get("usage") or {}
-            cores += _amount(usage.get("cpu", "0"))
-            memory += int(_amount(usage.get("memory", "0")))
-        return cores, memory
-
     def usage(self, service: ResourceService, notebook_path: str) -> dict[str, Any]:
         path = service.check_path(notebook_path)
         request = service.request_for(path)
@@ -205,12 +201,16 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         running = [
             p for p in self._pods(selector) if (p.get("status") or {}).get("phase") == "Running"
         ]
-        sample = self._metrics(running[-1]["metadata"]["name"]) if running else None
+        measured = (
+            kernel_usage.measure(self.kube, running[-1]["metadata"]["name"], self.usage_port)
+            if running
+            else kernel_usage.PodUsage()
+        )
         cpus = request.cpus if request else None
         memory = request.memory if request else None
         disk = request.disk if request else None
-        mechanism = f"pod limits in namespace {self.namespace}"
-        unmeasured = "" if sample or not running else " (usage: no metrics API in the cluster)"
+        limits = f"pod limits in namespace {self.namespace}"
+        how = f"{limits}; {measured.source}" if running else limits
         wait = self.waiting(path)
         return {
             "notebook_path": path,
@@ -221,35 +221,26 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
             "sampled_at": datetime.now(UTC).isoformat(),
             "cpu": {
                 "limit": cpus,
-                "used": None if sample is None else round(sample[0], 2),
-                "percent": _percent(sample[0] if sample else None, cpus),
+                "used": None if measured.cores is None else round(measured.cores, 2),
+                "percent": _percent(measured.cores, cpus),
                 "state": "enforced" if cpus else "advisory",
-                "mechanism": mechanism + unmeasured,
+                "mechanism": how,
             },
             "memory": {
                 "limit": memory,
-                "used": None if sample is None else sample[1],
-                "percent": _percent(sample[1] if sample else None, memory),
+                "used": measured.memory,
+                "percent": _percent(measured.memory, memory),
                 "state": "enforced" if memory else "advisory",
-                "mechanism": mechanism + unmeasured,
+                "mechanism": how,
             },
-            "gpus": [],
+            "gpus": measured.gpus,
             "gpu": {
                 "requested": request.gpus if request else 0,
                 "state": "enforced",
-                "mechanism": f"the cluster places {self.gpu_resource}",
+                "mechanism": f"the cluster places {self.gpu_resource}"
+                + (f"; {measured.gpu_source}" if running else ""),
             },
-            "disk": {
-                "limit": disk,
-                "used": None,
-                "percent": None,
-                "over_quota": False,
-                "warning": None,
-                "state": "enforced" if disk else "advisory",
-                "mechanism": (
-                    f"ephemeral-storage limit {format_bytes(disk)}" if disk else "no request"
-                ),
-            },
+            "disk": kernel_usage.disk_usage(disk, measured.scratch, bool(running)),
             "last_stop": service.last_stop(path),
             "waiting": None if wait is None else wait.json(),
         }

@@ -8,7 +8,9 @@ also listens on a communication port for interrupts and shutdown. Requests and l
 notebook's request (CPU, memory, GPUs under the configured resource name, ephemeral storage for
 the scratch disk); the environment is the local kernel's ``LABRIG_*``; dataset mounts appear at
 the same paths as on the server, as far as a volume source is known for them
-(``pod_volumes_for_mounts``).
+(``pod_volumes_for_mounts``). With a usage port, the pod declares it and tells the launcher, which
+starts the in-pod usage reporter there (``labrig.kernels.pod_usage``; the server reads it
+through the API server's pod proxy).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ NOTEBOOK_LABEL = "labrig.io/notebook-hash"
 COMPONENT = {"app.kubernetes.io/component": "kernel"}
 CONTAINER = "kernel"
 SCRATCH_VOLUME = "scratch"
+USAGE_PORT_NAME = "usage"
+DEFAULT_USAGE_PORT = 9469
+#: Where container runtimes mount the container's own cgroup; the reporter reads it there.
+CGROUP_ROOT = "/sys/fs/cgroup"
 DATA_VOLUME = "data"
 
 
@@ -45,6 +51,8 @@ class KernelPodSettings:
     data_mount: str = ""
     #: More env entries of the kernel container (EnvVar objects: secrets by valueFrom).
     extra_env: tuple[dict[str, Any], ...] = ()
+    #: Port of the in-pod usage reporter; 0: none (usage from the metrics API only).
+    usage_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,19 +181,30 @@ def _metadata(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
     return meta
 
 
+def _usage_env(settings: KernelPodSettings) -> dict[str, str]:
+    if not settings.usage_port:
+        return {}
+    return {"LABRIG_USAGE_PORT": str(settings.usage_port), "LABRIG_CGROUP_ROOT": CGROUP_ROOT}
+
+
 def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
     """The kernel's pod: one container running the launcher, never restarted in place (a
     restart is a new pod, so the kernel's connection info is always fresh)."""
     scratch_volumes, scratch_mounts = _scratch(kernel)
+    env = {**kernel.env, **_usage_env(settings)}
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(kernel.command),
-        "env": [{"name": k, "value": v} for k, v in sorted(kernel.env.items())]
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())]
         + [dict(entry) for entry in settings.extra_env],
         "volumeMounts": [*scratch_mounts, *kernel.volumes.mounts],
     }
+    if settings.usage_port:
+        container["ports"] = [
+            {"name": USAGE_PORT_NAME, "containerPort": settings.usage_port, "protocol": "TCP"}
+        ]
     resources = kernel_resources(settings, kernel)
     if resources:
         container["resources"] = resources

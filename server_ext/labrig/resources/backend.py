@@ -125,13 +125,22 @@ class LocalKernelBackend(KernelBackend):
 
 _lock = threading.Lock()
 _current: KernelBackend | None = None
+#: What ``set_current`` was given: the server's own backend (None in the CLI, a job's rank).
+_chosen: KernelBackend | None = None
 
 
 def set_current(backend: KernelBackend | None) -> None:
     """The kernel backend of this process (the server sets its own when it starts)."""
-    global _current
+    global _current, _chosen
     with _lock:
-        _current = backend
+        _current = _chosen = backend
+
+
+def chosen() -> KernelBackend | None:
+    """The backend this process's server chose, without building one where none was: a job
+    rank or a script starting kernels keeps the provisioner its kernelspec names."""
+    with _lock:
+        return _chosen
 
 
 def current() -> KernelBackend:

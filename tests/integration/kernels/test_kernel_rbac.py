@@ -1,6 +1,7 @@
 """examples/kubernetes/rbac.yaml's labrig-kernels Role is exactly what the kernel backend needs:
 with only its permissions a kernel waits (its reason read from events), starts, runs, is
-sampled (metrics API), restarted and shut down, nothing is refused, and every rule is used."""
+sampled (inside the pod through the pod proxy, then from the metrics API once its reporter is
+gone), restarted and shut down, nothing is refused, and every rule is used."""
 
 from __future__ import annotations
 
@@ -19,11 +20,37 @@ from labrig.k8s.kernel_backend import KubernetesKernelBackend
 ROOT = Path(__file__).parents[3]
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 RESOURCES = {
-    "": ("pods", "pods/log", "configmaps", "secrets", "services", "events", "nodes", "namespaces"),
+    "": (
+        "pods",
+        "pods/log",
+        "pods/proxy",
+        "configmaps",
+        "secrets",
+        "services",
+        "events",
+        "nodes",
+        "namespaces",
+    ),
     "metrics.k8s.io": ("pods",),
 }
 
 pytestmark = pytest.mark.slow
+#: The reporter is a child of the kernel's launcher (the kernel's own process in the pod).
+KILL_REPORTER = (
+    "import psutil\n"
+    "for p in psutil.Process().children():\n"
+    "    if 'labrig.kernels.pod_usage' in p.cmdline(): p.kill(); p.wait(10)\n"
+)
+
+
+async def sampled_by_metrics(backend: KubernetesKernelBackend, kernels: Kernels) -> None:
+    """Once the pod's reporter is gone, usage comes from the metrics API."""
+    for _ in range(100):
+        usage = await asyncio.to_thread(backend.usage, kernels.service, NOTEBOOK)
+        if "from the metrics API" in usage["memory"]["mechanism"] and usage["memory"]["used"]:
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(usage)
 
 
 def _granted() -> set[tuple[str, str, str]]:
@@ -57,6 +84,10 @@ async def test_the_kernel_role_is_all_the_kernel_backend_uses(kernels: Kernels) 
         assert reply["content"]["status"] == "ok"
         usage = await asyncio.to_thread(backend.usage, kernels.service, NOTEBOOK)
         assert usage["running"] is True
+        assert "read inside the pod" in usage["memory"]["mechanism"], usage
+        reply = await client.execute_interactive(KILL_REPORTER, timeout=60)
+        assert reply["content"]["status"] == "ok"
+        await sampled_by_metrics(backend, kernels)
         await manager.restart_kernel(now=True)
     finally:
         client.stop_channels()

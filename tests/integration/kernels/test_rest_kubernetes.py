@@ -6,18 +6,38 @@ from __future__ import annotations
 
 import asyncio
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from k8s.cluster import FakeCluster
 from k8s.emulator import ApiEmulator
 from kernels_kit import IMAGE, stop_response_manager
+from openapi_schema_validator import OAS30Validator
 
 from labrig.k8s.kernel_backend import KubernetesKernelBackend
 
 pytestmark = pytest.mark.slow
 NB = "nb/train.ipynb"
+_SPEC: dict[str, Any] = yaml.safe_load(files("labrig").joinpath("openapi.yaml").read_text())
+#: The documented usage answer; its $refs resolve against the components beside it.
+RESOURCE_USAGE = {
+    **_SPEC["components"]["schemas"]["ResourceUsage"],
+    "components": _SPEC["components"],
+}
+
+
+async def usage_measured(api: Any) -> dict[str, Any]:
+    """Poll the usage as the panel does until the kernel's memory is measured."""
+    for _ in range(100):
+        status, usage = await api(f"resource-usage/{NB}")
+        assert status == 200, usage
+        if usage["memory"]["used"]:
+            return dict(usage)
+        await asyncio.sleep(0.3)
+    raise AssertionError(usage)
 
 
 @pytest.fixture
@@ -114,6 +134,15 @@ async def test_applying_a_request_restarts_the_kernel_in_a_new_pod(
             assert reply["content"]["status"] == "ok"
         finally:
             client.stop_channels()
+        # The panel's usage of the new pod, measured inside it, in the documented shape.
+        usage = await usage_measured(api)
+        assert usage["kernels"] == [f"kernel:{kernel_id}"]
+        assert (usage["cpu"]["limit"], usage["memory"]["limit"]) == (2, 2**30)
+        assert (
+            "usage from the pod's cgroup (v2), read inside the pod"
+            in (usage["memory"]["mechanism"])
+        )
+        OAS30Validator(RESOURCE_USAGE).validate(usage)
     finally:
         await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
 

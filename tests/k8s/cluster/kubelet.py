@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import kube
 from ..store import Store
+from .container_view import CgroupViews, forget_ports, map_ports
 from .controller import Controller, EventRecorder, Memo
 from .metrics import MetricsServer
 from .pod_env import ConfigError, PodEnvironment, expand, mount_pairs, rewrite_paths
@@ -43,6 +44,10 @@ How the fake kubelet runs a container on this host:
   maps to its path. Containers see volumes at their mountPath, so every occurrence of a
   mountPath prefix in command, args, env values and workingDir is rewritten to the
   materialised directory.
+- its own cgroup: a cgroup v2 directory per container, written from its process tree's
+  resident memory and CPU time, appears at /sys/fs/cgroup (rewritten like a mountPath).
+- declared containerPorts get a free loopback port each (pods share 127.0.0.1): env vars
+  named *_PORT holding the port number are rewritten to it, and the pod proxy dials it.
 - workingDir: used when it exists on this host (after the rewrite), else the scratch dir.
 - stdout+stderr go, in CRI log format, to a file behind the pod log endpoint.
 - restartPolicy OnFailure/Always is treated as Never: an exited container stays terminated
@@ -67,12 +72,14 @@ class Kubelet(Controller):
         self._pull_started: dict[str, float] = {}
         self._pulling: set[str] = set()  # pod uids whose slow pull was announced
         self.metrics = MetricsServer(store)
+        self.cgroups = CgroupViews()
 
     def sync(self) -> None:
         """Start, watch and stop the pods' processes; SIGKILL what outlived its grace."""
         self._sync_pods()
         self.reap()
         self.metrics.sync(self._runs.values())
+        self.cgroups.sync(self._runs.values())
 
     def _sync_pods(self) -> None:
         store = self.store
@@ -91,6 +98,7 @@ class Kubelet(Controller):
             if run is not None and run.uid != meta["uid"]:
                 self._kill_run(run, grace=0)
                 del self._runs[key]
+                forget_ports(self.store, run)
                 run = None
             if run is None:
                 if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -103,6 +111,7 @@ class Kubelet(Controller):
             if (run.namespace, run.name, run.uid) not in live:
                 self._kill_run(run, grace=None)
                 del self._runs[key]
+                forget_ports(self.store, run)
                 if self.pod_processes.get(run.name) in [c.proc for c in run.containers]:
                     self.pod_processes.pop(run.name, None)
 
@@ -257,7 +266,13 @@ class Kubelet(Controller):
                 self.events.record(pod, "Warning", "Failed", f"Error: {exc}", "kubelet", host=node)
             return
         run.config_error = ""
-        mounts = mount_pairs(container, run)
+        limits = (container.get("resources") or {}).get("limits") or {}
+        if "memory" in limits:
+            c.memory_limit = int(kube.parse_quantity(limits["memory"]))
+        mounts = sorted(
+            [*mount_pairs(container, run), self.cgroups.prepare(run, c)], key=lambda p: -len(p[0])
+        )
+        map_ports(self.store, run, container, env, self.env.taken_ports)
         argv = [
             expand(x, env)
             for x in list(container.get("command") or []) + list(container.get("args") or [])
@@ -280,9 +295,6 @@ class Kubelet(Controller):
         c.log_path.parent.mkdir(parents=True, exist_ok=True)
         c.log_path.touch()
         self.store.log_files[(run.namespace, run.name, c.name)] = str(c.log_path)
-        limits = (container.get("resources") or {}).get("limits") or {}
-        if "memory" in limits:
-            c.memory_limit = int(kube.parse_quantity(limits["memory"]))
         workdir = rewrite_paths(container.get("workingDir") or "", mounts)
         cwd = workdir if workdir and os.path.isdir(workdir) else str(run.dir)
         proc, error = spawn(argv, env, cwd, self.settings.bin_dir)

@@ -29,7 +29,7 @@ class PodEnvironment:
         self.store = store
         self.settings = settings
         self._ports: dict[tuple[str, str], int] = {}
-        self._taken_ports: set[int] = set()
+        self.taken_ports: set[int] = set()
 
     def materialise_volumes(self, pod: dict[str, Any], run: PodRun) -> dict[str, str]:
         """Volume name -> host directory."""
@@ -148,7 +148,7 @@ class PodEnvironment:
     def _job_port(self, job_key: str, original: str) -> int:
         key = (job_key, original)
         if key not in self._ports:
-            self._ports[key] = _free_port(self._taken_ports)
+            self._ports[key] = free_port(self.taken_ports)
         return self._ports[key]
 
     def _value_from(
@@ -236,7 +236,7 @@ def mount_pairs(container: dict[str, Any], run: PodRun) -> list[tuple[str, str]]
     return pairs
 
 
-def _free_port(taken: set[int]) -> int:
+def free_port(taken: set[int]) -> int:
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))

@@ -5,8 +5,9 @@ and log streams) over the thread-safe ``Store``. It serves the core kinds in
 ``store.CORE_TYPES`` and every kind of the pinned CRDs, with discovery, strict schema
 validation (422 naming the field), label/field selectors, pagination, watches with
 bookmarks and 410 after ``compact()``, cascading deletion, bearer-token auth (401),
-RBAC denials (403), admission rejections (403), and the pod log endpoint fed by the fake
-kubelet. See ``DIFFERENCES`` for what a real API server does otherwise.
+RBAC denials (403), admission rejections (403), the pod log endpoint fed by the fake
+kubelet, and the pod proxy subresource to the pods' declared ports. See ``DIFFERENCES``
+for what a real API server does otherwise.
 
     emu = ApiEmulator(namespaces=("default", "ml"))
     emu.start()
@@ -16,8 +17,8 @@ kubelet. See ``DIFFERENCES`` for what a real API server does otherwise.
 
 Modules: ``api_emulator`` (state, lifecycle, test knobs, dispatch), ``handler`` (HTTP),
 ``routing`` (paths to routes and verbs), ``discovery``, ``verbs`` (get, list, create,
-update, patch, delete), ``watch`` and ``logs`` (streams), ``faults`` (RBAC denials,
-uninstalled CRDs).
+update, patch, delete), ``watch`` and ``logs`` (streams), ``proxy`` (pods/proxy),
+``faults`` (RBAC denials, uninstalled CRDs).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ Known differences from a real kube-apiserver:
   limits, qosClass ...), secrets (stringData -> data) and namespaces; no LimitRanger.
 - A PUT to a pod may only change images, activeDeadlineSeconds and tolerations (like a real
   server); other core kinds accept any change.
+- The pod proxy subresource serves GET only (other methods 405), reaches only declared
+  containerPorts (through the loopback port the fake kubelet gave each), and waits
+  proxy.TIMEOUT seconds for the pod.
 - The log endpoint serves what the fake kubelet wrote; `previous=true` always answers 400
   (containers never restart).
 - Known client quirks (kubernetes 36, not the emulator's): read_namespaced_pod_log returns

@@ -28,6 +28,7 @@ from .discovery import discovery, version
 from .faults import Faults
 from .handler import Handler, Server
 from .logs import serve_pod_log
+from .proxy import serve_pod_proxy
 from .routing import RequestRecord, Route, flag, method_not_allowed, parse_route, verb_of
 from .verbs import VERBS
 from .watch import serve_watch
@@ -292,6 +293,8 @@ class ApiEmulator:
             raise not_found_resource()
         if verb == "get" and route.subresource == "log":
             serve_pod_log(h, self.store, route, query, self._is_stopping)
+        elif route.subresource == "proxy":
+            serve_pod_proxy(h, self.store, route)
         elif verb == "watch":
             serve_watch(
                 h,

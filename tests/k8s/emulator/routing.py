@@ -38,6 +38,8 @@ class Route:
     name: str
     subresource: str
     watch_prefix: bool
+    #: What follows ``.../pods/<name>/proxy`` (the path inside the pod).
+    proxy_path: str = ""
 
 
 def parse_route(parts: list[str], store: Store, faults: Faults) -> Route:
@@ -51,7 +53,7 @@ def parse_route(parts: list[str], store: Store, faults: Faults) -> Route:
         watch_prefix, rest = True, rest[1:]
     if not rest:
         raise not_found_resource()
-    ns, name, sub = "", "", ""
+    ns, name, sub, proxied = "", "", "", ""
     namespaced_path = False
     if rest[0] == "namespaces" and len(rest) >= 3:
         candidate = store.find_type(group, version, rest[2])
@@ -60,6 +62,8 @@ def parse_route(parts: list[str], store: Store, faults: Faults) -> Route:
             ns, plural = rest[1], rest[2]
             name = rest[3] if len(rest) > 3 else ""
             sub = rest[4] if len(rest) > 4 else ""
+            if sub == "proxy":
+                proxied, rest = "/".join(rest[5:]), rest[:5]
             if len(rest) > 5:
                 raise not_found_resource()
         elif group == "" and len(rest) == 3 and rest[2] in ("status", "finalize"):
@@ -79,7 +83,7 @@ def parse_route(parts: list[str], store: Store, faults: Faults) -> Route:
         raise not_found_resource()
     if sub and sub not in rtype.subresources:
         raise not_found_resource()
-    return Route(group, version, rtype, ns, name, sub, watch_prefix)
+    return Route(group, version, rtype, ns, name, sub, watch_prefix, proxied)
 
 
 def verb_of(method: str, route: Route, watch: bool) -> str:

@@ -91,6 +91,9 @@ class Objects:
         self.stopped = False
         # Pod logs: (namespace, pod, container) -> path of a CRI-format log file.
         self.log_files: dict[tuple[str, str, str], str] = {}
+        # Declared container ports: (namespace, pod, containerPort) -> the loopback port the
+        # fake kubelet gave the container instead (pods share 127.0.0.1); the pod proxy uses it.
+        self.pod_ports: dict[tuple[str, str, int], int] = {}
 
     # -------------------- types
 

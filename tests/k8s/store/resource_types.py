@@ -110,7 +110,7 @@ CORE_TYPES: tuple[ResourceType, ...] = (
         "pods",
         "Pod",
         short=("po",),
-        sub=("status", "log", "binding", "eviction"),
+        sub=("status", "log", "binding", "eviction", "proxy"),
         fields=_POD_FIELDS,
     ),
     _core("configmaps", "ConfigMap", short=("cm",)),

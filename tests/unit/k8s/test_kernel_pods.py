@@ -30,6 +30,7 @@ FULL = KernelPodSettings(
     annotations={"owner": "ml-platform"},
     data_pvc="labrig-data",
     data_mount="/srv/labrig",
+    usage_port=9469,
     extra_env=(
         {
             "name": "LABRIG_DATABASE_URL",
@@ -179,3 +180,24 @@ def test_a_kernel_pod_mounts_each_pinned_version_from_the_cluster_cache() -> Non
     expected = kernel_pods.pod_volumes_for_mounts(backend.pod_settings(), {path: path})
     assert fallback == expected
     assert "labrig-ds-moons-v3ab" not in json.dumps([fallback.volumes, fallback.missing])
+
+
+@pytest.mark.parametrize("port", [9469, 0])
+def test_the_usage_port_setting_reaches_the_pod_and_the_status(port: int) -> None:
+    from labrig.k8s.kernel_backend import KubernetesKernelBackend
+
+    backend = KubernetesKernelBackend(namespace="ml", image="img", usage_port=port)
+    pod = kernel_pods.kernel_pod(backend.pod_settings(), kernel())
+    validate(pod)
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    usage = backend.capabilities()["kernels.usage"]
+    if port:
+        assert container["ports"] == [{"name": "usage", "containerPort": port, "protocol": "TCP"}]
+        assert env["LABRIG_USAGE_PORT"] == str(port)
+        assert env["LABRIG_CGROUP_ROOT"] == "/sys/fs/cgroup"
+        assert usage.startswith(f"inside each pod (cgroup, NVML) on port {port}")
+    else:
+        assert "ports" not in container
+        assert "LABRIG_USAGE_PORT" not in env
+        assert usage == "the metrics API (metrics.k8s.io), no GPU usage"
