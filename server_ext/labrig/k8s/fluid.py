@@ -86,7 +86,51 @@ class FluidDatasetCache(ClusterDatasetCache):
         "2Gi", config=True, help="Cache size of each worker (tieredstore quota, e.g. '100Gi')."
     )
     thin_profile = Unicode(
-        "", config=True, help="ThinRuntimeProfile of runtime_kind 'thin' (spec.profileName)."
+        "",
+        config=True,
+        help="""Runtime_kind 'thin': the ThinRuntimeProfile (cluster-scoped, installed by the
+        platform, e.g. an s3fs or HTTP FUSE) each ThinRuntime names in spec.profileName.
+        Required: without it a warm-up is refused with this setting named.""",
+    )
+    juicefs_secret = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the Secret (in namespace) holding the JuiceFS volume's
+        metadata URL and, when its object store needs them, the access keys. Required.""",
+    )
+    juicefs_secret_keys = Dict(
+        {"metaurl": "metaurl", "access-key": "access-key", "secret-key": "secret-key"},
+        config=True,
+        help="""Runtime_kind 'juicefs': JuiceFS option (metaurl, access-key, secret-key) -> key
+        in juicefs_secret. 'metaurl' is required; leave the keys out where the nodes' identity
+        reaches the bucket.""",
+    )
+    juicefs_root = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': where this server sees the JuiceFS volume mounted (e.g.
+        '/jfs'). JuiceFS serves only files written into its volume, so a JuiceFS dataset is a
+        directory under this path (source_url file:///jfs/imagenet is juicefs:///imagenet in
+        the Dataset). Required.""",
+    )
+    juicefs_volume_name = Unicode(
+        "labrig-datasets",
+        config=True,
+        help="""Runtime_kind 'juicefs': the JuiceFS file system's name (the NAME of `juicefs
+        format`; the Dataset mount's name).""",
+    )
+    juicefs_storage = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the volume's object storage type ('s3', 'minio', 'oss',
+        ...). With juicefs_bucket, Fluid formats the volume if it is new; leave both empty for
+        a volume that is already formatted.""",
+    )
+    juicefs_bucket = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the bucket URL of the volume's object storage (e.g.
+        'http://minio.storage:9000/jfs'); goes with juicefs_storage.""",
     )
     alluxio_properties = Dict(
         config=True, help="Alluxio properties of each AlluxioRuntime (spec.properties)."
@@ -109,8 +153,8 @@ class FluidDatasetCache(ClusterDatasetCache):
     credentials_keys = Dict(
         {"key": "access-key", "secret": "secret-key"},
         config=True,
-        help="""Credential role -> key in those Secrets (roles: key, secret, token; metaurl for
-        JuiceFS).""",
+        help="""Credential role -> key in those Secrets (roles: key, secret, token). JuiceFS
+        reads its volume's credentials from juicefs_secret instead.""",
     )
     ready_timeout = Float(
         300.0,
@@ -163,6 +207,14 @@ class FluidDatasetCache(ClusterDatasetCache):
             medium_path=self.cache_path,
             quota=self.cache_quota,
             thin_profile=self.thin_profile,
+            juicefs=fm.JuiceFSVolume(
+                secret=self.juicefs_secret,
+                keys={str(k): str(v) for k, v in self.juicefs_secret_keys.items()},
+                root=self.juicefs_root,
+                name=self.juicefs_volume_name,
+                storage=self.juicefs_storage,
+                bucket=self.juicefs_bucket,
+            ),
             runtime_properties={str(k): str(v) for k, v in self.alluxio_properties.items()},
             storage_class=self.storage_class,
             labels=dict(self._pods_setting("labels") or {}),
@@ -209,6 +261,7 @@ class FluidDatasetCache(ClusterDatasetCache):
             self._wait_bound(fm.object_name(pinned.dataset, pinned.version), warm)
             warm.note = "a PVC from its StorageClass: the driver reads the source on demand"
             return
+        fm.check_settings(self.settings(), source)
         self._check_installed(fm.DATASET)
         self._check_installed(fm.RUNTIMES[self.runtime_kind])
         self._create_once(fm.RUNTIMES[self.runtime_kind], fm.runtime(self.settings(), source))
