@@ -30,6 +30,7 @@ from .fluid_status import (
     not_bound_reason,
     runtime_not_ready_reason,
 )
+from .fluid_versions import VersionKeeper
 from .pod_settings import in_cluster_namespace
 
 
@@ -407,19 +408,26 @@ class FluidDatasetCache(ClusterDatasetCache):
             "cannot evict on request",
         }
 
+    def _keeper(self) -> VersionKeeper:
+        """The objects labrig makes per version in this mode, in the order they are deleted
+        (Fluid removes its PVC with the Dataset; a runtime's cache goes with the runtime)."""
+        kinds = {
+            "fluid": [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()],
+            "pvc": [fm.PVC],
+            "existing_pvc": [],  # labrig made nothing: the claims are the platform's
+        }[self.mode]
+        return VersionKeeper(self.kube, kinds, self.claim_for)
+
+    def held_versions(self, dataset: str, pinned: str | None) -> list[dict[str, Any]]:
+        return [held.as_json() for held in self._keeper().held(dataset, pinned)]
+
+    def prune(self, dataset: str, pinned: str) -> None:
+        self._keeper().prune(dataset, pinned)
+
     def forget(self, dataset: str) -> None:
-        """Delete every version's DataLoads, Dataset, runtime and PVC (Fluid removes its own
-        PVC with the Dataset; a runtime's cache goes with the runtime)."""
-        selector = f"{fm.DATASET_LABEL}={fm.slug(dataset)}"
-        kinds = [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()] if self.mode == "fluid" else []
-        if self.mode == "pvc":
-            kinds.append(fm.PVC)
-        for kind in kinds:
-            for item in self.kube.list(kind, selector).get("items") or []:
-                meta = item["metadata"]
-                # Two catalog names may share a label value: delete only this one's objects.
-                if (meta.get("annotations") or {}).get("labrig.io/dataset-name") == dataset:
-                    self.kube.delete(kind, meta["name"], propagation="Background")
+        """Delete every version's objects (the dataset was deleted)."""
+        for kind, item in self._keeper().owned(dataset):
+            self.kube.delete(kind, item["metadata"]["name"], propagation="Background")
 
 
 def _cancelled(warm: ClusterWarmUp) -> LabrigError:
