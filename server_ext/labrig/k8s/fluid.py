@@ -5,6 +5,9 @@ job and kernel pods at the same paths as locally.
 What Fluid reports, labrig shows: the Dataset's phase and ``status.cacheStates`` (bytes cached,
 percentage), the DataLoad's phase. What it does not (files loaded so far, hits and misses,
 eviction on request), labrig says it cannot report instead of showing a number.
+
+Versions: each pinned version has its own objects; once a newer one is warmed, the older
+versions' objects go unless a pod or an unfinished job still mounts them (``fluid_versions``).
 """
 
 from __future__ import annotations
@@ -197,7 +200,9 @@ class FluidDatasetCache(ClusterDatasetCache):
             "pvc": f"ReadOnlyMany PVCs of StorageClass {self.storage_class or '(default)'}",
             "existing_pvc": "existing PVCs",
         }[self.mode]
-        return {"datasets.cache": f"{what} in namespace {self.namespace}"}
+        problem = fm.settings_problem(self.settings()) if self.mode == "fluid" else None
+        unusable = f" (cannot warm yet: {problem})" if problem else ""
+        return {"datasets.cache": f"{what} in namespace {self.namespace}{unusable}"}
 
     def settings(self) -> fm.DatasetSettings:
         return fm.DatasetSettings(

@@ -229,7 +229,7 @@ def _juicefs_mount(volume: JuiceFSVolume, subpath: str) -> dict[str, Any]:
     return mount
 
 
-def _juicefs_problem(volume: JuiceFSVolume, source: VersionSource) -> str | None:
+def _juicefs_problem(volume: JuiceFSVolume) -> str | None:
     if not volume.secret:
         return (
             "FluidDatasetCache.juicefs_secret is not set: a JuiceFSRuntime reads the JuiceFS "
@@ -251,26 +251,34 @@ def _juicefs_problem(volume: JuiceFSVolume, source: VersionSource) -> str | None
             "together (Fluid formats the volume with both): set both, or neither for a volume "
             "that is already formatted"
         )
-    if juicefs_subpath(volume, source) is None:
+    return None
+
+
+def settings_problem(settings: DatasetSettings) -> str | None:
+    """What the runtime of ``settings`` still needs from the deployment, naming the setting."""
+    if settings.runtime_kind == "juicefs":
+        return _juicefs_problem(settings.juicefs)
+    if settings.runtime_kind == "thin" and not settings.thin_profile:
         return (
-            f"dataset {source.dataset!r}: {source.source_url} is not a directory of the JuiceFS "
-            f"volume mounted at {volume.root} (FluidDatasetCache.juicefs_root); JuiceFS serves "
-            "only files written into its volume: copy the data in (e.g. `juicefs sync`) and add "
-            "the dataset from that directory, or set FluidDatasetCache.runtime_kind to 'alluxio'"
+            "FluidDatasetCache.thin_profile is not set: a ThinRuntime needs the name of a "
+            "ThinRuntimeProfile installed in the cluster (`kubectl get thinruntimeprofiles`)"
         )
     return None
 
 
 def check_settings(settings: DatasetSettings, source: VersionSource) -> None:
-    """Raise ``SettingMissing`` naming what the runtime of ``settings`` still needs."""
-    problem = None
-    if settings.runtime_kind == "juicefs":
-        problem = _juicefs_problem(settings.juicefs, source)
-    elif settings.runtime_kind == "thin" and not settings.thin_profile:
-        problem = (
-            "FluidDatasetCache.thin_profile is not set: a ThinRuntime needs the name of a "
-            "ThinRuntimeProfile installed in the cluster (`kubectl get thinruntimeprofiles`)"
-        )
+    """Raise ``SettingMissing`` unless the runtime of ``settings`` can serve ``source``."""
+    problem = settings_problem(settings)
+    volume = settings.juicefs
+    if problem is None and settings.runtime_kind == "juicefs":
+        if juicefs_subpath(volume, source) is None:
+            problem = (
+                f"dataset {source.dataset!r}: {source.source_url} is not a directory of the "
+                f"JuiceFS volume mounted at {volume.root} (FluidDatasetCache.juicefs_root); "
+                "JuiceFS serves only files written into its volume: copy the data in (e.g. "
+                "`juicefs sync`) and add the dataset from that directory, or set "
+                "FluidDatasetCache.runtime_kind to 'alluxio'"
+            )
     if problem:
         raise SettingMissing(problem)
 

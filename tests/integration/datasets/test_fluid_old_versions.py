@@ -124,3 +124,22 @@ def test_pvc_mode_prunes_the_older_claims_too(
     assert catalog.cache.claim_for("digits", first) not in claims
     assert catalog.cache.claim_for("digits", second) in claims
     assert [v["kept"] for v in catalog.get("digits")["cluster_versions"]] == ["pinned"]
+
+
+def test_when_pods_cannot_be_listed_older_versions_stay_and_show_says_why(
+    fluid_catalog: Any, kube: KubeRig, tmp_path: Path
+) -> None:
+    catalog = fluid_catalog()
+    root = tmp_path / "src"
+    write_tree(root, FILES)
+    catalog.create({"name": "digits", "source_url": f"file://{root}"})
+    catalog.warm("digits")
+    first = catalog.manifest("digits")[0]
+    first_objects = objects_of(kube, first)
+    kube.emu.deny("list", "pods", "")
+    new_version(catalog, root, b"second")
+    assert catalog.warm("digits")["state"] == "succeeded"  # pruning fails no warm-up
+    assert objects_of(kube, first) == first_objects
+    kept = {v["version"]: v["kept"] for v in catalog.get("digits")["cluster_versions"]}
+    assert kept[first].startswith("kept: labrig cannot tell which pods use it (")
+    assert "pods" in kept[first]

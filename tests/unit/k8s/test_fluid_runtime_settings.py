@@ -95,3 +95,18 @@ def test_the_cache_settings_carry_the_juicefs_volume() -> None:
         storage="oss",
         bucket="https://jfs.oss-cn-hangzhou.aliyuncs.com",
     )
+
+
+def test_the_cache_capabilities_say_a_runtime_cannot_warm_yet_and_why() -> None:
+    config = Config()
+    config.FluidDatasetCache.namespace = "ml"
+    config.FluidDatasetCache.runtime_kind = "thin"
+    assert FluidDatasetCache(config=config).capabilities() == {
+        "datasets.cache": "Fluid ThinRuntime in namespace ml (cannot warm yet: "
+        "FluidDatasetCache.thin_profile is not set: a ThinRuntime needs the name of a "
+        "ThinRuntimeProfile installed in the cluster (`kubectl get thinruntimeprofiles`))"
+    }
+    config.FluidDatasetCache.thin_profile = "s3fs"
+    assert FluidDatasetCache(config=config).capabilities() == {
+        "datasets.cache": "Fluid ThinRuntime in namespace ml"
+    }
