@@ -270,15 +270,15 @@ def check_settings(settings: DatasetSettings, source: VersionSource) -> None:
     """Raise ``SettingMissing`` unless the runtime of ``settings`` can serve ``source``."""
     problem = settings_problem(settings)
     volume = settings.juicefs
-    if problem is None and settings.runtime_kind == "juicefs":
-        if juicefs_subpath(volume, source) is None:
-            problem = (
-                f"dataset {source.dataset!r}: {source.source_url} is not a directory of the "
-                f"JuiceFS volume mounted at {volume.root} (FluidDatasetCache.juicefs_root); "
-                "JuiceFS serves only files written into its volume: copy the data in (e.g. "
-                "`juicefs sync`) and add the dataset from that directory, or set "
-                "FluidDatasetCache.runtime_kind to 'alluxio'"
-            )
+    outside = settings.runtime_kind == "juicefs" and juicefs_subpath(volume, source) is None
+    if problem is None and outside:
+        problem = (
+            f"dataset {source.dataset!r}: {source.source_url} is not a directory of the "
+            f"JuiceFS volume mounted at {volume.root} (FluidDatasetCache.juicefs_root); "
+            "JuiceFS serves only files written into its volume: copy the data in (e.g. "
+            "`juicefs sync`) and add the dataset from that directory, or set "
+            "FluidDatasetCache.runtime_kind to 'alluxio'"
+        )
     if problem:
         raise SettingMissing(problem)
 
