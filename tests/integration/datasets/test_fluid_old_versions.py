@@ -143,3 +143,41 @@ def test_when_pods_cannot_be_listed_older_versions_stay_and_show_says_why(
     kept = {v["version"]: v["kept"] for v in catalog.get("digits")["cluster_versions"]}
     assert kept[first].startswith("kept: labrig cannot tell which pods use it (")
     assert "pods" in kept[first]
+
+
+def test_a_queued_job_without_pods_yet_keeps_the_version_it_was_given(
+    fluid_catalog: Any, kube: KubeRig, tmp_path: Path
+) -> None:
+    catalog = fluid_catalog()
+    root = tmp_path / "src"
+    write_tree(root, FILES)
+    catalog.create({"name": "digits", "source_url": f"file://{root}"})
+    catalog.warm("digits")
+    first = catalog.manifest("digits")[0]
+    claim = catalog.cache.claim_for("digits", first)
+    pod = {
+        "containers": [{"name": "pytorch", "image": "registry.example.com/ml/rank:1"}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim}}],
+    }
+    kube.emu.store.create(  # held by Kueue: suspended, so the operator makes no pods
+        "pytorchjobs.kubeflow.org",
+        {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": "PyTorchJob",
+            "metadata": {"name": "train-queued"},
+            "spec": {
+                "runPolicy": {"suspend": True},
+                "pytorchReplicaSpecs": {"Master": {"replicas": 1, "template": {"spec": pod}}},
+            },
+        },
+        "ml",
+    )
+    new_version(catalog, root, b"second")
+    catalog.warm("digits")
+    kept = {v["version"]: v["kept"] for v in catalog.get("digits")["cluster_versions"]}
+    assert kept[first] == "PyTorchJob train-queued"
+    assert len(objects_of(kube, first)) == 4
+
+    kube.emu.store.delete("pytorchjobs.kubeflow.org", "ml", "train-queued")
+    catalog.warm("digits")
+    kube.cluster.wait_for(lambda: objects_of(kube, first) == [])
