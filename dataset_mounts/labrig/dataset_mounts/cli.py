@@ -223,5 +223,9 @@ def cache(ctx: click.Context, evict: bool, as_json: bool) -> None:
     """Cache usage and hit ratio."""
     catalog = _catalog(ctx)
     if evict:
-        catalog.evict()
+        done = catalog.evict()
+        if done["evicted"] is None:  # a cluster cache evicts by its own rules: say so
+            click.echo(f"nothing evicted: {done['note']}", err=True)
+        else:
+            click.echo(f"evicted {done['evicted']} objects ({done['freed_bytes']} bytes)", err=True)
     emit_object(catalog.cache_stats(), as_json)

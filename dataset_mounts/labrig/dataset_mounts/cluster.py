@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labrig.errors import InvalidInput
+from labrig.errors import InvalidInput, LabrigError
 from labrig.store.tables import DatasetVersion
 
 from .cache import DatasetCache
@@ -96,6 +96,16 @@ class ClusterDatasetCache(DatasetCache):
         """What eviction on request does here (the runtime's own watermarks decide)."""
 
     @abstractmethod
+    def held_versions(self, dataset: str, pinned: str | None) -> list[dict[str, Any]]:
+        """Each version of ``dataset`` the cluster holds ({version, claim, kept}: why it
+        stays: pinned, the pod or job mounting it, or that nothing needs it)."""
+
+    @abstractmethod
+    def prune(self, dataset: str, pinned: str) -> None:
+        """Remove what the cluster holds for versions other than ``pinned`` that no pod or
+        unfinished job mounts (a newer version was warmed)."""
+
+    @abstractmethod
     def forget(self, dataset: str) -> None:
         """Remove what the cluster holds for every version of ``dataset`` (it was deleted)."""
 
@@ -143,7 +153,16 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
                     v.complete = True
 
         retry_busy(mark_complete)
+        self._prune_older(cache, pinned)
         warm.state = "succeeded"
+
+    def _prune_older(self, cache: ClusterDatasetCache, pinned: PinnedVersion) -> None:
+        """Older versions go once the pinned one is warm; failing to prune fails no warm-up
+        (what stays is shown by ``get``'s cluster_versions)."""
+        try:
+            cache.prune(pinned.dataset, pinned.version)
+        except LabrigError as err:
+            cache.log.warning("dataset %r: older versions kept: %s", pinned.dataset, err)
 
     def _check_unchanged(self, pinned: PinnedVersion) -> None:
         """The cluster reads the source as it is now: refuse when that is not the pinned
@@ -181,6 +200,8 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
         cache = self._cluster()
         if cache is not None and out.get("version"):
             out["cache_note"] = cache.cached(self.pinned(name, out["version"]))[1]
+        if cache is not None:
+            out["cluster_versions"] = cache.held_versions(name, out.get("version"))
         return out
 
     def delete(self, name: str) -> None:

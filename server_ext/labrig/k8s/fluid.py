@@ -5,6 +5,9 @@ job and kernel pods at the same paths as locally.
 What Fluid reports, labrig shows: the Dataset's phase and ``status.cacheStates`` (bytes cached,
 percentage), the DataLoad's phase. What it does not (files loaded so far, hits and misses,
 eviction on request), labrig says it cannot report instead of showing a number.
+
+Versions: each pinned version has its own objects; once a newer one is warmed, the older
+versions' objects go unless a pod or an unfinished job still mounts them (``fluid_versions``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .fluid_status import (
     not_bound_reason,
     runtime_not_ready_reason,
 )
+from .fluid_versions import VersionKeeper
 from .pod_settings import in_cluster_namespace
 
 
@@ -86,7 +90,51 @@ class FluidDatasetCache(ClusterDatasetCache):
         "2Gi", config=True, help="Cache size of each worker (tieredstore quota, e.g. '100Gi')."
     )
     thin_profile = Unicode(
-        "", config=True, help="ThinRuntimeProfile of runtime_kind 'thin' (spec.profileName)."
+        "",
+        config=True,
+        help="""Runtime_kind 'thin': the ThinRuntimeProfile (cluster-scoped, installed by the
+        platform, e.g. an s3fs or HTTP FUSE) each ThinRuntime names in spec.profileName.
+        Required: without it a warm-up is refused with this setting named.""",
+    )
+    juicefs_secret = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the Secret (in namespace) holding the JuiceFS volume's
+        metadata URL and, when its object store needs them, the access keys. Required.""",
+    )
+    juicefs_secret_keys = Dict(
+        {"metaurl": "metaurl", "access-key": "access-key", "secret-key": "secret-key"},
+        config=True,
+        help="""Runtime_kind 'juicefs': JuiceFS option (metaurl, access-key, secret-key) -> key
+        in juicefs_secret. 'metaurl' is required; leave the keys out where the nodes' identity
+        reaches the bucket.""",
+    )
+    juicefs_root = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': where this server sees the JuiceFS volume mounted (e.g.
+        '/jfs'). JuiceFS serves only files written into its volume, so a JuiceFS dataset is a
+        directory under this path (source_url file:///jfs/imagenet is juicefs:///imagenet in
+        the Dataset). Required.""",
+    )
+    juicefs_volume_name = Unicode(
+        "labrig-datasets",
+        config=True,
+        help="""Runtime_kind 'juicefs': the JuiceFS file system's name (the NAME of `juicefs
+        format`; the Dataset mount's name).""",
+    )
+    juicefs_storage = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the volume's object storage type ('s3', 'minio', 'oss',
+        ...). With juicefs_bucket, Fluid formats the volume if it is new; leave both empty for
+        a volume that is already formatted.""",
+    )
+    juicefs_bucket = Unicode(
+        "",
+        config=True,
+        help="""Runtime_kind 'juicefs': the bucket URL of the volume's object storage (e.g.
+        'http://minio.storage:9000/jfs'); goes with juicefs_storage.""",
     )
     alluxio_properties = Dict(
         config=True, help="Alluxio properties of each AlluxioRuntime (spec.properties)."
@@ -109,8 +157,8 @@ class FluidDatasetCache(ClusterDatasetCache):
     credentials_keys = Dict(
         {"key": "access-key", "secret": "secret-key"},
         config=True,
-        help="""Credential role -> key in those Secrets (roles: key, secret, token; metaurl for
-        JuiceFS).""",
+        help="""Credential role -> key in those Secrets (roles: key, secret, token). JuiceFS
+        reads its volume's credentials from juicefs_secret instead.""",
     )
     ready_timeout = Float(
         300.0,
@@ -152,7 +200,9 @@ class FluidDatasetCache(ClusterDatasetCache):
             "pvc": f"ReadOnlyMany PVCs of StorageClass {self.storage_class or '(default)'}",
             "existing_pvc": "existing PVCs",
         }[self.mode]
-        return {"datasets.cache": f"{what} in namespace {self.namespace}"}
+        problem = fm.settings_problem(self.settings()) if self.mode == "fluid" else None
+        unusable = f" (cannot warm yet: {problem})" if problem else ""
+        return {"datasets.cache": f"{what} in namespace {self.namespace}{unusable}"}
 
     def settings(self) -> fm.DatasetSettings:
         return fm.DatasetSettings(
@@ -163,6 +213,14 @@ class FluidDatasetCache(ClusterDatasetCache):
             medium_path=self.cache_path,
             quota=self.cache_quota,
             thin_profile=self.thin_profile,
+            juicefs=fm.JuiceFSVolume(
+                secret=self.juicefs_secret,
+                keys={str(k): str(v) for k, v in self.juicefs_secret_keys.items()},
+                root=self.juicefs_root,
+                name=self.juicefs_volume_name,
+                storage=self.juicefs_storage,
+                bucket=self.juicefs_bucket,
+            ),
             runtime_properties={str(k): str(v) for k, v in self.alluxio_properties.items()},
             storage_class=self.storage_class,
             labels=dict(self._pods_setting("labels") or {}),
@@ -209,6 +267,7 @@ class FluidDatasetCache(ClusterDatasetCache):
             self._wait_bound(fm.object_name(pinned.dataset, pinned.version), warm)
             warm.note = "a PVC from its StorageClass: the driver reads the source on demand"
             return
+        fm.check_settings(self.settings(), source)
         self._check_installed(fm.DATASET)
         self._check_installed(fm.RUNTIMES[self.runtime_kind])
         self._create_once(fm.RUNTIMES[self.runtime_kind], fm.runtime(self.settings(), source))
@@ -354,19 +413,26 @@ class FluidDatasetCache(ClusterDatasetCache):
             "cannot evict on request",
         }
 
+    def _keeper(self) -> VersionKeeper:
+        """The objects labrig makes per version in this mode, in the order they are deleted
+        (Fluid removes its PVC with the Dataset; a runtime's cache goes with the runtime)."""
+        kinds = {
+            "fluid": [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()],
+            "pvc": [fm.PVC],
+            "existing_pvc": [],  # labrig made nothing: the claims are the platform's
+        }[self.mode]
+        return VersionKeeper(self.kube, kinds, self.claim_for)
+
+    def held_versions(self, dataset: str, pinned: str | None) -> list[dict[str, Any]]:
+        return [held.as_json() for held in self._keeper().held(dataset, pinned)]
+
+    def prune(self, dataset: str, pinned: str) -> None:
+        self._keeper().prune(dataset, pinned)
+
     def forget(self, dataset: str) -> None:
-        """Delete every version's DataLoads, Dataset, runtime and PVC (Fluid removes its own
-        PVC with the Dataset; a runtime's cache goes with the runtime)."""
-        selector = f"{fm.DATASET_LABEL}={fm.slug(dataset)}"
-        kinds = [fm.DATALOAD, fm.DATASET, *fm.RUNTIMES.values()] if self.mode == "fluid" else []
-        if self.mode == "pvc":
-            kinds.append(fm.PVC)
-        for kind in kinds:
-            for item in self.kube.list(kind, selector).get("items") or []:
-                meta = item["metadata"]
-                # Two catalog names may share a label value: delete only this one's objects.
-                if (meta.get("annotations") or {}).get("labrig.io/dataset-name") == dataset:
-                    self.kube.delete(kind, meta["name"], propagation="Background")
+        """Delete every version's objects (the dataset was deleted)."""
+        for kind, item in self._keeper().owned(dataset):
+            self.kube.delete(kind, item["metadata"]["name"], propagation="Background")
 
 
 def _cancelled(warm: ClusterWarmUp) -> LabrigError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,9 @@ def test_the_cli_adds_warms_refreshes_mounts_and_removes(
     assert run("datasets", "unmount", "cli-ds")[0] == 0
     assert not (config_mount_root / "cli-ds").exists()
     assert run("datasets", "rm", "cli-ds")[0] == 0
+    code, _, err = run("datasets", "cache", "--evict")
+    assert code == 0, err
+    assert re.search(r"evicted \d+ objects \(\d+ bytes\)", err), err
 
 
 @pytest.mark.parametrize(

@@ -82,3 +82,14 @@ def test_the_python_api_warms_a_pvc_without_a_size_it_cannot_know(
         assert "None" not in err
     finally:
         ds._catalog.cache_clear()
+
+
+def test_evicting_on_request_says_fluid_evicts_by_its_watermarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kube: KubeRig
+) -> None:
+    configure(tmp_path, monkeypatch, kube)
+    code, out, err = run("datasets", "cache", "--evict", "--json")
+    assert code == 0, err
+    assert "nothing evicted: Fluid evicts by its runtime's watermarks" in err
+    assert "cannot evict on request" in err
+    assert json.loads(out)["used_bytes"] == 0  # no Dataset yet: nothing cached

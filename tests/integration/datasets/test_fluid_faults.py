@@ -43,14 +43,14 @@ def test_a_missing_runtime_crd_is_named_with_the_setting_to_change(
 def test_a_runtime_that_never_becomes_ready_times_out_with_its_reason(
     fluid_catalog: Any, kube: KubeRig, tmp_path: Path
 ) -> None:
-    catalog = fluid_catalog(runtime_kind="juicefs", ready_timeout=0.5)
+    catalog = fluid_catalog(ready_timeout=0.5)
     local_dataset(catalog, tmp_path)
     version = catalog.manifest("small")[0]
     kube.cluster.unready_runtimes.add(catalog.cache.claim_for("small", version))
     with pytest.raises(FluidTimeout) as caught:
         catalog.warm("small")
     message = caught.value.message
-    assert "JuiceFSRuntime" in message
+    assert "AlluxioRuntime" in message
     assert "was not ready after 0.5 s" in message
     assert "worker NotReady: worker pods are Pending" in message
     with pytest.raises(Conflict, match="not ready for pods"):

@@ -6,6 +6,7 @@ used."""
 
 from __future__ import annotations
 
+import base64
 import time
 from itertools import product
 from pathlib import Path
@@ -61,8 +62,28 @@ def test_the_datasets_role_is_all_the_fluid_cache_uses_and_it_uses_all_of_it(
         for verb, resource in product(VERBS, resources):
             if (verb, resource, group) not in allowed:
                 kube.emu.deny(verb, resource, group)
+    # JuiceFS: a formatted volume (its metaurl in a Secret) holding the datasets' directories.
+    metaurl = "redis://redis.storage:6379/1"
+    kube.cluster.juicefs_volumes[metaurl] = tmp_path / "src"
+    kube.emu.store.create(
+        "secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "jfs"},
+            "data": {"metaurl": base64.b64encode(metaurl.encode()).decode()},
+        },
+        "ml",
+    )
+    kube.cluster.thin_profiles.add("files")
     for kind in ("alluxio", "juicefs", "thin"):
-        catalog = fluid_catalog(runtime_kind=kind, thin_profile="files")
+        catalog = fluid_catalog(
+            runtime_kind=kind,
+            thin_profile="files",
+            juicefs_secret="jfs",
+            juicefs_secret_keys={"metaurl": "metaurl"},
+            juicefs_root=str(tmp_path / "src"),
+        )
         add(catalog, tmp_path, kind)
         assert catalog.warm(kind)["state"] == "succeeded"
         # Warming again finds the runtime and Dataset the first warm-up created.

@@ -46,6 +46,10 @@ class Memo:
         """Reconcile ``key`` again after ``delay`` even if nothing changes (a back-off)."""
         self._due[key] = time.monotonic() + delay
 
+    def settled(self, key: str) -> None:
+        """Drop ``key``'s back-off: its object reached where retrying cannot move it."""
+        self._due.pop(key, None)
+
     def retry_due(self, now: float) -> bool:
         """Whether some key is due again by ``now``."""
         return any(t <= now for t in self._due.values())

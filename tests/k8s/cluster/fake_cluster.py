@@ -73,6 +73,8 @@ class FakeCluster:
         # Fluid: runtimes that never become ready, StorageClasses whose claims bind, files a
         # DataLoad copies per pass (so a test sees it Executing).
         self.unready_runtimes: set[str] = set()
+        self.thin_profiles: set[str] = set()  # ThinRuntimeProfiles installed
+        self.juicefs_volumes: dict[str, Path] = {}  # metaurl -> the formatted volume's files
         self.provisioned_classes: set[str] = set()
         self.fluid_files_per_pass = 4
         self.fluid_pass_seconds = 0.05

@@ -3,17 +3,23 @@ runtime of their name and get Fluid's PVC, DataLoads load, and PVCs of a provisi
 StorageClass bind.
 
 - Runtime (Alluxio/JuiceFS/Thin): master, worker and fuse phases ``Ready`` on first sight, or
-  ``NotReady`` with a reason while its name is in ``cluster.unready_runtimes``.
+  ``NotReady`` with a reason while its name is in ``cluster.unready_runtimes``; a ThinRuntime
+  whose ``profileName`` is not in ``cluster.thin_profiles`` (the ThinRuntimeProfiles
+  installed: their CRD is not pinned here) stays ``NotReady`` saying the profile is missing.
 - Dataset: ``NotBound`` until its runtime is ready, then ``Bound`` with a ``Ready`` condition,
   ``status.runtimes`` and ``status.cacheStates`` (sizes formatted as Fluid does, ``1.20MiB``),
   plus a PVC of its name (phase ``Bound``) whose volume is a directory of this host
   (``cluster.pvc_paths``): the runtime's cache, empty until a DataLoad fills it.
 - DataLoad: ``Pending`` until its Dataset is bound, ``Executing`` while it copies the Dataset's
-  source (``local://`` directories, or ``s3://`` with the endpoint option and the credentials of
-  its ``encryptOptions`` Secret; JuiceFS's ``bucket`` option of either kind) into that
-  directory, ``cluster.fluid_files_per_pass`` files per pass (one pass per
-  ``cluster.fluid_pass_seconds``), then ``Complete``; ``Failed``
-  with the error when the source cannot be read.
+  source into that directory, ``cluster.fluid_files_per_pass`` files per pass (one pass per
+  ``cluster.fluid_pass_seconds``), then ``Complete``; ``Failed`` with the error when the
+  source cannot be read. Sources it reads: ``local://`` directories; ``s3://`` (s3fs) and
+  ``oss://`` (ossfs, e.g. against the OSS-dialect adapter of ``dataset_servers``) with the
+  endpoint option and the credentials of the ``encryptOptions`` Secret, whichever runtime's
+  option names they carry; ``juicefs:///<subpath>`` of a JuiceFS volume, found by the metaurl
+  its Secret holds in ``cluster.juicefs_volumes`` (metaurl -> the directory playing the
+  formatted volume). Anything else (HTTP, GCS, HDFS, ...) fails the load saying the fake
+  cannot emulate it: a local process has no honest stand-in for those FUSE clients.
 - Dataset deleted: its PVC goes too (the cache directory stays, as a runtime's would until
   its pods go).
 - PVC binder: a claim whose StorageClass is in ``cluster.provisioned_classes`` binds to a
@@ -46,10 +52,25 @@ RUNTIMES = {
 PVC = "persistentvolumeclaims"
 
 
+#: encryptOptions / options names of each runtime, as the credential or setting they carry.
+CREDENTIAL_NAMES = {
+    "fs.s3a.access.key": "key",
+    "fs.s3a.secret.key": "secret",
+    "fs.oss.accessKeyId": "key",
+    "fs.oss.accessKeySecret": "secret",
+    "access-key": "key",
+    "secret-key": "secret",
+    "metaurl": "metaurl",
+}
+ENDPOINT_NAMES = ("alluxio.underfs.s3.endpoint", "fs.oss.endpoint", "endpoint")
+
+
 class FluidKnobs(Protocol):
     workdir: Path
     pvc_paths: dict[str, Path]
     unready_runtimes: set[str]
+    thin_profiles: set[str]
+    juicefs_volumes: dict[str, Path]
     provisioned_classes: set[str]
     fluid_files_per_pass: int
     fluid_pass_seconds: float
@@ -95,9 +116,17 @@ class FakeFluid:
 
     def _runtime(self, key: str, runtime: dict[str, Any]) -> None:
         meta = runtime["metadata"]
-        ready = meta["name"] not in self.knobs.unready_runtimes
+        profile = str((runtime.get("spec") or {}).get("profileName") or "")
+        unknown_profile = RUNTIMES[key] == "thin" and profile not in self.knobs.thin_profiles
+        ready = meta["name"] not in self.knobs.unready_runtimes and not unknown_profile
         phase = "Ready" if ready else "NotReady"
         reason = "" if ready else "worker pods are Pending: 0/2 nodes have free memory"
+        if unknown_profile:
+            reason = f'ThinRuntimeProfile "{profile}" not found'
+        if ready:
+            self.memo.settled(f"fluid/runtime/{meta['uid']}")
+        else:  # Fluid requeues a runtime it could not set up, and tries again
+            self.memo.retry_later(f"fluid/runtime/{meta['uid']}", 0.2)
         replicas = int((runtime.get("spec") or {}).get("replicas") or 1)
         status = {
             "masterPhase": phase,
@@ -221,6 +250,7 @@ class FakeFluid:
                 path.write_bytes(read())
             del files[: self.knobs.fluid_files_per_pass]
         except OSError as err:
+            self.memo.settled(f"fluid/{uid}")
             self._set_load(load, "Failed", "LoadFailed", f"loading failed: {err}")
             return
         self._dataset(dataset)  # its cacheStates grow as the load goes
@@ -228,6 +258,7 @@ class FakeFluid:
             self._set_load(load, "Executing", "", "")
             self.memo.retry_later(f"fluid/{uid}", self.knobs.fluid_pass_seconds)
         else:
+            self.memo.settled(f"fluid/{uid}")
             self._set_load(load, "Complete", "DataLoadJobComplete", "the data is loaded")
 
     def _set_load(self, load: dict[str, Any], phase: str, reason: str, message: str) -> None:
@@ -265,41 +296,70 @@ class FakeFluid:
 
     def _list_source(self, ns: str, mount: dict[str, Any]) -> list[tuple[str, Any]]:
         point = mount["mountPoint"]
-        if point == "juicefs:///":  # the JuiceFS volume's object storage holds the files
-            options = mount.get("options") or {}
-            bucket = str(options.get("bucket") or "")
-            point = f"local://{bucket}" if options.get("storage") == "file" else bucket
+        creds = self._credentials(ns, mount)
+        if point.startswith("juicefs://"):
+            return _list_dir(self._juicefs_dir(point[len("juicefs://") :], creds, mount))
         if point.startswith("local://"):
-            root = Path(point[len("local://") :])
-            if not root.is_dir():
-                raise OSError(f"{root} is not a directory on the nodes")
-            return [
-                (str(p.relative_to(root)), p.read_bytes)
-                for p in sorted(root.rglob("*"))
-                if p.is_file()
-            ]
-        if point.startswith("s3://"):
-            return self._list_s3(ns, point[len("s3://") :].rstrip("/"), mount)
-        raise OSError(f"the fake Fluid reads local:// and s3:// mount points, not {point}")
+            return _list_dir(Path(point[len("local://") :]))
+        scheme = point.split("://", 1)[0]
+        if scheme in ("s3", "oss"):
+            return self._list_bucket(scheme, point[len(scheme) + 3 :].rstrip("/"), creds, mount)
+        raise OSError(
+            f"the fake Fluid reads local://, s3://, oss:// and juicefs:/// mount points; it "
+            f"cannot emulate {scheme}:// ({point})"
+        )
 
-    def _list_s3(self, ns: str, root: str, mount: dict[str, Any]) -> list[tuple[str, Any]]:
-        import s3fs
-
+    def _credentials(self, ns: str, mount: dict[str, Any]) -> dict[str, str]:
+        """The mount's encryptOptions, read from their Secrets, by what each one carries."""
         creds = {}
         for option in mount.get("encryptOptions") or []:
             ref = option["valueFrom"]["secretKeyRef"]
             secret = self.store.try_get("secrets", ns, ref["name"])
             if secret is None or ref["key"] not in (secret.get("data") or {}):
                 raise OSError(f"secret {ref['name']} has no key {ref['key']}")
-            creds[option["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            role = CREDENTIAL_NAMES.get(option["name"], option["name"])
+            creds[role] = base64.b64decode(secret["data"][ref["key"]]).decode()
+        return creds
+
+    def _juicefs_dir(self, subpath: str, creds: dict[str, str], mount: dict[str, Any]) -> Path:
+        """The directory of a JuiceFS volume a ``juicefs:///<subpath>`` mount names."""
+        if "metaurl" not in creds:
+            raise OSError(f"JuiceFS mount {mount.get('name')!r} has no metaurl encryptOption")
+        volume = self.knobs.juicefs_volumes.get(creds["metaurl"])
+        if volume is None:
+            raise OSError(
+                f"no JuiceFS volume is formatted at the metaurl of mount {mount.get('name')!r}"
+            )
+        return volume / subpath.lstrip("/")
+
+    def _list_bucket(
+        self, scheme: str, root: str, creds: dict[str, str], mount: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
         options = mount.get("options") or {}
-        fs = s3fs.S3FileSystem(
-            key=creds.get("fs.s3a.access.key"),
-            secret=creds.get("fs.s3a.secret.key"),
-            client_kwargs={"endpoint_url": options.get("alluxio.underfs.s3.endpoint")},
-            skip_instance_cache=True,
-        )
-        paths = sorted(p for p in fs.find(root) if not p.endswith("/"))
+        endpoint = next((options[k] for k in ENDPOINT_NAMES if options.get(k)), None)
+        fs: Any
+        if scheme == "oss":
+            import ossfs
+
+            fs = ossfs.OSSFileSystem(
+                key=creds.get("key"),
+                secret=creds.get("secret"),
+                endpoint=endpoint,
+                skip_instance_cache=True,
+            )
+        else:
+            import s3fs
+
+            fs = s3fs.S3FileSystem(
+                key=creds.get("key"),
+                secret=creds.get("secret"),
+                client_kwargs={"endpoint_url": endpoint},
+                skip_instance_cache=True,
+            )
+        found = fs.find(root, detail=True)
+        paths = sorted(p.lstrip("/") for p, info in found.items() if info["type"] != "directory")
+        if not paths:  # ossfs lists nothing, rather than fail, when it is refused
+            raise OSError(f"{scheme}://{root} lists no objects (missing, or access refused)")
         return [(p[len(root) + 1 :], lambda p=p: fs.cat_file(p)) for p in paths]
 
     # -------------------- claims of provisioned StorageClasses
@@ -326,6 +386,14 @@ class FakeFluid:
         volume.mkdir(parents=True, exist_ok=True)
         self.knobs.pvc_paths[meta["name"]] = volume
         self.store.mutate(PVC, meta["namespace"], meta["name"], _bound, subresource="status")
+
+
+def _list_dir(root: Path) -> list[tuple[str, Any]]:
+    if not root.is_dir():
+        raise OSError(f"{root} is not a directory on the nodes")
+    return [
+        (str(p.relative_to(root)), p.read_bytes) for p in sorted(root.rglob("*")) if p.is_file()
+    ]
 
 
 def _bound(o: dict[str, Any]) -> None:

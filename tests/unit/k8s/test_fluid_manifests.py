@@ -57,6 +57,29 @@ S3 = fm.VersionSource(
     secret="imagenet-s3",
     secret_keys={"key": "access-key", "secret": "secret-key"},
 )
+OSS = fm.VersionSource(
+    dataset="coco",
+    version="00112233aabbccdd",
+    source_url="oss://vision-data/coco",
+    bytes=20 * 2**30,
+    endpoint_url="https://oss-cn-hangzhou.aliyuncs.com",
+    secret="coco-oss",
+    secret_keys={"key": "access-key", "secret": "secret-key"},
+)
+JUICEFS = fm.JuiceFSVolume(
+    secret="jfs-volume",
+    keys={"metaurl": "metaurl", "access-key": "access-key", "secret-key": "secret-key"},
+    root="/jfs",
+    name="ml-datasets",
+    storage="minio",
+    bucket="http://minio.storage:9000/jfs",
+)
+IN_JUICEFS = fm.VersionSource(
+    dataset="ImageNet_1k",
+    version="0123456789abcdef",
+    source_url="file:///jfs/vision/imagenet",
+    bytes=150 * 2**30,
+)
 HTTP = fm.VersionSource(
     dataset="mnist",
     version="fedcba9876543210",
@@ -97,9 +120,17 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
         ),
         S3,
     ),
-    "fluid-dataset-juicefs-s3": lambda: fm.fluid_dataset(_with(runtime_kind="juicefs"), S3),
-    "fluid-juicefsruntime": lambda: fm.runtime(_with(runtime_kind="juicefs"), S3),
-    "fluid-dataset-thin-http": lambda: fm.fluid_dataset(_with(runtime_kind="thin"), HTTP),
+    "fluid-dataset-alluxio-oss": lambda: fm.fluid_dataset(SETTINGS, OSS),
+    "fluid-dataset-juicefs": lambda: fm.fluid_dataset(
+        _with(runtime_kind="juicefs", juicefs=JUICEFS), IN_JUICEFS
+    ),
+    "fluid-juicefsruntime": lambda: fm.runtime(
+        _with(runtime_kind="juicefs", juicefs=JUICEFS, medium="SSD", medium_path="/mnt/jfs"),
+        IN_JUICEFS,
+    ),
+    "fluid-dataset-thin-http": lambda: fm.fluid_dataset(
+        _with(runtime_kind="thin", thin_profile="http-fuse"), HTTP
+    ),
     "fluid-thinruntime": lambda: fm.runtime(
         _with(runtime_kind="thin", thin_profile="http-fuse"), HTTP
     ),
@@ -125,8 +156,9 @@ def test_dataset_manifest_matches_its_golden_file_and_validates(name: str) -> No
 
 
 def test_credentials_are_secret_references_never_values() -> None:
-    for kind in ("alluxio", "juicefs", "thin"):
-        mount = fm.fluid_dataset(_with(runtime_kind=kind), S3)["spec"]["mounts"][0]
+    for kind in ("alluxio", "thin"):
+        settings = _with(runtime_kind=kind, thin_profile="s3fs")
+        mount = fm.fluid_dataset(settings, S3)["spec"]["mounts"][0]
         refs = mount["encryptOptions"]
         assert refs
         assert all(r["valueFrom"]["secretKeyRef"]["name"] == "imagenet-s3" for r in refs)
