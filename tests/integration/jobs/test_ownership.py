@@ -307,3 +307,91 @@ def test_the_python_api_acts_as_labrig_user(
     assert alices.jobs.get(sleeper)["owner"] == "alice"
     assert alices.jobs.cancel(sleeper)["status"] == "CANCELLED"
     alices.close()
+
+
+# --- the Authorizer ---------------------------------------------------------------------------
+
+BOB_DENIED_JOBS = {"authorizer": {"deny_sections": {"bob": ["labrig:jobs"]}}}
+
+
+@pytest.mark.parametrize("jp_server_config", [BOB_DENIED_JOBS], indirect=True)
+async def test_an_authorizer_denying_labrig_jobs_refuses_the_jobs_section_only(
+    as_user: Any, server_root: Path
+) -> None:
+    bob = as_user("bob")
+    for method, path in [
+        ("GET", "jobs"),
+        ("POST", "jobs"),
+        ("GET", f"jobs/{GUESSED}/events"),
+        ("GET", f"jobs/{GUESSED}/output"),
+        ("GET", "job-schedules"),
+        ("GET", "job-form/nb/train.ipynb"),
+    ]:
+        code, _ = await bob.api(path, method=method, body=TRAIN if method == "POST" else None)
+        assert code == 403, (method, path)
+    code, models = await bob.api("models")
+    assert code == 200, models
+    code, _ = await as_user("alice").api("jobs")
+    assert code == 200
+
+
+AUTHORIZER_ADMIN = {
+    "labrig": {"admins_from_authorizer": True},
+    "authorizer": {"grant_admin": ["bob"]},
+}
+ONLY_GRANTED = {"authorizer": {"grant_admin": ["bob"]}}
+
+
+@pytest.mark.parametrize(
+    ("jp_server_config", "bob_sees"),
+    [(AUTHORIZER_ADMIN, True), (ONLY_GRANTED, False)],
+    indirect=["jp_server_config"],
+)
+async def test_admins_from_authorizer_makes_who_it_grants_labrig_admin_an_administrator(
+    as_user: Any, server_root: Path, bob_sees: bool
+) -> None:
+    code, job = await as_user("alice").api("jobs", method="POST", body=TRAIN)
+    assert code == 201, job
+    code, seen = await as_user("bob").api(f"jobs/{job['id']}")
+    assert code == (200 if bob_sees else 404), seen
+    code, listed = await as_user("bob").api("jobs")
+    assert [item["id"] for item in listed["items"]] == ([job["id"]] if bob_sees else [])
+    code, _ = await as_user("alice").api(f"jobs/{job['id']}/cancel", method="POST", body={})
+    assert code in (200, 409)  # 409: it already ended
+
+
+# --- the ranks act as the job's owner ---------------------------------------------------------
+
+
+def test_a_local_rank_acts_as_the_jobs_owner(
+    local_jobs: JobService, notebook: Any, wait: Any
+) -> None:
+    notebook("whoami.ipynb", "import os\nprint('acting as', os.environ['LABRIG_USER'])")
+    with identity.acting_as(identity.Principal("alice")):
+        job = local_jobs.submit({"notebook_path": "whoami.ipynb", "procs_per_node": 2})
+        assert wait(local_jobs, job["id"], FINAL)["status"] == "SUCCEEDED"
+        for rank in (0, 1):
+            assert "acting as alice" in local_jobs.logs(job["id"], rank)["text"]
+
+
+def test_kubernetes_ranks_act_as_the_jobs_owner(
+    services: Services, root: Path, labrig_env: Path, kube: Any, notebook: Any
+) -> None:
+    from labrig.k8s.client import PYTORCHJOB
+
+    jobs = JobService(services.db, labrig_env, root, backend=kube.backend())
+    notebook("work.ipynb", "print(1)")
+    with identity.acting_as(identity.Principal("alice")):
+        job = jobs.submit({"notebook_path": "work.ipynb", "nodes": 2})
+        (made,) = [
+            item
+            for item in kube.emu.store.select(PYTORCHJOB.title)
+            if job["id"] in json.dumps(item["metadata"])
+        ]
+        replicas = made["spec"]["pytorchReplicaSpecs"]
+        for replica in replicas.values():
+            (container,) = replica["template"]["spec"]["containers"]
+            assert {"name": identity.USER_ENV, "value": "alice"} in container["env"]
+        assert set(replicas) == {"Master", "Worker"}
+        jobs.cancel(job["id"])
+    jobs.backend.stop()
