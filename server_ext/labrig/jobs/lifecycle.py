@@ -331,6 +331,9 @@ class JobLifecycle(JobQueries):
             "snapshot_sha256": row.snapshot_sha256,
             "parameters": row.spec.get("parameters", {}),
             "datasets": dict(row.dataset_versions or {}),
+            # Declared outputs are registered by the job's owner (a rank's own register()
+            # call records its LABRIG_USER, which the server set to the owner too).
+            "user": row.owner or "",
         }
         with tempfile.TemporaryDirectory(prefix=f"labrig-job-{row.id}-") as tmp:
             for item in self.backend.staged_outputs(ref, Path(tmp)):

@@ -363,15 +363,27 @@ async def test_admins_from_authorizer_makes_who_it_grants_labrig_admin_an_admini
 # --- the ranks act as the job's owner ---------------------------------------------------------
 
 
-def test_a_local_rank_acts_as_the_jobs_owner(
-    local_jobs: JobService, notebook: Any, wait: Any
+def test_a_local_rank_acts_as_the_jobs_owner_who_registers_its_outputs(
+    local_jobs: JobService, services: Services, notebook: Any, wait: Any
 ) -> None:
-    notebook("whoami.ipynb", "import os\nprint('acting as', os.environ['LABRIG_USER'])")
+    local_jobs.model_outputs = services.models
+    notebook(
+        "whoami.ipynb",
+        "import os\nprint('acting as', os.environ['LABRIG_USER'])\n"
+        "open('head.bin', 'wb').write(b'h')",
+    )
+    body = {
+        "notebook_path": "whoami.ipynb",
+        "procs_per_node": 2,
+        "outputs": [{"name": "alices-head", "path": "head.bin"}],
+    }
     with identity.acting_as(identity.Principal("alice")):
-        job = local_jobs.submit({"notebook_path": "whoami.ipynb", "procs_per_node": 2})
+        job = local_jobs.submit(body)
         assert wait(local_jobs, job["id"], FINAL)["status"] == "SUCCEEDED"
         for rank in (0, 1):
             assert "acting as alice" in local_jobs.logs(job["id"], rank)["text"]
+    local_jobs.tick()  # the server's finalising, as nobody in particular
+    assert services.models.get_ref("alices-head")["user"] == "alice"
 
 
 def test_kubernetes_ranks_act_as_the_jobs_owner(
