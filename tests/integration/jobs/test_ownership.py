@@ -291,6 +291,27 @@ def test_the_cli_admin_acts_on_every_job(admin_config: None, sleeper: str) -> No
     assert "no job with id" in labrig_as("alice", "jobs", "show", sleeper).output
 
 
+def test_the_cli_shows_and_acts_on_ones_own_schedules_only(
+    admin_config: None, root: Path, notebook: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook("nightly.ipynb", "print(1)")
+    monkeypatch.chdir(root)
+    made = labrig_as("alice", "jobs", "submit", "nightly.ipynb", "--cron", "0 3 * * *", "--json")
+    assert made.exit_code == 0, made.output
+    sid = json.loads(made.output)["id"]
+    assert sid not in labrig_as("bob", "jobs", "schedules", "ls").output
+    assert sid in labrig_as(ADMIN, "jobs", "schedules", "ls").output
+    for action in ("pause", "resume", "run", "rm"):
+        tried = labrig_as("bob", "jobs", "schedules", action, sid)
+        guessed = labrig_as("bob", "jobs", "schedules", action, GUESSED)
+        assert tried.exit_code == guessed.exit_code == 1, (action, tried.output)
+        assert tried.output.replace(sid, GUESSED) == guessed.output
+    paused = labrig_as("alice", "jobs", "schedules", "pause", sid)
+    assert "paused: True" in paused.output, paused.output
+    assert labrig_as(ADMIN, "jobs", "schedules", "rm", sid).exit_code == 0
+    assert sid not in labrig_as("alice", "jobs", "schedules", "ls").output
+
+
 def test_the_python_api_acts_as_labrig_user(
     admin_config: None, sleeper: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
