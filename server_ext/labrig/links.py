@@ -20,7 +20,7 @@ from .jobs.runtime import snapshot_path
 from .models.tables import ModelVersion
 from .resources.tables import GpuAllocation
 from .store import PageRequest
-from .store.tables import Dataset, Job
+from .store.tables import Dataset, Job, JobSchedule
 
 if TYPE_CHECKING:
     from .services import Services
@@ -255,25 +255,36 @@ class Links:
         """A notebook snapshot as its jobs ran it, and the jobs that ran it (newest first)."""
         check_sha256(sha256)
         path = self.snapshot_file(sha256)
+        gone = NotFound(
+            f"notebook snapshot {short(sha256)} was deleted: the jobs that ran it were deleted",
+            field="sha256",
+        )
+        jobs = self._snapshot_jobs(sha256)
+        # Only the users whose jobs or schedules ran it may read it; to another it is absent.
+        if not jobs and not self._snapshot_scheduled(sha256):
+            raise gone
         try:
             notebook = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as err:
-            raise NotFound(
-                f"notebook snapshot {short(sha256)} was deleted: the jobs that ran it were deleted",
-                field="sha256",
-            ) from err
+            raise gone from err
         except ValueError as err:
             raise NotFound(
                 f"notebook snapshot {short(sha256)} is not readable JSON", field="sha256"
             ) from err
+        return {
+            "sha256": sha256,
+            "notebook_path": jobs[0]["notebook_path"] if jobs else None,
+            "jobs": jobs,
+            "notebook": notebook,
+        }
+
+    def _snapshot_jobs(self, sha256: str) -> list[dict[str, Any]]:
+        """The acting user's jobs (every job for an administrator) that ran the snapshot."""
+        jobs = self.services.jobs
+        stmt = select(Job).where(Job.snapshot_sha256 == sha256)
+        stmt = jobs.visible(stmt, Job).order_by(Job.created_at.desc()).limit(50)
         with self.services.db.session() as session:
-            rows = session.scalars(
-                select(Job)
-                .where(Job.snapshot_sha256 == sha256)
-                .order_by(Job.created_at.desc())
-                .limit(50)
-            )
-            jobs = [
+            return [
                 {
                     "id": row.id,
                     "name": row.name,
@@ -281,11 +292,14 @@ class Links:
                     "notebook_path": row.notebook_path,
                     "parameters": (row.spec or {}).get("parameters") or {},
                 }
-                for row in rows
+                for row in session.scalars(stmt)
             ]
-        return {
-            "sha256": sha256,
-            "notebook_path": jobs[0]["notebook_path"] if jobs else None,
-            "jobs": jobs,
-            "notebook": notebook,
-        }
+
+    def _snapshot_scheduled(self, sha256: str) -> bool:
+        """Whether one of the acting user's schedules runs the snapshot."""
+        jobs = self.services.jobs
+        stmt = jobs.visible(
+            select(JobSchedule.id).where(JobSchedule.snapshot_sha256 == sha256), JobSchedule
+        )
+        with self.services.db.session() as session:
+            return session.scalar(stmt.limit(1)) is not None

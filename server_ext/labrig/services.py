@@ -169,6 +169,7 @@ class Services:
             backend=self.job_backend,
         )
         jobs.settings = settings_json(self.app)
+        jobs.admin_users = tuple(self.app.admin_users)
         # Jobs take GPUs from the ledger kernels use, mount datasets like kernels do, register
         # their declared outputs as model versions, and are refused while their notebook's
         # scratch disk is over its quota. Each of those services is built when a job first

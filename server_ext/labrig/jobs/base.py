@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filelock import FileLock
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 
+from .. import identity
 from ..errors import NotFound
 from ..store import Database
 from ..store.tables import Job, JobSchedule
@@ -93,6 +94,9 @@ class JobServiceBase:
         self._kernels: set[str] | None = None
         self._tick_lock = threading.Lock()
         self._ticked = False
+        #: ``LabrigSettings.admin_users``: they see and act on every user's jobs and schedules
+        #: (a request's user already comes marked; the CLI's and the Python API's does not).
+        self.admin_users: tuple[str, ...] = ()
 
     @property
     def host(self) -> HostTotals:
@@ -132,10 +136,32 @@ class JobServiceBase:
                 )
             )
 
+    def acting(self) -> identity.Principal:
+        """Who acts on jobs now: the request's user in the server, else the CLI's or the
+        Python API's user (``$LABRIG_USER`` or the OS user), an administrator when listed."""
+        principal = identity.current()
+        if principal.admin or principal.name not in self.admin_users:
+            return principal
+        return identity.Principal(principal.name, admin=True)
+
+    def owner_now(self) -> str | None:
+        """The owner a new job or schedule records: whoever acts (None when nameless)."""
+        return self.acting().name or None
+
+    def visible(self, stmt: Select[Any], table: type[Job] | type[JobSchedule]) -> Select[Any]:
+        """``stmt`` narrowed to the rows the acting user may see: their own and ownerless ones
+        (from before owners were recorded), or every row for an administrator."""
+        principal = self.acting()
+        if principal.admin:
+            return stmt
+        return stmt.where(or_(table.owner.is_(None), table.owner.in_(("", principal.name))))
+
     def _row(self, job_id: str) -> Job:
+        """The job, for the acting user; another user's job is as absent as one that never
+        existed, so guessing ids reveals nothing."""
         with self.db.session() as session:
             row = session.get(Job, job_id)
-            if row is None:
+            if row is None or not self.acting().owns(row.owner):
                 raise NotFound(
                     f"no job with id {job_id!r}; `labrig jobs ls` lists them", field="job_id"
                 )

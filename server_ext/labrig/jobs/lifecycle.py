@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from .. import identity
 from ..errors import CapacityExceeded, Conflict, LabrigError, Unavailable
 from ..store.tables import Dataset, Job
 from .backend import JobRef, LaunchRequest, Observation
@@ -228,6 +229,8 @@ class JobLifecycle(JobQueries):
                 "LABRIG_SNAPSHOT_SHA256": row.snapshot_sha256 or "",
                 "LABRIG_PARAMETERS": json.dumps(spec.get("parameters", {})),
                 "LABRIG_DATASETS": json.dumps(versions),
+                # `labrig.models.register()` in a rank records the job's owner as its user.
+                identity.USER_ENV: row.owner or "",
             }
         )
         output = self.root_dir / (row.output_path or f"labrig-jobs/{row.id}/output.ipynb")
@@ -328,6 +331,9 @@ class JobLifecycle(JobQueries):
             "snapshot_sha256": row.snapshot_sha256,
             "parameters": row.spec.get("parameters", {}),
             "datasets": dict(row.dataset_versions or {}),
+            # Declared outputs are registered by the job's owner (a rank's own register()
+            # call records its LABRIG_USER, which the server set to the owner too).
+            "user": row.owner or "",
         }
         with tempfile.TemporaryDirectory(prefix=f"labrig-job-{row.id}-") as tmp:
             for item in self.backend.staged_outputs(ref, Path(tmp)):

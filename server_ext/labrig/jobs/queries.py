@@ -45,13 +45,14 @@ def job_json(row: Job) -> dict[str, Any]:
         "output_path": row.output_path,
         "schedule_id": row.schedule_id,
         "rerun_of": row.rerun_of,
+        "owner": row.owner,
         "spec": spec,
     }
 
 
 class JobQueries(JobServiceBase):
     def list(self, page: PageRequest, status: str | None = None) -> Page[dict[str, Any]]:
-        stmt = select(Job)
+        stmt = self.visible(select(Job), Job)
         if status:
             if status not in STATUSES:
                 raise InvalidInput(

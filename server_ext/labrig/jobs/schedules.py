@@ -33,13 +33,15 @@ def schedule_json(row: JobSchedule, next_run: datetime | None) -> dict[str, Any]
         "last_occurrence": row.last_occurrence.isoformat(),
         "last_job_id": row.last_job_id,
         "next_run_at": iso(next_run),
+        "owner": row.owner,
     }
 
 
 class JobSchedules(JobSubmission):
     def _schedule_row(self, session: Session, schedule_id: str) -> JobSchedule:
         row = session.get(JobSchedule, schedule_id)
-        if row is None:
+        # Another user's schedule is as absent as one that never existed.
+        if row is None or not self.acting().owns(row.owner):
             raise NotFound(f"no schedule with id {schedule_id!r}", field="schedule_id")
         return row
 
@@ -80,6 +82,7 @@ class JobSchedules(JobSubmission):
                 paused=bool(body.get("paused", False)),
                 created_at=now,
                 last_occurrence=now,
+                owner=self.owner_now(),
             )
             session.add(row)
             return schedule_json(row, self._next_run(row))
@@ -87,7 +90,8 @@ class JobSchedules(JobSubmission):
     def list_schedules(self, page: PageRequest) -> Page[dict[str, Any]]:
         with self.db.session() as session:
             order = [JobSchedule.created_at, JobSchedule.id]
-            rows = paginate(session, select(JobSchedule), order, page, descending=True)
+            stmt = self.visible(select(JobSchedule), JobSchedule)
+            rows = paginate(session, stmt, order, page, descending=True)
             return rows.map(lambda row: schedule_json(row, self._next_run(row)))
 
     def get_schedule(self, schedule_id: str) -> dict[str, Any]:
@@ -121,13 +125,15 @@ class JobSchedules(JobSubmission):
         return self.get(job_id)
 
     def _new_scheduled_job(self, session: Session, sched: JobSchedule) -> Job:
-        """A queued job from the schedule's stored spec and notebook snapshot."""
+        """A queued job from the schedule's stored spec and notebook snapshot, owned by the
+        schedule's owner (whoever fires it: the server's ticker, or someone running it now)."""
         spec = parse_spec(
             {k: v for k, v in sched.spec.items() if v is not None},
             self.backend.host_limits(self.host),
         )
+        kernel = sched.spec["kernel_name"]
         return self._new_job(
-            session, spec, sched.snapshot_sha256, sched.spec["kernel_name"], schedule_id=sched.id
+            session, spec, sched.snapshot_sha256, kernel, owner=sched.owner, schedule_id=sched.id
         )
 
     def _due(self, row: JobSchedule, now: datetime) -> datetime | None:

@@ -219,6 +219,7 @@ class JobSubmission(JobLifecycle):
         sha: str,
         kernel: str,
         *,
+        owner: str | None,
         schedule_id: str | None = None,
         rerun_of: str | None = None,
     ) -> Job:
@@ -240,6 +241,7 @@ class JobSubmission(JobLifecycle):
             output_path=output,
             schedule_id=schedule_id,
             rerun_of=rerun_of,
+            owner=owner,
             created_at=self.clock(),
             gpus_granted={},
             backend=self.backend.identity,
@@ -255,13 +257,14 @@ class JobSubmission(JobLifecycle):
         for check in self.notebook_checks:
             check(spec.notebook_path)
         with self.db.session() as session:
-            row = self._new_job(session, spec, sha, kernel)
+            row = self._new_job(session, spec, sha, kernel, owner=self.owner_now())
             job_id = row.id
         self.admit()
         return self.get(job_id)
 
     def rerun(self, job_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The same snapshot again, with the same or edited parameters and settings."""
+        """The same snapshot again, with the same or edited parameters and settings, owned by
+        whoever re-ran it (one's own job, or any job for an administrator)."""
         old = self._row(job_id)
         changes = dict(changes or {})
         if "notebook_path" in changes:
@@ -282,7 +285,7 @@ class JobSubmission(JobLifecycle):
             raise Conflict(f"job {job_id}'s notebook snapshot is gone; submit the notebook again")
         spec, sha, kernel = self._validate(body, old.snapshot_sha256)
         with self.db.session() as session:
-            row = self._new_job(session, spec, sha, kernel, rerun_of=job_id)
+            row = self._new_job(session, spec, sha, kernel, owner=self.owner_now(), rerun_of=job_id)
             new = row.id
         self.admit()
         return self.get(new)
