@@ -4,7 +4,6 @@ uninstalled CRDs, discovery, request records and a large list."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -175,7 +174,9 @@ def test_request_records(
     assert rec.query["timeoutSeconds"] == "1"
 
 
-def test_thousand_pytorchjobs_list_fast(custom: client.CustomObjectsApi, emu: ApiEmulator) -> None:
+def test_thousand_pytorchjobs_list_in_one_request(
+    custom: client.CustomObjectsApi, emu: ApiEmulator
+) -> None:
     base = m.pytorchjob(
         "x",
         ["python", "-c", "print('hello')" + " " * 400],
@@ -188,9 +189,7 @@ def test_thousand_pytorchjobs_list_fast(custom: client.CustomObjectsApi, emu: Ap
         base["metadata"]["name"] = f"job-{i:04d}"
         emu.store.create(P + "." + G, base, "ml")
     emu.clear_requests()
-    t0 = time.perf_counter()
+    # How fast is the benchmark's business (bench/bench_k8s_jobs.py), not a timed test's.
     listed = custom.list_namespaced_custom_object(G, V, "ml", P)
-    elapsed = time.perf_counter() - t0
     assert len(listed["items"]) == 1000
-    assert elapsed < 1.0, elapsed
     assert emu.count("GET", "pytorchjobs") == 1
