@@ -25,24 +25,27 @@ SETTING = "c.DatasetCache.allowed_credentials_env"
 
 
 @pytest.fixture
-def jp_server_config(labrig_env: Path, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"labrig": True}},
-        "LabrigApp": {"data_dir": str(labrig_env)},
-        "DatasetCache": {"allowed_credentials_env": ALLOWED},
-        "LocalDatasetCache": {"mount_root": str(tmp_path / "mounts")},
-    }
-
-
-@pytest.fixture
 def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A bucket, the allowed variables holding its credentials, and the server's own secret
     in a variable a user must not name."""
     s3_server.put_tree("allow-list", {"data/a.bin": b"a"})
     monkeypatch.setenv("ALLOWED_DS_KEY", "dataset-key")
     monkeypatch.setenv("ALLOWED_DS_SECRET", "dataset-secret")
+    monkeypatch.setenv("SERVER_OWN_KEY", "the-servers-own-key")
     monkeypatch.setenv("SERVER_OWN_SECRET", "the-servers-own-secret")
     return {"source_url": "s3://allow-list/data", "endpoint_url": s3_server.endpoint_url}
+
+
+@pytest.fixture
+def jp_server_config(labrig_env: Path, tmp_path: Path, bucket: dict[str, Any]) -> dict[str, Any]:
+    # The administrator's own dataset may name any variable: the list binds users' datasets.
+    admin = body(bucket, "admin-ds", key="SERVER_OWN_KEY", secret="SERVER_OWN_SECRET")
+    return {
+        "ServerApp": {"jpserver_extensions": {"labrig": True}},
+        "LabrigApp": {"data_dir": str(labrig_env)},
+        "DatasetCache": {"allowed_credentials_env": ALLOWED, "datasets": [admin]},
+        "LocalDatasetCache": {"mount_root": str(tmp_path / "mounts")},
+    }
 
 
 def body(bucket: dict[str, Any], name: str, **credentials_env: str) -> dict[str, Any]:
@@ -82,6 +85,7 @@ async def test_rest_refuses_a_variable_not_allowed_at_add_and_at_use(
     assert status == 400, refused
     assert "ALLOWED_DS_KEY" in refused["message"]
     assert SETTING in refused["message"]
+    assert (await api("datasets/admin-ds/refresh", method="POST", body={}))[0] == 200
 
 
 @pytest.fixture
