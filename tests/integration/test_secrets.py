@@ -256,8 +256,8 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
     output = await fetch("jobs", job["id"], "output")
     assert b"registered loop-rank/1" in output
     await call(f"jobs/{job['id']}/metrics", 200)
-    for _ in range(300):
-        if (await api("models/loop-declared"))[0] == 200:
+    for _ in range(600):  # the server registers the declared output once the job ended
+        if (await api("models/loop-declared/versions/1"))[0] == 200:
             break
         await asyncio.sleep(0.1)
     await call("models/loop-declared/versions/1", 200)
