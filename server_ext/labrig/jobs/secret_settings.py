@@ -39,7 +39,9 @@ SECRET_KEYS = {
 #: Parts of a key that name a credential wherever they appear in it.
 SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "private_key", "api_key")
 #: Where a value was found: the keys and list indexes leading to it.
-Path = list[str | int]
+SettingPath = list[str | int]
+#: Secret values, each with where it was found.
+Found = list[tuple[SettingPath, Any]]
 
 
 def names_a_secret(key: str) -> bool:
@@ -56,7 +58,7 @@ def _url_with_password(value: str) -> bool:
         return False
 
 
-def _secret_leaves(node: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+def _secret_leaves(node: Any, path: SettingPath) -> Iterator[tuple[SettingPath, Any]]:
     if isinstance(node, dict):
         env_name = node.get("name")
         for key, value in node.items():
@@ -74,7 +76,7 @@ def _secret_leaves(node: Any, path: Path) -> Iterator[tuple[Path, Any]]:
         yield path, node
 
 
-def split_secrets(settings: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Path, Any]]]:
+def split_secrets(settings: dict[str, Any]) -> tuple[dict[str, Any], Found]:
     """``settings`` with every secret value replaced by None, and those values by path."""
     secrets = list(_secret_leaves(settings, []))
     public: dict[str, Any] = json.loads(json.dumps(settings))
@@ -83,7 +85,7 @@ def split_secrets(settings: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[
     return public, secrets
 
 
-def with_secrets(settings: dict[str, Any], secrets: list[tuple[Path, Any]]) -> dict[str, Any]:
+def with_secrets(settings: dict[str, Any], secrets: Found) -> dict[str, Any]:
     """The settings ``split_secrets`` took apart, whole again."""
     whole: dict[str, Any] = json.loads(json.dumps(settings))
     for path, value in secrets:
@@ -91,18 +93,18 @@ def with_secrets(settings: dict[str, Any], secrets: list[tuple[Path, Any]]) -> d
     return whole
 
 
-def _place(node: Any, path: Path, value: Any) -> None:
+def _place(node: Any, path: SettingPath, value: Any) -> None:
     for step in path[:-1]:
         node = node[step]
     node[path[-1]] = value
 
 
-def secrets_env(secrets: list[tuple[Path, Any]]) -> dict[str, str]:
+def secrets_env(secrets: Found) -> dict[str, str]:
     """The supervisor's environment entry carrying ``secrets`` (none when there are none)."""
     return {SECRETS_ENV: json.dumps(secrets)} if secrets else {}
 
 
-def take_secrets_from_env() -> list[tuple[Path, Any]]:
+def take_secrets_from_env() -> Found:
     """The secrets this supervisor was started with, removed from its environment first so
     that no rank it starts inherits them."""
     raw = os.environ.pop(SECRETS_ENV, None)
