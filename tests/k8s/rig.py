@@ -4,6 +4,7 @@ against them, as a platform team would configure it for a real cluster."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from .cluster import FakeCluster, Node
 from .emulator import ApiEmulator
 
 BUCKET = "labrig-jobs"
+#: The Secret in namespace ml holding the job storage's credentials.
+STORAGE_SECRET = "labrig-storage"
 IMAGE = "registry.example.com/ml/labrig-rank:test"
 
 
@@ -45,9 +48,13 @@ class KubeRig:
                 "client_kwargs": {"endpoint_url": self.storage.endpoint_url},
             },
             "rank_storage_options": {"client_kwargs": {"endpoint_url": self.storage.endpoint_url}},
+            # From a Secret, as labrig requires: literal credentials would be in the pod spec.
             "storage_env": [
-                {"name": "AWS_ACCESS_KEY_ID", "value": "testing"},
-                {"name": "AWS_SECRET_ACCESS_KEY", "value": "testing"},
+                {"name": name, "valueFrom": {"secretKeyRef": {"name": STORAGE_SECRET, "key": key}}}
+                for name, key in (
+                    ("AWS_ACCESS_KEY_ID", "access-key"),
+                    ("AWS_SECRET_ACCESS_KEY", "secret-key"),
+                )
             ],
             "data_pvc": "labrig-data",
         }
@@ -56,6 +63,17 @@ class KubeRig:
 
     def backend(self, **overrides: Any) -> KubernetesJobBackend:
         return KubernetesJobBackend(**self.settings(**overrides))
+
+
+def storage_secret() -> dict[str, Any]:
+    """The Secret a platform team creates for the ranks' storage credentials."""
+    data = {"access-key": b"testing", "secret-key": b"testing"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": STORAGE_SECRET, "namespace": "ml"},
+        "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +90,7 @@ def kube(tmp_path: Path, labrig_env: Path, job_storage: S3Server) -> Iterator[Ku
     """A fresh cluster (two 4-CPU nodes) per test; its pods run as processes of this host."""
     emu = ApiEmulator(namespaces=("default", "ml"))
     emu.start()
+    emu.store.create("secrets", storage_secret(), "ml")
     cluster = FakeCluster(
         emu,
         tmp_path / "cluster",

@@ -84,6 +84,25 @@ class DatasetCache(Backend):
         help="""Directories a mount may be placed under (the mount_root is always allowed).
         Paths outside them, or reached through a symlink, are refused.""",
     )
+    allowed_credentials_env = List(
+        Unicode(),
+        config=True,
+        help="""Environment variables of the server that users' datasets may name in
+        options.credentials_env, as glob patterns, e.g. ["DATASETS_S3_*"]. The server reads
+        them and sends their values to the endpoint the dataset names, which the user chose:
+        list only variables meant for users' datasets, never the server's own credentials
+        (the model store's AWS_*/OSS_* variables, which s3fs and ossfs read by themselves).
+        Default: none. Admin-defined datasets (datasets) may name any variable; LABRIG_*,
+        JUPYTERHUB_* and JPY_* are never allowed in users' datasets.""",
+    )
+    allowed_credentials_files = List(
+        Unicode(),
+        config=True,
+        help="""Credentials files users' datasets may name in options.credentials_file, as glob
+        patterns of absolute paths ("~" expands to the server's home), e.g.
+        ["/etc/labrig/dataset-credentials/*"]; a path is matched where its symlinks lead.
+        Default: none. Admin-defined datasets (datasets) may name any file.""",
+    )
 
 
 class LocalDatasetCache(DatasetCache):

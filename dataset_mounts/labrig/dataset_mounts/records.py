@@ -25,6 +25,7 @@ from .cache import DatasetCache, LocalDatasetCache, ObjectStore
 from .mount_dirs import remove_tree
 from .mount_protect import MountProtector
 from .progress import WarmUp
+from .source_options import check_credentials_allowed
 from .sources import (
     Entry,
     Source,
@@ -138,6 +139,15 @@ class CatalogRecords:
                 row.read_only = bool(spec.get("read_only", True))
                 row.admin = True
 
+    def check_credentials(self, name: str, options: dict[str, Any]) -> None:
+        """Refuse a user's dataset naming credentials the administrator did not allow."""
+        check_credentials_allowed(
+            name,
+            options,
+            self.cache.allowed_credentials_env,
+            self.cache.allowed_credentials_files,
+        )
+
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         self.sync_admin()
         with self.db.session() as session:
@@ -184,6 +194,7 @@ class CatalogRecords:
         name = check_name(body.get("name"), what="dataset")
         url = check_source_url(name, body.get("source_url"))
         options = check_options(name, body.get("options"))
+        self.check_credentials(name, options)
         include = check_include(name, body.get("include"))
         read_only = body.get("read_only", True)
         if read_only is not True:

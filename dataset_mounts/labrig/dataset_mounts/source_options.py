@@ -12,7 +12,9 @@ import configparser
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +26,11 @@ OPTION_KEYS = {"endpoint_url", "region", "anonymous", "credentials_env", "creden
 CREDENTIAL_ROLES = {"key", "secret", "token"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SECRET_IN_URL = re.compile(r"(://)[^/@\s]+@")
+#: Variables no user dataset may name whatever the allow-list says: labrig's own (the database
+#: URL, password included) and the tokens Jupyter Server and JupyterHub give the server.
+NEVER_ALLOWED_ENV = ("LABRIG_*", "JUPYTERHUB_*", "JPY_*")
+ALLOWED_ENV_SETTING = "c.DatasetCache.allowed_credentials_env"
+ALLOWED_FILES_SETTING = "c.DatasetCache.allowed_credentials_files"
 
 
 @dataclass
@@ -187,6 +194,47 @@ def _check_credentials_env(name: str, env: Any) -> dict[str, str]:
                 field="options.credentials_env",
             )
     return dict(env)
+
+
+def check_credentials_allowed(
+    name: str,
+    options: dict[str, Any],
+    allowed_env: Sequence[str],
+    allowed_files: Sequence[str],
+) -> None:
+    """Refuse credentials a user's dataset may not name: the server reads them and sends them
+    to the endpoint the user chose, so only what an administrator allowed may be named."""
+    for role, var in sorted((options.get("credentials_env") or {}).items()):
+        if any(fnmatchcase(var, never) for never in NEVER_ALLOWED_ENV):
+            raise InvalidInput(
+                f"dataset {name!r}: options.credentials_env[{role!r}] names {var}, which no "
+                f"dataset may name ({', '.join(NEVER_ALLOWED_ENV)} are labrig's and Jupyter's "
+                "own); name a variable that holds the dataset's credentials",
+                field="options.credentials_env",
+            )
+        if not any(fnmatchcase(var, pattern) for pattern in allowed_env):
+            raise InvalidInput(
+                f"dataset {name!r}: options.credentials_env[{role!r}] names {var}, which the "
+                f"administrator has not allowed (allowed: {_listed(allowed_env)}); ask them to "
+                f"add it to {ALLOWED_ENV_SETTING}",
+                field="options.credentials_env",
+            )
+    cred_file = options.get("credentials_file")
+    if cred_file:
+        # Matched where it leads, so a symlink under an allowed directory reaches no other file.
+        real = os.path.realpath(os.path.expanduser(cred_file))
+        patterns = [os.path.expanduser(pattern) for pattern in allowed_files]
+        if not any(fnmatchcase(real, pattern) for pattern in patterns):
+            raise InvalidInput(
+                f"dataset {name!r}: options.credentials_file {cred_file} is not a file the "
+                f"administrator allowed (allowed: {_listed(allowed_files)}); ask them to add "
+                f"it to {ALLOWED_FILES_SETTING}",
+                field="options.credentials_file",
+            )
+
+
+def _listed(patterns: Sequence[str]) -> str:
+    return ", ".join(patterns) if patterns else "none"
 
 
 def public_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,12 @@ class CatalogVersions(CatalogRecords):
         self.sync_admin()  # an admin-defined dataset may be read before anything listed it
         with self.db.session() as session:
             row = self._row(session, name)
-            return Source(name, row.source_url, dict(row.options or {}), row.include)
+            options, admin = dict(row.options or {}), row.admin
+            url, include = row.source_url, row.include
+        if not admin:
+            # Checked again at each use: an allow-list narrowed since the dataset was added holds.
+            self.check_credentials(name, options)
+        return Source(name, url, options, include)
 
     def manifest(self, name: str, version: str | None = None) -> tuple[str, list[Entry]]:
         """The pinned (or given) version's entries; the first call lists the source."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from labrig.dataset_mounts.mount_dirs import remove_tree
 from ..processes import process_alive, process_started
 from .backend import JobBackend, JobRef, LaunchRequest, LogChunk, Observation, RankReport, Staged
 from .runtime import JobLayout, json_points, kill_tree, last_json_line, read_chunk
+from .secret_settings import DATABASE_URL_ENV, secrets_env, split_secrets
 
 VANISHED = "processes vanished (killed outside labrig?)"
 NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
@@ -77,7 +79,12 @@ class LocalJobBackend(JobBackend):
         """Describe the job in its ``job.json`` and start its detached supervisor."""
         layout = self.layout(request.job_id)
         layout.root.mkdir(parents=True, exist_ok=True)
-        layout.job_file.write_text(json.dumps(self._job_file(request), indent=1))
+        settings, secrets = (
+            (None, []) if request.settings is None else split_secrets(request.settings)
+        )
+        layout.job_file.write_text(json.dumps(self._job_file(request, settings), indent=1))
+        # What must not be on disk reaches the supervisor through its environment only.
+        env = {**os.environ, DATABASE_URL_ENV: self.database_url, **secrets_env(secrets)}
         with layout.supervisor_log.open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "labrig.jobs.supervisor", str(layout.root)],
@@ -85,14 +92,17 @@ class LocalJobBackend(JobBackend):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=str(layout.root),
+                env=env,
                 start_new_session=True,
             )
         self._children = [p for p in getattr(self, "_children", []) if p.poll() is None] + [proc]
         started = process_started(proc.pid)
         return {"host": self.host_id, "pid": proc.pid, "started": started}
 
-    def _job_file(self, request: LaunchRequest) -> dict[str, Any]:
-        """Everything the detached processes need, so they never ask the server."""
+    def _job_file(self, request: LaunchRequest, settings: dict[str, Any] | None) -> dict[str, Any]:
+        """Everything the detached processes need, so they never ask the server, and no secret:
+        ``settings`` without their secret values, and no database URL (it may hold a password;
+        the supervisor and the ranks get it through their environment)."""
         spec = request.spec
         notebook_dir = request.notebook_dir
         cwd = notebook_dir if notebook_dir.is_dir() else self.layout(request.job_id).root
@@ -100,8 +110,7 @@ class LocalJobBackend(JobBackend):
             "job_id": request.job_id,
             # The launching server's settings, so the supervisor admits the next jobs as it would
             # (None: the service was not built from settings, and only it moves the queue on).
-            "config": request.settings,
-            "database_url": self.database_url,
+            "config": settings,
             "data_dir": str(self.data_dir),
             "root_dir": str(self.root_dir),
             "snapshot": str(request.snapshot),
@@ -111,12 +120,9 @@ class LocalJobBackend(JobBackend):
             "procs_per_node": int(spec["procs_per_node"]),
             "timeout": spec.get("timeout"),
             "memory": spec.get("memory"),
-            # Local ranks open the same state as the server (``labrig.models.register``).
-            "env": {
-                **request.env,
-                "LABRIG_DATA_DIR": str(self.data_dir),
-                "LABRIG_DATABASE_URL": self.database_url,
-            },
+            # Local ranks open the same state as the server (``labrig.models.register``); the
+            # database URL they inherit from the supervisor's environment.
+            "env": {**request.env, "LABRIG_DATA_DIR": str(self.data_dir)},
             "gpus": request.gpus,
             "cwd": str(cwd),
             "output_notebook": str(request.output_notebook),

@@ -2,9 +2,10 @@
 updates that never overwrite a final state, and process-tree handling.
 
 A job's directory (``<data_dir>/jobs/<job_id>/``) holds ``job.json`` (everything the detached
-processes need, so they never ask the server), one folder per rank with ``log.txt``,
-``progress.jsonl``, ``metrics.jsonl``, ``result.json``, ``kernel.pid`` and (ranks > 0)
-``output.ipynb``; rank 0 writes its output notebook under the server root so JupyterLab opens it.
+processes need, so they never ask the server, but no secret: see ``secret_settings``), one
+folder per rank with ``log.txt``, ``progress.jsonl``, ``metrics.jsonl``, ``result.json``,
+``kernel.pid`` and (ranks > 0) ``output.ipynb``; rank 0 writes its output notebook under the
+server root so JupyterLab opens it.
 """
 
 from __future__ import annotations

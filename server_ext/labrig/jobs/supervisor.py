@@ -38,6 +38,7 @@ from .runtime import (
     kill_tree,
     set_status,
 )
+from .secret_settings import DATABASE_URL_ENV, take_secrets_from_env, with_secrets
 from .worker import memory_reason
 
 POLL = 0.2
@@ -246,7 +247,7 @@ def move_queue_on(job: dict[str, Any]) -> None:
 
     app = LabrigApp(config=Config(job.get("config") or {}))
     app.data_dir = job["data_dir"]
-    app.database_url = job["database_url"]
+    app.database_url = os.environ[DATABASE_URL_ENV]
     app.migrate_on_start = False
     services = build_services(app, root_dir=job["root_dir"])
     try:
@@ -258,7 +259,12 @@ def move_queue_on(job: dict[str, Any]) -> None:
 
 def supervise(layout: JobLayout) -> int:
     job = layout.read_job()
-    db = Database(job["database_url"])
+    # The settings' secret values come through this process's environment, never job.json;
+    # taken out of it before the ranks start, so they do not inherit them.
+    secrets = take_secrets_from_env()
+    if job.get("config") is not None:
+        job["config"] = with_secrets(job["config"], secrets)
+    db = Database(os.environ[DATABASE_URL_ENV])
     try:
         status = _run(job, layout, db)
     finally:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jobs.secret_settings import names_a_secret, split_secrets
 from .client import CONFIGMAP, PYTORCHJOB, TRAINJOB
 from .datasets import DatasetMount, dataset_volumes, versions_annotation
 
@@ -147,6 +148,22 @@ def node_resources(settings: ClusterSettings, job: RankJob) -> dict[str, Any]:
     if limits:
         out["limits"] = limits
     return out
+
+
+def literal_credentials(entries: Sequence[dict[str, Any]]) -> list[str]:
+    """The env entries that would put a credential into the pod spec as a literal value (seen
+    by whoever may read the job's pods), instead of referring to a Secret."""
+    return [
+        str(entry.get("name"))
+        for entry in entries
+        if entry.get("value") and names_a_secret(str(entry.get("name", "")))
+    ]
+
+
+def credential_options(options: dict[str, Any]) -> list[str]:
+    """The options (dotted paths) holding credentials, which the job's ConfigMap and pod spec
+    would show."""
+    return [".".join(str(step) for step in path) for path, _value in split_secrets(options)[1]]
 
 
 def _env(settings: ClusterSettings, job: RankJob) -> list[dict[str, Any]]:

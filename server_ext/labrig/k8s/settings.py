@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Dict, Enum, Float, Int, List, Unicode
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
 from ..errors import InvalidInput
 from ..jobs.backend import JobBackend, LaunchRequest
@@ -109,6 +109,28 @@ class KubernetesJobSettings(JobBackend, KubernetesPodSettings):
         config=True,
         help="Snapshots up to this size travel in the job's ConfigMap, larger ones by storage.",
     )
+
+    @validate("storage_env")
+    def _no_literal_credentials(self, proposal: Any) -> Any:
+        literal = manifests.literal_credentials(proposal["value"])
+        if literal:
+            raise TraitError(
+                f"KubernetesJobBackend.storage_env gives {', '.join(literal)} as a literal value, "
+                "which anyone who can read the job's pods would see; refer to a Secret instead: "
+                '{"name": ..., "valueFrom": {"secretKeyRef": {"name": SECRET, "key": KEY}}}'
+            )
+        return proposal["value"]
+
+    @validate("rank_storage_options")
+    def _no_credential_options(self, proposal: Any) -> Any:
+        found = manifests.credential_options(proposal["value"])
+        if found:
+            raise TraitError(
+                f"KubernetesJobBackend.rank_storage_options holds credentials ({', '.join(found)})"
+                ", which the job's ConfigMap and pod spec would show; give them to the ranks "
+                "from a Secret through KubernetesJobBackend.storage_env"
+            )
+        return proposal["value"]
 
     def _folder_url(self, job_id: str) -> str:
         return f"{self.storage_url.rstrip('/')}/jobs/{job_id}"

@@ -48,7 +48,12 @@ def mount_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def catalog(labrig_env: Path, mount_root: Path, database_url: str) -> Iterator[DatasetCatalog]:
     app = LabrigApp(data_dir=str(labrig_env))
-    cache = LocalDatasetCache(parent=app, mount_root=str(mount_root), range_size=256 * 1024)
+    cache = LocalDatasetCache(
+        parent=app,
+        mount_root=str(mount_root),
+        range_size=256 * 1024,
+        allowed_credentials_env=["TEST_*"],  # s3_creds' variables
+    )
     db = Database(database_url)
     db.upgrade()
     yield DatasetCatalog(db, cache)
@@ -67,6 +72,7 @@ def fluid_catalog(labrig_env: Path, mount_root: Path, kube: Any) -> Iterator[Any
         config.LabrigApp.dataset_cache_class = "labrig.k8s.fluid.FluidDatasetCache"
         config.KubernetesJobBackend = Config(kube.settings())
         config.DatasetCache.mount_root = str(mount_root)
+        config.DatasetCache.allowed_credentials_env = ["FLUID_TEST_*"]
         config.FluidDatasetCache = Config({"poll_interval": 0.05, "ready_timeout": 10.0, **cache})
         app = LabrigApp(data_dir=str(labrig_env), config=config)
         db = Database(f"sqlite:///{labrig_env / 'labrig.db'}")

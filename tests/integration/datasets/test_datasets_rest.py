@@ -20,7 +20,11 @@ def jp_server_config(labrig_env: Path, tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"labrig": True}},
         "LabrigApp": {"data_dir": str(labrig_env)},
-        "LocalDatasetCache": {"mount_root": str(tmp_path / "mounts"), "workers": 4},
+        "LocalDatasetCache": {
+            "mount_root": str(tmp_path / "mounts"),
+            "workers": 4,
+            "allowed_credentials_env": ["TEST_S3_*"],
+        },
     }
 
 

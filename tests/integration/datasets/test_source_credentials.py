@@ -28,7 +28,10 @@ def jp_server_config(labrig_env: Path, tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"labrig": True}},
         "LabrigApp": {"data_dir": str(labrig_env)},
-        "LocalDatasetCache": {"mount_root": str(tmp_path / "mounts")},
+        "LocalDatasetCache": {
+            "mount_root": str(tmp_path / "mounts"),
+            "allowed_credentials_env": ["LEAK_TEST_*"],
+        },
     }
 
 
