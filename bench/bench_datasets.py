@@ -164,6 +164,7 @@ def main() -> None:
         app = LabrigApp(data_dir=str(work / "labrig"))
         app.config.DatasetCache.mount_root = str(work / "mounts")
         app.config.LocalDatasetCache.workers = args.workers
+        app.config.DatasetCache.allowed_credentials_env = ["BENCH_*"]
         services = build_services(app)
         catalog = services.datasets
         os.environ["BENCH_KEY"], os.environ["BENCH_SECRET"] = KEY, SECRET
