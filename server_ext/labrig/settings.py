@@ -92,7 +92,9 @@ class LabrigSettings(Configurable):
         help="""Start kernels whose kernelspec names no provisioner of its own with the kernel
         backend's (labrig-local-provisioner, or labrig-kubernetes-provisioner for
         KubernetesKernelBackend), so their notebook's resources apply. Kernelspecs that name
-        a provisioner keep it. Off: only kernelspecs that name labrig's provisioner get it.""",
+        another provisioner keep it; those that name one of labrig's get the kernel backend's
+        (a kernelspec naming labrig-local-provisioner starts a pod under
+        KubernetesKernelBackend). Off: only kernelspecs that name labrig's provisioner get it.""",
     )
     model_store_url = Unicode(
         config=True,

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Dict, Float, Int, List, Unicode
+from traitlets import Dict, Float, Int, List, TraitError, Unicode, validate
 
 from ..errors import InvalidInput, NotFound
 from ..resources.backend import KernelBackend, KernelWait
-from . import kernel_pods, kernel_usage
+from . import kernel_pods, kernel_usage, manifests
 from .client import POD, Kind, Kube
 from .pod_settings import KubernetesPodSettings
 
@@ -77,6 +77,18 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         server's pod proxy, so labrig's Role needs get on pods/proxy. 0: no reporter, usage
         from the cluster's metrics API (metrics.k8s.io) only, without GPUs.""",
     )
+
+    @validate("env")
+    def _no_literal_credentials(self, proposal: Any) -> Any:
+        literal = manifests.literal_credentials(proposal["value"])
+        if literal:
+            raise TraitError(
+                f"KubernetesKernelBackend.env gives {', '.join(literal)} as a literal value, "
+                "which anyone who can read the kernel's pod would see; refer to a Secret "
+                'instead: {"name": ..., "valueFrom": {"secretKeyRef": {"name": SECRET, '
+                '"key": KEY}}}'
+            )
+        return proposal["value"]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -51,3 +51,16 @@ def test_credentials_in_rank_storage_options_are_refused() -> None:
     assert "secret" in str(caught.value)
     assert "s3cr3t" not in str(caught.value)
     assert credential_options({"client_kwargs": {"endpoint_url": "http://minio:9000"}}) == []
+
+
+def test_a_literal_credential_in_kernel_pod_env_is_refused_and_a_reference_is_not() -> None:
+    from labrig.k8s.kernel_backend import KubernetesKernelBackend
+
+    literal = {"name": "AWS_SECRET_ACCESS_KEY", "value": "pl4nted-v4lue"}
+    with pytest.raises(TraitError) as caught:
+        KubernetesKernelBackend(env=[literal])
+    message = str(caught.value)
+    assert "KubernetesKernelBackend.env" in message and "AWS_SECRET_ACCESS_KEY" in message
+    assert "pl4nted-v4lue" not in message
+    referenced = [{"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": FROM_SECRET}]
+    assert KubernetesKernelBackend(env=referenced).env == referenced
