@@ -60,7 +60,8 @@ def test_a_literal_credential_in_kernel_pod_env_is_refused_and_a_reference_is_no
     with pytest.raises(TraitError) as caught:
         KubernetesKernelBackend(env=[literal])
     message = str(caught.value)
-    assert "KubernetesKernelBackend.env" in message and "AWS_SECRET_ACCESS_KEY" in message
+    assert "KubernetesKernelBackend.env" in message
+    assert "AWS_SECRET_ACCESS_KEY" in message
     assert "pl4nted-v4lue" not in message
     referenced = [{"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": FROM_SECRET}]
     assert KubernetesKernelBackend(env=referenced).env == referenced
