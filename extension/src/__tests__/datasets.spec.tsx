@@ -282,7 +282,7 @@ describe('Datasets section', () => {
 
     it('warns with the server reason when the host gave no protection', async () => {
       const why =
-        "ext4 under /mnt cannot clone files of the cache (reflink: Operation not supported). " +
+        'ext4 under /mnt cannot clone files of the cache (reflink: Operation not supported). ' +
         "Root or the cache's owner can change the shared cache through this mount";
       const note = await protectionOf(
         dataset({ mount_path: '/mnt/mnist', mount_protection: `not protected: ${why}` })
@@ -297,7 +297,10 @@ describe('Datasets section', () => {
     });
 
     it('never calls an unknown or missing protection safe', () => {
-      expect(describeProtection(null)).toMatchObject({ level: 'warn', label: 'protection unknown' });
+      expect(describeProtection(null)).toMatchObject({
+        level: 'warn',
+        label: 'protection unknown'
+      });
       expect(describeProtection(undefined).level).toBe('warn');
       expect(describeProtection('not mounted: its read-only bind mount is gone')).toEqual({
         level: 'warn',

@@ -47,7 +47,7 @@ export function describeProtection(
     return {
       level: 'warn',
       label: 'protection unknown',
-      detail: "the server found no mount at this path on its host; mount the dataset again"
+      detail: 'the server found no mount at this path on its host; mount the dataset again'
     };
   }
   const known = PROTECTED[protection];
