@@ -1,6 +1,7 @@
 /**
- * One model version: metrics, parameters, tags, files, its lineage (a graph whose nodes are links to
- * the datasets, the notebook snapshot and the job), aliases and the snippet that loads it.
+ * One model version: metrics, parameters, tags, files, its lineage (a graph whose nodes are
+ * links to the datasets, the notebook snapshot and the job), aliases and the snippet that loads
+ * it.
  */
 import * as React from 'react';
 
