@@ -219,5 +219,6 @@ test.describe('untrusted text', () => {
     // Leave the shared server as the other specs expect it.
     expect((await page.request.delete(`${API}/jobs/${jobId}`)).status()).toBe(204);
     expect((await page.request.delete(`${API}/datasets/${DATASET}`)).status()).toBe(204);
+    expect((await page.request.delete(`${API}/models/${MODEL}`)).status()).toBe(204);
   });
 });
