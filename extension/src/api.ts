@@ -52,6 +52,19 @@ export interface IResourceRequest {
 }
 
 /**
+ * What keeps writes through a dataset's mount on this host out of the shared cache
+ * (`Dataset.mount_protection`, `DatasetMount.protection`), in the server's words: the three
+ * protections, strongest first, or why there is none ("not protected: ...") or why the mount
+ * is gone ("not mounted: ...").
+ */
+export type MountProtection =
+  | 'read-only (bind mount)'
+  | 'private copy on write (reflink)'
+  | 'private copy (full copy)'
+  | `not protected: ${string}`
+  | `not mounted: ${string}`;
+
+/**
  * A dataset in the catalog (`Dataset`).
  */
 export interface IDataset {
@@ -62,6 +75,8 @@ export interface IDataset {
   /** Hash of the pinned manifest. */
   version: string | null;
   created_at: string;
+  /** How this host's mount is protected; null when it is not mounted. */
+  mount_protection?: MountProtection | null;
 }
 
 /**

@@ -51,6 +51,24 @@ test.describe('datasets', () => {
     await row.getByRole('button', { name: 'Mount' }).click();
     await expect(row.getByTestId('labrig-dataset-mounted')).toBeVisible();
     await expect(row.getByTestId('labrig-dataset-path')).toContainText('ui-data');
+    // How the mount is protected, in the server's words (GET /datasets' mount_protection): a
+    // quiet line where the host protected it, a warning with the reason where it could not.
+    const listed = await page.request.get('/labrig/api/v1/datasets/ui-data');
+    const protection = (await listed.json()).mount_protection as string;
+    const note = row.getByTestId('labrig-dataset-protection');
+    if (protection.startsWith('not protected: ')) {
+      await expect(note).toHaveAttribute('data-level', 'warn');
+      await expect(note).toContainText(`Not protected: ${protection.slice(15)}`);
+    } else {
+      const label = {
+        'read-only (bind mount)': 'read-only bind mount',
+        'private copy on write (reflink)': 'private reflink copy',
+        'private copy (full copy)': 'private full copy'
+      }[protection];
+      expect(label).toBeDefined();
+      await expect(note).toHaveAttribute('data-level', 'safe');
+      await expect(note).toContainText(label as string);
+    }
 
     await page.notebook.createNew('read-dataset.ipynb');
     await page.notebook.setCell(

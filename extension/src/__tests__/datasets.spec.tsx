@@ -3,6 +3,7 @@ import { Root } from 'react-dom/client';
 
 import { IDatasetInfo, IWarmUp } from '../datasets/api';
 import { AddDatasetForm, DatasetsView, POLL_MS, describeProgress } from '../datasets/DatasetsView';
+import { describeProtection } from '../datasets/MountProtection';
 import { LabrigAPIError, requestAPI } from '../request';
 import { mountPoint, unmountPoint } from './mountPoint';
 
@@ -255,5 +256,64 @@ describe('Datasets section', () => {
     expect(describeProgress(pvc)).toBe(
       '40 files (count not reported) · 4 MiB (size cached not reported)'
     );
+  });
+
+  describe('mount protection', () => {
+    const protectionOf = async (item: IDatasetInfo): Promise<HTMLElement | null> => {
+      await React.act(async () => {
+        root.render(<DatasetsView items={[item]} onChanged={() => undefined} />);
+      });
+      return host.querySelector<HTMLElement>('[data-testid="labrig-dataset-protection"]');
+    };
+
+    it('says a read-only bind mount or a private copy protects the cache', async () => {
+      const bind = await protectionOf(
+        dataset({ mount_path: '/mnt/mnist', mount_protection: 'read-only (bind mount)' })
+      );
+      expect(bind!.dataset.level).toBe('safe');
+      expect(bind!.textContent).toContain('read-only bind mount');
+      expect(bind!.textContent).toContain('writes through it fail');
+      const reflink = await protectionOf(
+        dataset({ mount_path: '/mnt/mnist', mount_protection: 'private copy on write (reflink)' })
+      );
+      expect(reflink!.textContent).toContain('private reflink copy');
+      expect(reflink!.getAttribute('role')).toBeNull();
+    });
+
+    it('warns with the server reason when the host gave no protection', async () => {
+      const why =
+        'ext4 under /mnt cannot clone files of the cache (reflink: Operation not supported). ' +
+        "Root or the cache's owner can change the shared cache through this mount";
+      const note = await protectionOf(
+        dataset({ mount_path: '/mnt/mnist', mount_protection: `not protected: ${why}` })
+      );
+      expect(note!.dataset.level).toBe('warn');
+      expect(note!.getAttribute('role')).toBe('note');
+      expect(note!.textContent).toBe(`Not protected: ${why}`);
+    });
+
+    it('shows nothing for a dataset that is not mounted', async () => {
+      expect(await protectionOf(dataset({ mount_protection: null }))).toBeNull();
+    });
+
+    it('never calls an unknown or missing protection safe', () => {
+      expect(describeProtection(null)).toMatchObject({
+        level: 'warn',
+        label: 'protection unknown'
+      });
+      expect(describeProtection(undefined).level).toBe('warn');
+      expect(describeProtection('not mounted: its read-only bind mount is gone')).toEqual({
+        level: 'warn',
+        label: 'not mounted',
+        detail: 'its read-only bind mount is gone'
+      });
+      const future = 'sealed (fs-verity)' as unknown as Parameters<typeof describeProtection>[0];
+      expect(describeProtection(future)).toEqual({
+        level: 'warn',
+        label: 'protection',
+        detail: 'sealed (fs-verity)'
+      });
+      expect(describeProtection('private copy (full copy)').level).toBe('safe');
+    });
   });
 });

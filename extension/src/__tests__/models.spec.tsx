@@ -34,7 +34,7 @@ function version(
     kind: 'file',
     metrics,
     params: { lr: 0.1 },
-    tags: {},
+    tags: n === 2 ? { team: 'vision' } : {},
     lineage: {
       job_id: 'job-7',
       rank: 0,
@@ -298,6 +298,8 @@ describe('models browser', () => {
     await click(button('v2'));
     const detail = query('[data-testid="labrig-version-detail"]');
     expect(detail.textContent).toContain('better');
+    const tags = Array.from(detail.querySelectorAll('h4')).find(h => h.textContent === 'Tags');
+    expect(tags!.nextElementSibling!.textContent).toBe('teamvision');
     expect(query('a[download]').getAttribute('href')).toContain(
       'labrig/api/v1/models/resnet-mini/versions/2/files/model.pt'
     );

@@ -1,6 +1,7 @@
 /**
  * The Datasets section: add form, list with version / size / cached share, warm-up progress
- * (polled every 500 ms while it runs), cancel, refresh with a diff dialog, mount and unmount.
+ * (polled every 500 ms while it runs), cancel, refresh with a diff dialog, mount and unmount,
+ * and how each mount is protected.
  */
 import * as React from 'react';
 
@@ -24,6 +25,7 @@ import {
   unmountDataset
 } from './api';
 import { DatasetUsers } from './DatasetUsers';
+import { MountProtectionNote } from './MountProtection';
 
 /** Milliseconds between warm-up progress polls. */
 export const POLL_MS = 500;
@@ -180,6 +182,7 @@ export function DatasetRow(props: {
           <code>{item.mount_path}</code>
         </div>
       )}
+      {item.mount_path && <MountProtectionNote protection={item.mount_protection} />}
       {warm && warm.state !== 'idle' && (
         <div className="labrig-WarmUp" data-testid="labrig-warmup">
           {warm.percent !== null && (

@@ -1,7 +1,7 @@
 /**
  * Typed calls for the dataset catalog (`/datasets`, `/dataset-cache` in openapi.yaml).
  */
-import { IDataset } from '../api';
+import { IDataset, MountProtection } from '../api';
 import { requestAPI } from '../request';
 
 /**
@@ -76,6 +76,8 @@ export interface IMount {
   path: string;
   version: string;
   env: { [name: string]: string };
+  /** What this mount got (as `IDataset.mount_protection`). */
+  protection?: MountProtection;
 }
 
 function at(name: string, rest = ''): string {

@@ -1,7 +1,7 @@
 /**
  * A job's notebook snapshot, opened read-only in the main area: a header saying what it is
  * (notebook, hash, the parameters it ran with, the jobs that ran it) above the notebook itself,
- * rendered by JupyterLab's own notebook widget with every cell read-only and no kernel.
+ * rendered by JupyterLab's own notebook widget with every cell read-only, untrusted and no kernel.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
@@ -75,13 +75,29 @@ export interface ISnapshotServices {
   editorServices: IEditorServices | null;
 }
 
+/**
+ * The snapshot's JSON with every cell untrusted. A snapshot is the bytes someone submitted,
+ * read back raw (not through the contents API, which checks a notebook's signature): a cell
+ * whose metadata says `trusted: true` would otherwise have its HTML outputs rendered unsanitised
+ * and their scripts run in the browser of whoever opens the snapshot. Untrusted, JupyterLab
+ * sanitises HTML and Markdown and runs no JavaScript output.
+ */
+export function untrustedNotebook(notebook: ISnapshot['notebook']): nbformat.INotebookContent {
+  const cells = (notebook.cells as Array<{ metadata?: { [key: string]: unknown } }>).map(cell => {
+    const metadata = { ...(cell.metadata ?? {}) };
+    delete metadata.trusted;
+    return { ...cell, metadata };
+  });
+  return { ...notebook, cells } as unknown as nbformat.INotebookContent;
+}
+
 function notebookWidget(notebook: ISnapshot['notebook'], services: ISnapshotServices): Widget {
   const { rendermime, editorServices } = services;
   if (!rendermime || !editorServices) {
     return ReactWidget.create(<SnapshotCells notebook={notebook} />);
   }
   const model = new NotebookModel();
-  model.fromJSON(notebook as unknown as nbformat.INotebookContent);
+  model.fromJSON(untrustedNotebook(notebook));
   const readOnly = { readOnly: true };
   const view = new StaticNotebook({
     rendermime,

@@ -1,6 +1,7 @@
 /**
- * One model version: metrics, parameters, files, its lineage (a graph whose nodes are links to
- * the datasets, the notebook snapshot and the job), aliases and the snippet that loads it.
+ * One model version: metrics, parameters, tags, files, its lineage (a graph whose nodes are
+ * links to the datasets, the notebook snapshot and the job), aliases and the snippet that loads
+ * it.
  */
 import * as React from 'react';
 
@@ -69,6 +70,7 @@ export function VersionDetail(props: {
           {v.note && <p className="labrig-Note">{v.note}</p>}
           <KeyValues title="Metrics" values={v.metrics} />
           <KeyValues title="Parameters" values={v.params} />
+          <KeyValues title="Tags" values={v.tags ?? {}} plain />
           <h4>Files</h4>
           <ul className="labrig-Files">
             {(v.files ?? []).map(file => (
@@ -254,6 +256,8 @@ export function VersionDetail(props: {
 function KeyValues(props: {
   title: string;
   values: { [key: string]: unknown };
+  /** Show string values as they are (tags), not quoted as JSON (parameters). */
+  plain?: boolean;
 }): JSX.Element | null {
   const entries = Object.entries(props.values);
   if (entries.length === 0) {
@@ -266,7 +270,13 @@ function KeyValues(props: {
         {entries.map(([key, value]) => (
           <React.Fragment key={key}>
             <dt>{key}</dt>
-            <dd>{typeof value === 'number' ? formatNumber(value) : JSON.stringify(value)}</dd>
+            <dd>
+              {typeof value === 'number'
+                ? formatNumber(value)
+                : props.plain && typeof value === 'string'
+                  ? value
+                  : JSON.stringify(value)}
+            </dd>
           </React.Fragment>
         ))}
       </dl>

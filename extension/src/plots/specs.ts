@@ -1,6 +1,11 @@
 /**
  * Vega-Lite specifications of labrig's plots, built from plain data so they can be tested
  * without drawing: metric curves (one line per series) and a metric across model versions.
+ *
+ * What users name (metrics, runs) travels as data only, never as a title: the Vega-Lite that
+ * JupyterLab ships (5.6) splices field titles unescaped into the expressions of tooltips and
+ * ARIA descriptions, so a metric named with a `"` broke the plot, and a crafted name could
+ * rewrite the expression. The views name the metric above each plot.
  */
 import type { VisualizationSpec } from 'vega-embed';
 
@@ -32,17 +37,23 @@ export function curvesSpec(
     width: 'container',
     height,
     autosize: { type: 'fit', contains: 'padding' },
-    data: { values: points.map(p => ({ ...p })) },
-    mark: { type: 'line', point: perLine <= MAX_MARKED, tooltip: true, strokeWidth: 1.5 },
+    data: { values: points.map(p => ({ ...p, metric })) },
+    mark: { type: 'line', point: perLine <= MAX_MARKED, strokeWidth: 1.5 },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } },
+      y: { field: 'value', type: 'quantitative', title: 'value', scale: { zero: false } },
       color: {
         field: 'series',
         type: 'nominal',
         title: null,
         legend: series.size > 1 ? { orient: 'bottom', direction: 'horizontal' } : null
-      }
+      },
+      tooltip: [
+        { field: 'metric', type: 'nominal', title: 'metric' },
+        { field: 'series', type: 'nominal', title: 'series' },
+        { field: 'step', type: 'quantitative', title: 'step' },
+        { field: 'value', type: 'quantitative', title: 'value' }
+      ]
     }
   } as VisualizationSpec;
 }
@@ -64,8 +75,8 @@ export function versionsSpec(
     width: 'container',
     height,
     autosize: { type: 'fit', contains: 'padding' },
-    data: { values: sorted.map(p => ({ version: p.version, value: p.value })) },
-    mark: { type: 'line', point: true, tooltip: true },
+    data: { values: sorted.map(p => ({ version: p.version, value: p.value, metric })) },
+    mark: { type: 'line', point: true },
     encoding: {
       // Ordinal: one tick per version, never "v1.5".
       x: {
@@ -74,7 +85,12 @@ export function versionsSpec(
         title: 'version',
         axis: { labelExpr: "'v' + datum.value", labelAngle: 0, labelOverlap: true }
       },
-      y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } }
+      y: { field: 'value', type: 'quantitative', title: 'value', scale: { zero: false } },
+      tooltip: [
+        { field: 'metric', type: 'nominal', title: 'metric' },
+        { field: 'version', type: 'ordinal', title: 'version' },
+        { field: 'value', type: 'quantitative', title: 'value' }
+      ]
     }
   } as VisualizationSpec;
 }

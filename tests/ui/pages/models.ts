@@ -7,6 +7,11 @@ import { Locator } from '@playwright/test';
 
 import { LabrigPanelPage } from './labrig-panel';
 
+/** `text` as a regular expression that matches it literally (names may hold `(`, `.`, ...). */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export class ModelsPage {
   constructor(readonly page: IJupyterLabPageFixture) {
     this.panel = new LabrigPanelPage(page);
@@ -77,7 +82,7 @@ export class ModelsPage {
   /** The value of a metric or parameter in the version shown (its `<dd>`). */
   value(name: string): Locator {
     return this.detail
-      .locator('dl.labrig-KeyValues dt', { hasText: new RegExp(`^${name}$`) })
+      .locator('dl.labrig-KeyValues dt', { hasText: new RegExp(`^${escapeRegExp(name)}$`) })
       .first()
       .locator('xpath=following-sibling::dd[1]');
   }
