@@ -199,6 +199,17 @@ describe('ResourcesView', () => {
     ).toBe('scratch usage measured against quota');
   });
 
+  it('shows a figure no source reported as missing, never as zero', async () => {
+    current = usage({
+      disk: { ...usage().disk, used: null, percent: null },
+      memory: { ...usage().memory, used: null, percent: null }
+    });
+    await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 60)));
+    expect(query('[data-testid="labrig-usage-disk"]').textContent).toContain('– of 5 GiB');
+    expect(query('[data-testid="labrig-usage-disk"]').textContent).not.toContain('0 B');
+    expect(query('[data-testid="labrig-usage-memory"]').textContent).toContain('– of 2 GiB');
+  });
+
   it('polls usage while mounted and stops on unmount', async () => {
     const before = usageCalls();
     await React.act(() => new Promise<void>(resolve => setTimeout(resolve, 100)));

@@ -434,7 +434,7 @@ function UsageBars(props: { usage: IResourceUsage }): JSX.Element {
         percent={disk.percent}
         label={disk}
         text={ofLimit(
-          formatBytes(disk.used ?? 0),
+          disk.used === null ? '–' : formatBytes(disk.used),
           disk.limit === null ? null : formatBytes(disk.limit)
         )}
       />
