@@ -115,6 +115,23 @@ def _register(
     return stage_registration(name, path, {k: v for k, v in options.items() if v})
 
 
+def load_torch(
+    ref: str,
+    *,
+    trust_pickle: bool = False,
+    map_location: Any = "cpu",
+    reg: ModelRegistry | None = None,
+) -> Any:
+    from .loading import load_weights
+
+    reg = reg or registry()
+    version = reg.get_ref(ref)
+    path = reg.load_path(f"{version['model']}/{version['version']}")
+    return load_weights(
+        path, version, user=_user(), trust_pickle=trust_pickle, map_location=map_location
+    )
+
+
 def load(ref: str, reg: ModelRegistry | None = None) -> Any:
     reg = reg or registry()
     version = reg.get_ref(ref)
