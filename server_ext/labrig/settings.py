@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Type, Unicode, default
+from traitlets import Bool, Dict, Float, List, Type, Unicode, default
 from traitlets.config import Config, Configurable
 
 #: Where the CLI and ``labrig.connect()`` find the server's configuration.
@@ -114,6 +114,25 @@ class LabrigSettings(Configurable):
         config=True,
         help="""Seconds between garbage collections of the model store (files no version
         references); 0 turns the periodic collection off (`labrig models gc` still works).""",
+    )
+
+    local_dataset_roots = List(
+        Unicode(),
+        config=True,
+        help="""Directories whose files users may add as datasets with a file:// source (the
+        panel, the REST API, `labrig datasets add` and labrig.datasets.add). A source
+        elsewhere, or one reached through a symlink that leads elsewhere, is refused. Default:
+        the Jupyter server's root directory. Datasets the administrator defines
+        (DatasetCache.datasets) may name any directory.""",
+    )
+    model_source_roots = List(
+        Unicode(),
+        config=True,
+        help="""Directories whose files `labrig models register` and labrig.models.register may
+        register as model versions. A path elsewhere, or one reached through a symlink that
+        leads elsewhere, is refused. Default: the Jupyter server's root directory and the
+        system's temporary directory. The REST API registers only files under the Jupyter
+        root, and a job only declared outputs under it.""",
     )
 
     @default("data_dir")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,18 @@ from ..errors import InvalidInput
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 #: A safetensors header is JSON of at most this many bytes (the format's own limit).
 MAX_HEADER = 100 * 1024 * 1024
+
+
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _refused_global(message: str) -> str:
+    """What torch's long refusal comes down to: the class the file wanted to import."""
+    found = _GLOBAL.search(message)
+    if found:
+        return f"it needs {found.group(1)}"
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0][:200] if lines else "weights_only loading refused it"
 
 
 def may_trust_pickle(version: dict[str, Any], user: str) -> bool:
@@ -101,7 +114,7 @@ def load_weights(
     except pickle.UnpicklingError as err:
         if trust_pickle:
             raise
-        reason = str(err).splitlines()[-1].strip()[:300]
+        reason = _refused_global(str(err))
         raise InvalidInput(
             f"{ref}: {target.name} holds pickled Python objects, not only tensors, and loading "
             f"them could run code from the file ({reason}). If you trust whoever registered "

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..jobs.env_names import STORE_ENV
+from ..paths import confine_absolute
 from .lineage import current_lineage
 from .registry import ModelRegistry
 
@@ -99,8 +100,19 @@ def register(
             f"{type(path_or_module).__name__}",
             field="path",
         )
-    path = Path(path_or_module).expanduser().absolute()
+    path = confine_absolute(path_or_module, source_roots(), field="path")
     return _register(target, name, path, {**options, "lineage": current_lineage(path)}, progress)
+
+
+def source_roots() -> list[str]:
+    """Where ``register`` may read files from (``LabrigSettings.model_source_roots``)."""
+    with _lock:
+        services = _services
+    if services is None:  # a rank staging for the server: the settings, no database
+        from ..services import load_services
+
+        services = load_services()
+    return services.model_source_roots()
 
 
 def _register(

@@ -71,6 +71,7 @@ def test_a_checkpoint_with_pickled_objects_is_refused_naming_the_opt_out(
     assert refused.value.field == "trust_pickle"
     assert "trust_pickle=True" in refused.value.message
     assert "load_torch('full/1', trust_pickle=True)" in refused.value.message
+    assert "it needs planted.Planted" in refused.value.message  # the class it would import
     assert not mark.exists()  # nothing from the file ran
 
 
