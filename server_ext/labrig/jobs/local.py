@@ -167,7 +167,7 @@ class LocalJobBackend(JobBackend):
         return [
             Staged(
                 output["name"],
-                (job.notebook_dir / output["path"]).resolve(),
+                job.notebook_dir / output["path"],  # resolved (and confined) when registered
                 0,
                 key=str((job.notebook_dir / output["path"]).resolve()),
                 declared=True,
