@@ -306,3 +306,33 @@ async def test_an_edited_mount_path_removes_nothing_outside(
         assert "nothing was removed" in reply["message"]
     assert (victim / "keep.txt").read_text() == "mine"
     assert (await api("datasets/ds"))[1]["mount_path"] == stored
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [
+        ("sha256", "../../../../outside/secret.bin", "sha256"),
+        ("path", "../../../../outside/planted.bin", "files.path"),
+    ],
+)
+async def test_an_edited_file_row_reads_and_writes_nothing_outside(
+    api: Api, tree: dict[str, Path], server_services: Services, column: str, value: str, field: str
+) -> None:
+    from sqlalchemy import update
+
+    from labrig.models.tables import ModelBlob, ModelFile
+
+    assert (await api("models/m/versions", "POST", {"path": "nb/model.bin"}))[0] == 201
+    with server_services.db.session() as session:
+        if column == "sha256":  # a file row must name a blob row
+            session.add(ModelBlob(sha256=value, size=6, created_at=datetime.now(UTC)))
+            session.flush()
+        session.execute(update(ModelFile).values({column: value}))
+    if column == "sha256":
+        refused(*await api("models/m/versions/1/files/model.bin"), field)
+    from labrig.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as info:
+        server_services.models.load_path("m/1")  # the CLI's and Python API's `load`
+    assert info.value.field == field
+    assert not (tree["outside"] / "planted.bin").exists()
