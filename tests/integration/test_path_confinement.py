@@ -336,3 +336,27 @@ async def test_an_edited_file_row_reads_and_writes_nothing_outside(
         server_services.models.load_path("m/1")  # the CLI's and Python API's `load`
     assert info.value.field == field
     assert not (tree["outside"] / "planted.bin").exists()
+
+
+async def test_a_file_in_a_dataset_folder_that_leads_outside_is_refused(
+    api: Api, tree: dict[str, Path]
+) -> None:
+    os.symlink(tree["outside"] / "secret.bin", tree["root"] / "data" / "secret.bin")
+    url = (tree["root"] / "data").as_uri() + "/"
+    status, reply = await api("datasets", "POST", {"name": "sneaky", "source_url": url})
+    refused(status, reply, "source_url")
+    assert "secret.bin' goes through a symlink" in reply["message"]
+    assert (await api("datasets/sneaky"))[0] == 404
+
+
+def test_a_symlink_planted_after_the_listing_is_not_read(tree: dict[str, Path]) -> None:
+    from labrig.dataset_mounts.sources import Source
+    from labrig.errors import InvalidInput
+
+    source = Source("d", (tree["root"] / "data").as_uri() + "/", {}, None)
+    [entry] = source.list()
+    (tree["root"] / "data" / "rows.csv").unlink()
+    os.symlink(tree["outside"] / "secret.bin", tree["root"] / "data" / "rows.csv")
+    with pytest.raises(InvalidInput) as info:
+        source.read(entry, 0, 4)
+    assert info.value.field == "source_url"
