@@ -160,6 +160,9 @@ async def test_a_symlink_the_job_leaves_as_its_output_is_not_registered(
     assert "'planted' was not registered" in job["reason"]
     assert "symlink" in job["reason"]
     assert (await api("models/planted"))[0] == 404
+    # its ranks confine their own labrig.models.register calls to the same root
+    ranks = server_services.jobs.layout(job["id"]).read_job()["env"]
+    assert ranks["LABRIG_ROOT_DIR"] == str(server_services.jobs.root_dir)
 
 
 # --- stored paths, checked again before reading or deleting -----------------------------------

@@ -116,6 +116,8 @@ class LocalJobBackend(JobBackend):
                 **request.env,
                 "LABRIG_DATA_DIR": str(self.data_dir),
                 "LABRIG_DATABASE_URL": self.database_url,
+                # ... and may register files from anywhere under the server root, as kernels.
+                "LABRIG_ROOT_DIR": str(self.root_dir),
             },
             "gpus": request.gpus,
             "cwd": str(cwd),
