@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -236,8 +236,9 @@ class CatalogRecords:
         is stored as the real path, so a symlink changed later cannot move it elsewhere."""
         if self.local_roots is None or urlsplit(url).scheme.lower() != "file":
             return url
-        folder = confine_absolute(unquote(urlsplit(url).path), self.local_roots, field="source_url")
-        return folder.as_uri() + ("/" if url.endswith("/") else "")
+        # As the listing reads it: the URL's path as written (not percent-decoded).
+        folder = confine_absolute(urlsplit(url).path, self.local_roots, field="source_url")
+        return f"file://{folder}" + ("/" if url.endswith("/") else "")
 
     def mount_roots(self) -> list[Path]:
         """Where host mounts may be: the cache's mount_root and allowed_mount_roots."""
