@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
+import labrig.datasets
 import labrig.models
 from labrig.cli import cli
 from labrig.errors import InvalidInput
@@ -158,6 +159,13 @@ def test_datasets_add_and_mount_refuse_paths_outside_their_roots(
 ) -> None:
     err = refused(("datasets", "add", "stolen", ESCAPES["source"][kind](tree)), "source_url")
     assert "outside the allowed directories" in err or "symlink" in err
+    labrig.datasets._catalog.cache_clear()  # the Python API's catalog, opened for this test
+    try:
+        with pytest.raises(InvalidInput) as info:
+            labrig.datasets.add("stolen", ESCAPES["source"][kind](tree))
+        assert info.value.field == "source_url"
+    finally:
+        labrig.datasets._catalog.cache_clear()
     assert run("datasets", "show", "stolen")[0] == 1
 
     assert run("datasets", "add", "ds", (tree["root"] / "data").as_uri() + "/")[0] == 0
