@@ -91,6 +91,7 @@ async def test_a_job_notebook_outside_the_root_is_refused(
 ) -> None:
     status, reply = await api("jobs", "POST", {"notebook_path": NOTEBOOKS[kind](tree)})
     refused(status, reply, "notebook_path")
+    refused(*await api(f"job-form/{NOTEBOOKS[kind](tree)}"), "notebook_path")  # the dialog
     assert (await api("jobs"))[1]["items"] == []
     assert not list((server_services.jobs.data_dir / "snapshots").glob("*.ipynb"))
 
