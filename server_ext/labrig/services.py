@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -146,7 +147,16 @@ class Services:
     def _build_datasets(self) -> DatasetCatalog:
         from labrig.dataset_mounts.catalog import DatasetCatalog
 
-        return DatasetCatalog(self.db, self.dataset_cache)
+        return DatasetCatalog(
+            self.db,
+            self.dataset_cache,
+            local_roots=self.app.local_dataset_roots or [jupyter_root(self.app)],
+        )
+
+    def model_source_roots(self) -> list[str]:
+        """Where the CLI and the Python API may register model files from (REST and job
+        outputs: the Jupyter root only)."""
+        return self.app.model_source_roots or [jupyter_root(self.app), tempfile.gettempdir()]
 
     def _build_models(self) -> ModelRegistry:
         from .models.registry import ModelRegistry
@@ -226,6 +236,17 @@ def _root_dir(app: LabrigSettings) -> str:
     """The Jupyter server's root (notebook paths are relative to it); the CLI's cwd otherwise."""
     serverapp = getattr(app, "serverapp", None)
     return str(getattr(serverapp, "root_dir", None) or os.getcwd())
+
+
+def jupyter_root(app: LabrigSettings) -> str:
+    """The Jupyter server's root directory as this process knows it: the server's own, its
+    configured ``ServerApp.root_dir``, ``LABRIG_ROOT_DIR`` (set for kernels), else the current
+    directory (the CLI run by hand)."""
+    serverapp = getattr(app, "serverapp", None)
+    if serverapp is not None and getattr(serverapp, "root_dir", None):
+        return str(serverapp.root_dir)
+    configured = app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
+    return str(configured or os.getcwd())
 
 
 def _config_value(value: Any) -> str:

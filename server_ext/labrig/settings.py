@@ -132,6 +132,24 @@ class LabrigSettings(Configurable):
         the action "write" on the resource "labrig:admin" (JupyterHub scopes, a custom
         Authorizer). Off by default because the default Authorizer allows everything.""",
     )
+    local_dataset_roots = List(
+        Unicode(),
+        config=True,
+        help="""Directories whose files users may add as datasets with a file:// source (the
+        panel, the REST API, `labrig datasets add` and labrig.datasets.add). A source
+        elsewhere, or one reached through a symlink that leads elsewhere, is refused. Default:
+        the Jupyter server's root directory. Datasets the administrator defines
+        (DatasetCache.datasets) may name any directory.""",
+    )
+    model_source_roots = List(
+        Unicode(),
+        config=True,
+        help="""Directories whose files `labrig models register` and labrig.models.register may
+        register as model versions. A path elsewhere, or one reached through a symlink that
+        leads elsewhere, is refused. Default: the Jupyter server's root directory and the
+        system's temporary directory. The REST API registers only files under the Jupyter
+        root, and a job only declared outputs under it.""",
+    )
 
     @default("data_dir")
     def _default_data_dir(self) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from labrig.errors import Conflict, Unavailable
+from labrig.paths import confine_stored
 
 from .mount_dirs import build_link_tree, flocked, link_or_symlink, remove_tree
 from .mount_guard import (
@@ -143,7 +144,7 @@ class MountProtector:
             raise
         self._write_record(target, "bind", BIND, backing)
         if old and old.get("backing") and old["backing"] != str(backing):
-            remove_tree(Path(old["backing"]))
+            remove_tree(self._backing(old))
         return BIND
 
     def _attach_tree(
@@ -161,7 +162,7 @@ class MountProtector:
         build_link_tree(name, target, links, replace=True, place=place)
         self._write_record(target, mechanism, words, None)
         if old and old.get("backing"):
-            remove_tree(Path(old["backing"]))
+            remove_tree(self._backing(old))
         return words
 
     def _clear(self, target: Path) -> None:
@@ -201,7 +202,7 @@ class MountProtector:
             record = self._record(target)
             self._clear(target)
             if record and record.get("backing"):
-                remove_tree(Path(record["backing"]))
+                remove_tree(self._backing(record))
             self._record_path(target).unlink(missing_ok=True)
 
     def sweep(self) -> None:
@@ -226,6 +227,11 @@ class MountProtector:
                         remove_tree(tree)
 
     # -- records ----------------------------------------------------------------------------
+    def _backing(self, record: dict[str, Any]) -> Path:
+        """A record's backing tree, checked before it is removed: read back from disk, it must
+        lie inside this cache's trees (an edited record removes nothing else)."""
+        return confine_stored(record["backing"], [self.trees], field="backing")
+
     @contextlib.contextmanager
     def _lock(self, target: Path) -> Iterator[None]:
         """One process at a time changes the mount at ``target`` (two kernels mounting the

@@ -28,12 +28,8 @@ def env_var(name: str) -> str:
 class CatalogMounts(CatalogVersions):
     """Mounts of warmed datasets; a host mount is remembered on the dataset's row."""
 
-    def _roots(self) -> list[Path]:
-        roots = [self.cache.mount_root, *self.cache.allowed_mount_roots]
-        return [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
-
     def _mount_target(self, name: str, path: str | None) -> Path:
-        roots = self._roots()
+        roots = self.mount_roots()
         if path is None:
             target = roots[0] / name
         else:
@@ -61,7 +57,7 @@ class CatalogMounts(CatalogVersions):
             row = self._row(session, name)
             previous = row.mount_path
         target = self._mount_target(name, path)
-        if previous and Path(previous) != target:
+        if previous and self.stored_mount_path(name, previous) != target:
             self.unmount(name)
             previous = None
         protection = self._build_mount(name, target, replace=previous is not None)
@@ -79,10 +75,11 @@ class CatalogMounts(CatalogVersions):
     def unmount(self, name: str) -> dict[str, Any]:
         with self.db.session() as session:
             row = self._row(session, name)
-            path, row.mount_path = row.mount_path, None
-        if path is None:
-            raise Conflict(f"dataset {name!r} is not mounted")
-        self.release_mount(Path(path))
+            if row.mount_path is None:
+                raise Conflict(f"dataset {name!r} is not mounted")
+            path = self.stored_mount_path(name, row.mount_path)  # before the row forgets it
+            row.mount_path = None
+        self.release_mount(path)
         return self.get(name)
 
     def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from labrig.errors import InvalidInput
+from labrig.paths import confine_absolute
 
 from .manifest import Entry
 from .source_options import Secrets
@@ -116,6 +117,8 @@ def _http_filesystem(sec: dict[str, str]) -> Any:
 
 
 def list_local(root: Path) -> list[Entry]:
+    """Every file under ``root``; a file that is a symlink leading out of ``root`` is refused
+    (the dataset is what its directory holds, not what the server can read elsewhere)."""
     if not root.exists():
         raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(root))
     if root.is_file():
@@ -124,6 +127,7 @@ def list_local(root: Path) -> list[Entry]:
     for dirpath, _dirs, files in os.walk(root):
         for fname in files:
             p = Path(dirpath) / fname
+            confine_absolute(p, [root], field="source_url")
             out.append(local_entry(p, p.relative_to(root).as_posix()))
     return out
 

@@ -7,15 +7,18 @@ cache, warm-up and mount parts of ``DatasetCatalog`` build on it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from labrig.errors import Conflict, InvalidInput, NotFound, Unavailable
+from labrig.paths import confine_absolute, confine_stored
 from labrig.store import Database, Page, PageRequest
 from labrig.store.pagination import paginate
 from labrig.store.tables import Dataset, DatasetVersion
@@ -81,9 +84,18 @@ def retry_busy(fn: Callable[[], T]) -> T:
 class CatalogRecords:
     """Datasets' rows over one database and one host cache."""
 
-    def __init__(self, db: Database, cache: DatasetCache | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache: DatasetCache | None = None,
+        *,
+        local_roots: Sequence[str | Path] | None = None,
+    ) -> None:
         self.db = db
         self.cache = cache if cache is not None else LocalDatasetCache()
+        #: Where users' file:// sources must lie (``LabrigSettings.local_dataset_roots``);
+        #: None: anywhere (a catalog its caller built for itself, as tests do).
+        self.local_roots = list(local_roots) if local_roots is not None else None
         self._store: ObjectStore | None = None
         self._warmups: dict[str, WarmUp] = {}
         self._warm_lock = threading.Lock()
@@ -192,7 +204,7 @@ class CatalogRecords:
         self.sync_admin()
         check_fields(body, CREATE_FIELDS, what="a dataset")
         name = check_name(body.get("name"), what="dataset")
-        url = check_source_url(name, body.get("source_url"))
+        url = self._confined_source(check_source_url(name, body.get("source_url")))
         options = check_options(name, body.get("options"))
         self.check_credentials(name, options)
         include = check_include(name, body.get("include"))
@@ -230,6 +242,34 @@ class CatalogRecords:
             )
         return self.get(name)
 
+    def _confined_source(self, url: str) -> str:
+        """A user's file:// source must lie under the allowed roots, also through symlinks; it
+        is stored as the real path, so a symlink changed later cannot move it elsewhere."""
+        if self.local_roots is None or urlsplit(url).scheme.lower() != "file":
+            return url
+        # As the listing reads it: the URL's path as written (not percent-decoded).
+        folder = confine_absolute(urlsplit(url).path, self.local_roots, field="source_url")
+        return f"file://{folder}" + ("/" if url.endswith("/") else "")
+
+    def mount_roots(self) -> list[Path]:
+        """Where host mounts may be: the cache's mount_root and allowed_mount_roots."""
+        roots = [self.cache.mount_root, *self.cache.allowed_mount_roots]
+        return [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+
+    def stored_mount_path(self, name: str, path: str) -> Path:
+        """A mount path read back from the database, checked again before anything there is
+        removed: strictly inside an allowed mount root (an edited row removes nothing). The
+        path is returned as recorded: the mount's own records are kept under that name."""
+        try:
+            confine_stored(path, self.mount_roots(), field="mount_path")
+        except InvalidInput as err:
+            raise Conflict(
+                f"dataset {name!r}: its recorded mount path is not one labrig may remove: "
+                f"{err.message}; nothing was removed",
+                field="mount_path",
+            ) from err
+        return Path(path)
+
     def delete(self, name: str) -> None:
         with self.db.session() as session:
             row = self._row(session, name)
@@ -239,11 +279,12 @@ class CatalogRecords:
                     "and cannot be removed here"
                 )
             mount_path = row.mount_path
+        mount = self.stored_mount_path(name, mount_path) if mount_path else None
         warm = self._warmups.get(name)
         if warm is not None and warm.running:
             warm.cancel.set()
-        if mount_path:
-            self.release_mount(Path(mount_path))
+        if mount is not None:
+            self.release_mount(mount)
         with self.db.session() as session:
             for version in session.scalars(
                 select(DatasetVersion).where(DatasetVersion.dataset == name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,11 @@ from tornado import web
 from ..errors import InvalidInput
 from ..models.checks import check_alias
 from ..models.version_query import VersionFilters
+from ..paths import confine_relative
 from ..validation import check_fields
 from .base import LabrigHandler
 
 REGISTER_FIELDS = {"path", "metrics", "params", "tags", "note", "idempotency_key"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ModelsBase(LabrigHandler):
@@ -36,20 +35,8 @@ class ModelsBase(LabrigHandler):
 
     def server_path(self, value: Any) -> Path:
         """A path relative to the Jupyter root, refused when it leaves the root."""
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(
-                "path is required: a file or directory relative to the Jupyter root", field="path"
-            )
-        if _CONTROL.search(value) or value.startswith(("/", "~")):
-            raise InvalidInput(
-                f"path {value!r} must be relative to the Jupyter root, without control characters",
-                field="path",
-            )
-        root = Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
-        full = (root / value).resolve()
-        if not full.is_relative_to(root):
-            raise InvalidInput(f"path {value!r} leaves the Jupyter root", field="path")
-        return full
+        root = Path(self.settings.get("server_root_dir") or ".").expanduser()
+        return confine_relative(value, root, field="path")
 
 
 class ModelsHandler(ModelsBase):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from .. import identity
-from ..errors import CapacityExceeded, Conflict, LabrigError, Unavailable
+from ..errors import CapacityExceeded, Conflict, InvalidInput, LabrigError, Unavailable
+from ..paths import confine_absolute, confine_relative
 from ..store.tables import Dataset, Job
 from .backend import JobRef, LaunchRequest, Observation
 from .base import ModelOutputs, world_size
@@ -56,6 +57,7 @@ class JobLifecycle(JobQueries):
 
     def delete(self, job_id: str) -> None:
         row = self._row(job_id)
+        output_folder = self._output_folder(row)  # refused before anything is deleted
         if row.status not in FINAL:
             self.cancel(job_id)
         self.finalize()
@@ -63,10 +65,28 @@ class JobLifecycle(JobQueries):
             session.execute(delete(Job).where(Job.id == job_id))
         if self._owns(row):
             self.backend.forget(self.ref(row))
-        if row.output_path:
-            shutil.rmtree((self.root_dir / row.output_path).parent, ignore_errors=True)
+        if output_folder is not None:
+            shutil.rmtree(output_folder, ignore_errors=True)
         if row.snapshot_sha256 and not self.snapshot_in_use(row.snapshot_sha256):
             snapshot_path(self.data_dir, row.snapshot_sha256).unlink(missing_ok=True)
+
+    def _output_folder(self, row: Job) -> Path | None:
+        """The folder of the job's output notebook, which deleting the job removes: read back
+        from the database, so checked again to be ``labrig-jobs/<id>`` under the server root."""
+        if not row.output_path:
+            return None
+        parts = PurePosixPath(row.output_path).parts
+        try:
+            if parts[-3:-1] != ("labrig-jobs", row.id):
+                raise InvalidInput(f"{row.output_path!r} is not in labrig-jobs/{row.id}/")
+            folder = PurePosixPath(*parts[:-1]).as_posix()
+            return confine_relative(folder, self.root_dir, field="output_path")
+        except InvalidInput as err:
+            raise Conflict(
+                f"job {row.id}'s recorded output path is not one labrig made: {err.message}; "
+                "nothing was deleted",
+                field="output_path",
+            ) from err
 
     # --- admission ---------------------------------------------------------------------------
 
@@ -340,10 +360,14 @@ class JobLifecycle(JobQueries):
                 if item.declared and row.status != "SUCCEEDED":
                     continue
                 try:
+                    # The job may have replaced a declared output by a symlink to any file the
+                    # server can read: only what really lies under the root (or was copied
+                    # from shared storage into ``tmp``) is registered.
+                    source = confine_absolute(item.path, [self.root_dir, tmp], field="outputs")
                     registry.register_job_outputs(
                         row.id,
                         item.rank,
-                        [{"name": item.name, "path": str(item.path), **item.options}],
+                        [{"name": item.name, "path": str(source), **item.options}],
                         lineage,
                         key=item.key,
                     )

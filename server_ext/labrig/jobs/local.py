@@ -122,7 +122,12 @@ class LocalJobBackend(JobBackend):
             "memory": spec.get("memory"),
             # Local ranks open the same state as the server (``labrig.models.register``); the
             # database URL they inherit from the supervisor's environment.
-            "env": {**request.env, "LABRIG_DATA_DIR": str(self.data_dir)},
+            "env": {
+                **request.env,
+                "LABRIG_DATA_DIR": str(self.data_dir),
+                # ... and may register files from anywhere under the server root, as kernels.
+                "LABRIG_ROOT_DIR": str(self.root_dir),
+            },
             "gpus": request.gpus,
             "cwd": str(cwd),
             "output_notebook": str(request.output_notebook),
@@ -173,7 +178,7 @@ class LocalJobBackend(JobBackend):
         return [
             Staged(
                 output["name"],
-                (job.notebook_dir / output["path"]).resolve(),
+                job.notebook_dir / output["path"],  # resolved (and confined) when registered
                 0,
                 key=str((job.notebook_dir / output["path"]).resolve()),
                 declared=True,

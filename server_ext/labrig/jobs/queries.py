@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..errors import InvalidInput, NotFound
+from ..paths import confine_relative
 from ..store import Page, PageRequest
 from ..store.pagination import _decode as decode_token
 from ..store.pagination import paginate
@@ -131,8 +132,11 @@ class JobQueries(JobServiceBase):
 
     def output_notebook(self, job_id: str) -> Path:
         row = self._row(job_id)
-        path = self.root_dir / (row.output_path or "")
-        if not row.output_path or not self.backend.fetch_output(self.ref(row), path):
+        if not row.output_path:
+            raise NotFound(f"job {job_id} has no output notebook yet", field="job_id")
+        # Read back from the database: checked again, so an edited row reads nothing outside.
+        path = confine_relative(row.output_path, self.root_dir, field="output_path")
+        if not self.backend.fetch_output(self.ref(row), path):
             raise NotFound(f"job {job_id} has no output notebook yet", field="job_id")
         return path
 

@@ -23,6 +23,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInput
+from ..paths import confine_relative
 from .env_names import STORE_ENV, STORE_OPTIONS_ENV
 from .runtime import JobLayout, last_json_line
 from .transport import JobFolder
@@ -161,7 +163,10 @@ def stage_declared(job: dict[str, Any], folder: JobFolder) -> str | None:
     """Rank 0 of a succeeded job stages its declared outputs; the reason when one is missing."""
     cwd = Path(job["cwd"])
     for index, output in enumerate(job.get("outputs") or []):
-        source = (cwd / output["path"]).resolve()
+        try:  # a symlink the notebook left there may lead anywhere in the pod (its token)
+            source = confine_relative(output["path"], cwd, field=f"outputs[{index}].path")
+        except InvalidInput as err:
+            return f"declared output not staged: {err.message} [rank 0]"
         if not source.exists():
             return f"declared output {output['path']!r} was not written [rank 0]"
         folder.stage(f"declared-{index}", output["name"], source, 0, {}, declared=True)

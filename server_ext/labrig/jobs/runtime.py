@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import psutil
 from sqlalchemy import func, update
 
+from ..errors import InvalidInput
 from ..processes import process_alive, process_started
 from ..store import Database
 from ..store.tables import Job, utcnow
@@ -28,6 +30,7 @@ from ..store.tables import Job, utcnow
 ACTIVE = ("STARTING", "RUNNING")
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 STATUSES = ("QUEUED", *ACTIVE, *FINAL)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ class JobLayout:
 
 
 def snapshot_path(data_dir: Path, sha256: str) -> Path:
+    """Where a notebook snapshot is stored. Its name is its sha256 and nothing else, so a value
+    read from the database or from a URL cannot lead out of the snapshots folder."""
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise InvalidInput(
+            f"{str(sha256)[:80]!r} is not a notebook snapshot's sha256 (64 hex digits)",
+            field="snapshot_sha256",
+        )
     return Path(data_dir) / "snapshots" / f"{sha256}.ipynb"
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, LabrigError, NotFound
+from ..paths import confine_relative
 from ..store.tables import Dataset, Job, ResourceRequest
 from .lifecycle import JobLifecycle
 from .runtime import snapshot_path
@@ -58,15 +59,7 @@ def new_id() -> str:
 
 class JobSubmission(JobLifecycle):
     def resolve_notebook(self, path: str) -> Path:
-        if Path(path).is_absolute() or "\x00" in path:
-            raise InvalidInput(
-                f"notebook_path {path!r} must be relative to the server root", field="notebook_path"
-            )
-        full = (self.root_dir / path).resolve()
-        if not full.is_relative_to(self.root_dir):
-            raise InvalidInput(
-                f"notebook_path {path!r} is outside the server root", field="notebook_path"
-            )
+        full = confine_relative(path, self.root_dir, field="notebook_path")
         if not full.is_file():
             raise NotFound(f"there is no notebook at {path!r}", field="notebook_path")
         if full.suffix != ".ipynb":
@@ -192,11 +185,20 @@ class JobSubmission(JobLifecycle):
         nb = json.loads(snapshot_path(self.data_dir, sha).read_text())
         if inspectable(nb):
             check_parameters(spec.parameters, self.inspect(sha), spec.strict)
+        self._check_outputs(spec)
         kernel = self._kernel_of(sha, spec.kernel_name)
         if spec.datasets:
             self._check_datasets(spec.datasets)
         self.backend.check(spec.json())
         return spec, sha, kernel
+
+    def _check_outputs(self, spec: JobSpec) -> None:
+        """Declared outputs are read from the notebook's folder when the job ends: each must
+        stay under the server root, also through symlinks (checked again at registration)."""
+        folder = (self.root_dir / spec.notebook_path).parent
+        for index, output in enumerate(spec.outputs):
+            field = f"outputs[{index}].path"
+            confine_relative(output["path"], self.root_dir, field=field, base=folder)
 
     def _check_datasets(self, names: list[str]) -> None:
         # Admin-defined datasets (DatasetCache.datasets) are rows once the catalog synced them.

@@ -3,6 +3,7 @@
     import labrig.models
     labrig.models.register("resnet-mini", "model.pt", metrics={"acc": 0.91})
     path = labrig.models.load("resnet-mini@production")
+    state = labrig.models.load_torch("resnet-mini@production")  # tensors, nothing unpickled
 
 Importing this package stays light; the registry opens the first time it is used.
 """
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .registry import ModelRegistry
 
-__all__ = ["load", "open_registry", "register", "widget"]
+__all__ = ["load", "load_torch", "open_registry", "register", "widget"]
 
 
 def open_registry() -> ModelRegistry:
@@ -54,10 +55,22 @@ def register(
 
 def load(ref: str) -> Any:
     """``name``, ``name/3`` or ``name@alias`` -> a verified local path (cached); for a
-    registered ``torch.nn.Module``, its state_dict."""
+    registered ``torch.nn.Module``, its state_dict. For a PyTorch checkpoint's tensors use
+    ``load_torch``, which never unpickles code unless told to."""
     from .python_api import load as _load
 
     return _load(ref)
+
+
+def load_torch(ref: str, *, trust_pickle: bool = False, map_location: Any = "cpu") -> Any:
+    """A version's weights as tensors, without running code from its files: safetensors where
+    the file is safetensors (a registered ``torch.nn.Module`` is), else ``torch.load`` with
+    ``weights_only=True``. A checkpoint that pickled other Python objects is refused unless
+    you pass ``trust_pickle=True``, which unpickles it and so runs whatever it holds: only for
+    a version you registered yourself or otherwise trust."""
+    from .python_api import load_torch as _load_torch
+
+    return _load_torch(ref, trust_pickle=trust_pickle, map_location=map_location)
 
 
 def widget() -> Any:

@@ -12,6 +12,7 @@ import click
 
 from ..clikit import emit_object, emit_table, json_option, page_options, services_of
 from ..errors import InvalidInput
+from ..paths import confine_absolute
 from ..store import PageRequest
 from .blob_gc import LEASE_TTL
 from .checks import parse_ref
@@ -146,8 +147,9 @@ def register(
     as_json: bool,
 ) -> None:
     """Register the file or directory PATH as the next version of model NAME."""
-    source = path.expanduser().absolute()
-    version = services_of(ctx).models.register(
+    services = services_of(ctx)
+    source = confine_absolute(path, services.model_source_roots(), field="path")
+    version = services.models.register(
         name,
         source,
         metrics=_metrics(metrics),

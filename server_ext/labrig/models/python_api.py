@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..jobs.env_names import STORE_ENV
+from ..paths import confine_absolute
 from .lineage import current_lineage
 from .registry import ModelRegistry
 
@@ -99,8 +100,19 @@ def register(
             f"{type(path_or_module).__name__}",
             field="path",
         )
-    path = Path(path_or_module).expanduser().absolute()
+    path = confine_absolute(path_or_module, source_roots(), field="path")
     return _register(target, name, path, {**options, "lineage": current_lineage(path)}, progress)
+
+
+def source_roots() -> list[str]:
+    """Where ``register`` may read files from (``LabrigSettings.model_source_roots``)."""
+    with _lock:
+        services = _services
+    if services is None:  # a rank staging for the server: the settings, no database
+        from ..services import load_services
+
+        services = load_services()
+    return services.model_source_roots()
 
 
 def _register(
@@ -113,6 +125,23 @@ def _register(
     if not path.exists():
         raise InvalidInput(f"there is nothing at {str(path)!r} to register", field="path")
     return stage_registration(name, path, {k: v for k, v in options.items() if v})
+
+
+def load_torch(
+    ref: str,
+    *,
+    trust_pickle: bool = False,
+    map_location: Any = "cpu",
+    reg: ModelRegistry | None = None,
+) -> Any:
+    from .loading import load_weights
+
+    reg = reg or registry()
+    version = reg.get_ref(ref)
+    path = reg.load_path(f"{version['model']}/{version['version']}")
+    return load_weights(
+        path, version, user=_user(), trust_pickle=trust_pickle, map_location=map_location
+    )
 
 
 def load(ref: str, reg: ModelRegistry | None = None) -> Any:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..paths import confine_relative, relative_part
 from ..store import Database, Page, PageRequest
 from ..store.pagination import paginate
 from ..store.tables import RegisteredModel
@@ -311,6 +312,7 @@ class ModelQueries:
     def open_file(self, name: str, version: Any, path: str) -> tuple[IO[bytes], int]:
         name = check_model_name(name)
         number = check_version(version)
+        relative_part(path, field="path", within=f"version {name}/{number}")
         for item in self.version_files(name, number):
             if item.path == path:
                 return self.store.open(item.sha256), item.size
@@ -324,7 +326,8 @@ class ModelQueries:
             raise InvalidInput("this registry has no cache directory for loading models")
         root = self.cache_dir / name / str(number)
         for item in info["files"]:
-            target = root / item["path"]
+            # Read back from the database: checked again, so an edited row writes nowhere else.
+            target = confine_relative(item["path"], root, field="files.path")
             marker = target.with_name(f".{target.name}.sha256")
             if target.is_file() and marker.is_file():
                 stamp = f"{item['sha256']} {target.stat().st_size} {target.stat().st_mtime_ns}"

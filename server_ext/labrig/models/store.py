@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ from .store_access import (
 )
 
 CHUNK = 8 * 1024 * 1024
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 #: Called with (bytes done so far, total bytes) while a file moves.
 Progress = Callable[[int, int], None]
@@ -178,6 +180,13 @@ class BlobStore:
     # -- layout -----------------------------------------------------------------------------
 
     def blob_path(self, sha256: str) -> str:
+        """Where a blob is. Its name is its sha256 and nothing else, so a value read back from
+        the database cannot lead out of the store (to be read, downloaded or removed)."""
+        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+            raise InvalidInput(
+                f"{str(sha256)[:80]!r} is not a stored file's sha256 (64 hex digits)",
+                field="sha256",
+            )
         return f"{self.root}/blobs/{sha256[:2]}/{sha256}"
 
     def _tmp_path(self) -> str:
@@ -236,7 +245,7 @@ class BlobStore:
             raise self._error(err) from err
         for path, info in found.items():
             name = path.rsplit("/", 1)[-1]
-            if len(name) == 64:
+            if SHA256.fullmatch(name):
                 yield name, _mtime(info)
 
     def iter_tmp(self) -> Iterator[tuple[str, datetime | None]]:
@@ -395,6 +404,7 @@ class BlobStore:
 
     def fetch(self, sha256: str, target: Path, progress: Progress | None = None) -> None:
         """Copy a blob to ``target`` (via a temporary name) and verify its hash."""
+        self.blob_path(sha256)  # a name that is not a sha256 is refused before the store is asked
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
         digest = hashlib.sha256()
@@ -432,6 +442,7 @@ class BlobStore:
     def open(self, sha256: str) -> IO[bytes]:
         """A blob as a binary file whose reads fail with domain errors (remote stores may
         refuse or fail on the first read, not at open)."""
+        self.blob_path(sha256)  # a name that is not a sha256 is refused before the store is asked
         try:
             handle = self._open_blob(sha256)
         except FileNotFoundError as err:

@@ -22,7 +22,10 @@ def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kube: KubeRig, **
     config_dir = tmp_path / "jupyter-config"
     config_dir.mkdir(exist_ok=True)
     config = {
-        "LabrigApp": {"dataset_cache_class": "labrig.k8s.fluid.FluidDatasetCache"},
+        "LabrigApp": {
+            "dataset_cache_class": "labrig.k8s.fluid.FluidDatasetCache",
+            "local_dataset_roots": [str(tmp_path)],  # the sources the tests add are here
+        },
         "KubernetesJobBackend": kube.settings(),
         "DatasetCache": {"mount_root": str(tmp_path / "mounts")},
         "FluidDatasetCache": {"poll_interval": 0.05, **cache},

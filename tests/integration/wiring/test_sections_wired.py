@@ -28,6 +28,8 @@ def wired(labrig_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     config = {
         "ResourceService": {"gpu_inventory": ONE_GPU, "discover_gpus": False},
         "DatasetCache": {"mount_root": str(tmp_path / "datasets")},
+        # the tests' sources lie beside the root, not under it
+        "LabrigApp": {"local_dataset_roots": [str(tmp_path)]},
     }
     app = LabrigApp(data_dir=str(labrig_env), config=Config(config))
     services = build_services(app)
