@@ -50,6 +50,9 @@ def _catalog(ctx: click.Context) -> DatasetCatalog:
 )
 @click.option("--credentials-file", default=None, help="A JSON or INI credentials file.")
 @click.option("--pin", is_flag=True, help="Keep in the cache (never evicted).")
+@click.option(
+    "--private", is_flag=True, help="Only you (and administrators) see, warm and mount it."
+)
 @json_option
 @click.pass_context
 def add(
@@ -63,6 +66,7 @@ def add(
     credentials_env: tuple[str, ...],
     credentials_file: str | None,
     pin: bool,
+    private: bool,
     as_json: bool,
 ) -> None:
     """Add a dataset NAME read from SOURCE_URL (file://, s3://, oss://, gs://, http(s)://)."""
@@ -80,7 +84,12 @@ def add(
         options["credentials_env"] = {role: var for role, _sep, var in pairs}
     if credentials_file:
         options["credentials_file"] = credentials_file
-    body: dict[str, Any] = {"name": name, "source_url": source_url, "pinned": pin}
+    body: dict[str, Any] = {
+        "name": name,
+        "source_url": source_url,
+        "pinned": pin,
+        "private": private,
+    }
     if include:
         body["include"] = include
     if options:

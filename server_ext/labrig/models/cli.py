@@ -16,7 +16,6 @@ from ..store import PageRequest
 from .blob_gc import LEASE_TTL
 from .checks import parse_ref
 from .lineage import current_lineage
-from .python_api import _user
 
 
 @click.group()
@@ -154,7 +153,6 @@ def register(
         params={k: _param(v) for k, v in _pairs(params, "--param").items()},
         tags=_pairs(tags, "--tag"),
         note=note,
-        user=_user(),
         lineage=current_lineage(source),
     )
     if as_json:
@@ -178,12 +176,12 @@ def alias(
     """Point ALIAS of model NAME at VERSION (or --delete it)."""
     registry = services_of(ctx).models
     if delete:
-        registry.delete_alias(name, alias, _user())
+        registry.delete_alias(name, alias)
         emit_object({"model": name, "alias": alias, "version": None}, as_json)
         return
     if version is None:
         raise click.UsageError("give the VERSION the alias should point at, or --delete")
-    emit_object(registry.set_alias(name, alias, version, _user()), as_json)
+    emit_object(registry.set_alias(name, alias, version), as_json)
 
 
 @models.command("history")

@@ -29,7 +29,9 @@ class JobOutputs(ModelRegistration):
     ) -> list[dict[str, Any]]:
         """Register a finished job's outputs; a retried job adds no versions. Each output is
         ``{"name", "path"}`` plus, for a ``register`` call a rank staged, its other arguments;
-        ``key`` (default: the path) tells outputs of one rank apart."""
+        ``key`` (default: the path) tells outputs of one rank apart. The versions are the
+        acting user's (the caller acts as the job's owner, ``labrig.identity.acting_as``): a
+        ``user`` a rank staged is not taken, so a rank cannot claim another identity."""
         registered = []
         for index, output in enumerate(outputs):
             if not isinstance(output, dict) or "name" not in output or "path" not in output:
@@ -52,7 +54,6 @@ class JobOutputs(ModelRegistration):
                     params=output.get("params", lineage.get("parameters")),
                     tags=output.get("tags"),
                     note=output.get("note", f"output of job {job_id}"),
-                    user=str(output.get("user") or lineage.get("user", "")),
                     lineage=job_lineage,
                     kind=output.get("kind"),
                     idempotency_key=idempotency_key_for(job_id, rank, key or path),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -44,13 +43,6 @@ def reset() -> None:
         _services = None
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
-
-
 def _is_module(value: Any) -> bool:
     # A torch.nn.Module can only exist once torch is imported: never import it here (slow).
     torch = sys.modules.get("torch")
@@ -85,7 +77,9 @@ def register(
     # on the job's shared storage and the server registers it when the job ends.
     staged = reg is None and bool(os.environ.get(STORE_ENV))
     target = None if staged else (reg or registry())
-    options = {"metrics": metrics, "params": params, "tags": tags, "note": note, "user": _user()}
+    # Who registers is the process's identity ($LABRIG_USER, which the server sets for the
+    # kernels and ranks it starts), never an argument.
+    options = {"metrics": metrics, "params": params, "tags": tags, "note": note}
     if _is_module(path_or_module):
         with tempfile.TemporaryDirectory(prefix="labrig-module-") as tmp:
             _save_module(path_or_module, Path(tmp))
