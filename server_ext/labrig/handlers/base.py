@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from jupyter_server.auth import IdentityProvider, LegacyIdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
@@ -49,6 +50,10 @@ def http_status(error: LabrigError) -> int:
     return 500
 
 
+#: Jupyter Server's own identity providers, whose users are not people (see ``user_name``).
+SINGLE_USER_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
+
+
 class LabrigHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every REST handler; each verb is also ``@authenticated`` and ``@authorized``."""
 
@@ -63,13 +68,23 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
 
     async def principal(self) -> identity.Principal:
         user = self.current_user
-        name = str(getattr(user, "username", None) or getattr(user, "name", None) or user or "")
+        name = self.user_name()
         settings = self.services.app
         admin = name in settings.admin_users
         if not admin and settings.admins_from_authorizer and user:
             allowed = self.authorizer.is_authorized(self, user, "write", "labrig:admin")
             admin = bool(await allowed if inspect.isawaitable(allowed) else allowed)
         return identity.Principal(name=name, admin=admin)
+
+    def user_name(self) -> str:
+        """The request's user name. Jupyter Server's own providers (one token or password, one
+        person) name nobody: each cookie-less token request is a new made-up "Anonymous" user,
+        so there the server's own user acts (the OS user or $LABRIG_USER, as the CLI and the
+        kernels do). A deployment's provider (JupyterHub, a proxy's) names real users."""
+        if type(self.identity_provider) in SINGLE_USER_PROVIDERS:
+            return identity.process_user()
+        user = self.current_user
+        return str(getattr(user, "username", None) or getattr(user, "name", None) or user or "")
 
     @property
     def services(self) -> Services:
