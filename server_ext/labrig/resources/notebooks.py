@@ -219,6 +219,7 @@ class NotebookResources(ResourceLedger):
         request = self.request_for(path)
         inventory = {g.uuid: g for g in self.inventory()}
         with self.db.session() as session:
+            saved = session.get(ResourceRequestRow, path)
             holders = list(
                 session.scalars(
                     select(ResourceHolder)
@@ -230,6 +231,7 @@ class NotebookResources(ResourceLedger):
         return {
             "notebook_path": path,
             "request": None if request is None else request.json(),
+            "owner": saved.owner if saved is not None else None,
             "allocations": allocations,
             "scratch_dir": str(self.scratch_dir(path)),
             "enforcement": (
