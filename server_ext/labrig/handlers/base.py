@@ -50,7 +50,7 @@ def http_status(error: LabrigError) -> int:
     return 500
 
 
-#: Jupyter Server's own identity providers, whose users are not people (see ``user_name``).
+#: Jupyter Server's own identity providers, whose users are not people (see ``request_user_name``).
 SINGLE_USER_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
 
 
@@ -68,7 +68,7 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
 
     async def principal(self) -> identity.Principal:
         user = self.current_user
-        name = self.user_name()
+        name = self.request_user_name()
         settings = self.services.app
         admin = name in settings.admin_users
         if not admin and settings.admins_from_authorizer and user:
@@ -76,7 +76,7 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
             admin = bool(await allowed if inspect.isawaitable(allowed) else allowed)
         return identity.Principal(name=name, admin=admin)
 
-    def user_name(self) -> str:
+    def request_user_name(self) -> str:
         """The request's user name. Jupyter Server's own providers (one token or password, one
         person) name nobody: each cookie-less token request is a new made-up "Anonymous" user,
         so there the server's own user acts (the OS user or $LABRIG_USER, as the CLI and the

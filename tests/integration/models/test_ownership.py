@@ -19,6 +19,7 @@ from labrig import identity
 from labrig.cli import cli
 from labrig.errors import AccessDenied
 from labrig.models import python_api
+from labrig.services import Services
 
 __all__ = ["as_user"]
 
@@ -200,3 +201,15 @@ def test_the_cli_and_the_python_api_record_and_obey_their_user(
     assert [e["user"] for e in json.loads(out)["items"]] == [ADMIN]
     code, out, _ = labrig_cli("bob", "models", "ls", "--json")
     assert json.loads(out)["items"][0]["owner"] == "alice"
+
+
+def test_a_jobs_outputs_are_its_owners_whatever_a_rank_staged(
+    services: Services, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.bin"
+    output.write_bytes(FILE)
+    staged = {"name": "m", "path": str(output), "user": "mallory", "lineage": {"user": "mallory"}}
+    job = {"job_id": "j1", "user": "alice"}  # what the server knows of the job
+    (version,) = services.models.register_job_outputs("j1", 0, [staged], job)
+    assert (version["user"], version["lineage"]["user"]) == ("alice", "alice")
+    assert services.models.get("m")["owner"] == "alice"
