@@ -24,7 +24,17 @@ def datasets() -> None:
 list_command(
     datasets,
     "datasets",
-    ("name", "source_url", "version", "files", "bytes", "mount_path", "mount_protection"),
+    (
+        "name",
+        "owner",
+        "private",
+        "source_url",
+        "version",
+        "files",
+        "bytes",
+        "mount_path",
+        "mount_protection",
+    ),
     "No datasets yet: add one with `labrig datasets add`.",
 )
 show_command(datasets, "datasets", "name")

@@ -201,6 +201,9 @@ def test_the_cli_and_the_python_api_record_and_obey_their_user(
     assert [e["user"] for e in json.loads(out)["items"]] == [ADMIN]
     code, out, _ = labrig_cli("bob", "models", "ls", "--json")
     assert json.loads(out)["items"][0]["owner"] == "alice"
+    code, out, _ = labrig_cli("bob", "models", "ls")
+    assert out.splitlines()[0].split()[:2] == ["NAME", "OWNER"]
+    assert out.splitlines()[1].split()[:2] == ["m", "alice"]
 
 
 def test_a_jobs_outputs_are_its_owners_whatever_a_rank_staged(
