@@ -1,9 +1,10 @@
 """Several users on one test server: each has their own token, and ``as_user(name)`` calls the
 API as that user.
 
-A test module takes these fixtures by importing them::
+A test module takes its fixtures ``as_user`` and ``jp_server_config`` by importing them (under
+other names, so a test's ``as_user`` argument does not shadow an import)::
 
-    from identities import as_user, jp_server_config  # noqa: F401 - fixtures
+    from identities import as_user_fixture, server_config_fixture  # noqa: F401 - fixtures
 
 ``alice`` and ``bob`` are ordinary users, ``admin`` is in ``LabrigApp.admin_users``. The
 server runs with ``TokenUsers`` (an ``IdentityProvider`` mapping each token to its user) and
@@ -75,9 +76,11 @@ def server_config(
     }
 
 
-@pytest.fixture
-def jp_server_config(labrig_env: Path) -> dict[str, Any]:
-    return server_config(labrig_env)
+@pytest.fixture(name="jp_server_config")
+def server_config_fixture(labrig_env: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """``server_config``; a test may add to it with
+    ``@pytest.mark.parametrize("jp_server_config", [{"labrig": {...}}], indirect=True)``."""
+    return server_config(labrig_env, **getattr(request, "param", {}))
 
 
 @dataclass
@@ -103,7 +106,7 @@ class Caller:
         return response.code, json.loads(response.body) if response.body else None
 
 
-@pytest.fixture
-def as_user(jp_fetch: Callable[..., Awaitable[HTTPResponse]]) -> Callable[[str], Caller]:
+@pytest.fixture(name="as_user")
+def as_user_fixture(jp_fetch: Callable[..., Awaitable[HTTPResponse]]) -> Callable[[str], Caller]:
     """``as_user("alice").api("jobs")``: the API as one of ``USERS``."""
     return lambda name: Caller(name, jp_fetch)

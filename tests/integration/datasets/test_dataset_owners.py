@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from dataset_servers import make_files, write_tree
-from identities import ADMIN, Caller, as_user, server_config
+from identities import ADMIN, Caller, as_user_fixture, server_config
 
 import labrig.datasets as ds
 from labrig import identity
 from labrig.cli import cli
 from labrig.errors import NotFound
 
-__all__ = ["as_user"]
+__all__ = ["as_user_fixture"]
 
 Users = Callable[[str], Caller]
 FILES = make_files(4, 10_000, seed=83)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from identities import ADMIN, Caller, as_user, server_config
+from identities import ADMIN, Caller, as_user_fixture, server_config_fixture
 
 import labrig.models
 from labrig import identity
@@ -21,20 +21,10 @@ from labrig.errors import AccessDenied
 from labrig.models import python_api
 from labrig.services import Services
 
-__all__ = ["as_user"]
+__all__ = ["as_user_fixture", "server_config_fixture"]
 
 Users = Callable[[str], Caller]
 FILE = b"weights" * 100
-
-
-@pytest.fixture
-def jp_server_config(labrig_env: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The several-user test server; a test parametrises its ``LabrigApp`` settings, or
-    ``{"labrig": ..., "authorizer": ...}`` for the test Authorizer's too."""
-    param = getattr(request, "param", None) or {}
-    if "labrig" in param or "authorizer" in param:
-        return server_config(labrig_env, param.get("labrig"), param.get("authorizer"))
-    return server_config(labrig_env, labrig=param)
 
 
 @pytest.fixture
@@ -94,7 +84,7 @@ async def test_everyone_reads_and_downloads_only_the_owner_moves_aliases_and_del
 
 @pytest.mark.parametrize(
     "jp_server_config",
-    [{"model_register_policy": "owner", "model_alias_policy": "anyone"}],
+    [{"labrig": {"model_register_policy": "owner", "model_alias_policy": "anyone"}}],
     indirect=True,
     ids=["register-owner-alias-anyone"],
 )
@@ -115,7 +105,7 @@ async def test_owner_only_registration_and_aliases_for_anyone(
 
 @pytest.mark.parametrize(
     "jp_server_config",
-    [{"model_register_policy": "admins", "model_delete_policy": "admins"}],
+    [{"labrig": {"model_register_policy": "admins", "model_delete_policy": "admins"}}],
     indirect=True,
     ids=["register-admins-delete-admins"],
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from identities import ADMIN, Caller, as_user, server_config
+from identities import ADMIN, Caller, as_user_fixture, server_config
 from jupyter_client.manager import start_new_async_kernel
 from resource_rig import INVENTORY, provisioner_service
 
@@ -24,7 +24,7 @@ from labrig.errors import AccessDenied
 from labrig.resources import runtime
 from labrig.resources.service import ResourceService
 
-__all__ = ["as_user"]
+__all__ = ["as_user_fixture"]
 
 Users = Callable[[str], Caller]
 NB = "nb/train.ipynb"
