@@ -247,12 +247,7 @@ class CatalogRecords:
         if not isinstance(private, bool):
             raise InvalidInput(f"dataset {name!r}: private must be true or false", field="private")
         with self.db.session() as session:
-            if session.get(Dataset, name) is not None:
-                raise Conflict(
-                    f"a dataset named {name!r} already exists; pick another name or remove it "
-                    f"first with `labrig datasets rm {name}`",
-                    field="name",
-                )
+            self._check_name_free(session.get(Dataset, name), name)
         if check_source:
             Source(name, url, options, include).list()
         with self.db.session() as session:
@@ -271,6 +266,18 @@ class CatalogRecords:
                 )
             )
         return self.get(name)
+
+    def _check_name_free(self, row: Dataset | None, name: str) -> None:
+        if row is None:
+            return
+        if row.private and not self.acting().owns(row.owner):
+            # Names are one namespace: say it is taken, and nothing of the dataset behind it.
+            raise Conflict(f"the dataset name {name!r} is taken; pick another", field="name")
+        raise Conflict(
+            f"a dataset named {name!r} already exists; pick another name or remove it "
+            f"first with `labrig datasets rm {name}`",
+            field="name",
+        )
 
     def delete(self, name: str) -> None:
         with self.db.session() as session:

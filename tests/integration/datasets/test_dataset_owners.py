@@ -85,6 +85,11 @@ async def test_a_private_dataset_is_not_there_for_anyone_else(
 
     listed = [d["name"] for d in (await bob.api("datasets"))[1]["items"]]
     assert listed == ["catalog-ds"]
+    status, taken = await bob.api("datasets", "POST", {**body, "private": False})
+    assert (status, taken["message"]) == (
+        409,
+        "the dataset name 'secret-ds' is taken; pick another",
+    )
     for method, action, payload in EVERY_ACTION:
         guessed = await bob.api(f"datasets/secret-ds{action}", method, payload)
         never = await bob.api(f"datasets/never-used{action}", method, payload)
