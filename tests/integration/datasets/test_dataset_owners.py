@@ -202,6 +202,12 @@ def test_the_cli_and_the_python_api_keep_a_private_dataset_to_its_owner(
     # A kernel of bob's does not see alice's private mount in its environment either.
     assert set(ds.kernel_env_for()) == {"LABRIG_DATASET_TEAM_DS"}
 
+    added = ds.add("bobs-ds", sources["catalog"], private=True)
+    assert (added["owner"], added["private"]) == ("bob", True)
+    monkeypatch.setenv(identity.USER_ENV, "alice")
+    with pytest.raises(NotFound, match="no dataset named 'bobs-ds'"):
+        ds.show("bobs-ds")
+
     code, _, err = labrig_cli(ADMIN, "datasets", "rm", "secret-ds")
     assert code == 0, err
     assert labrig_cli("alice", "datasets", "show", "secret-ds")[0] == 1
