@@ -170,7 +170,7 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     _reason = "the kernel's pod is being created"
     _stop_recorded = False
     #: Who the kernel acts as: who started it, kept across restarts (new pods).
-    _owner: str | None = None
+    _owner: identity.Principal | None = None
 
     @default("unauthorized_users")
     def _no_unauthorized_users(self) -> set[str]:
@@ -207,11 +207,12 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         env: dict[str, str] = dict(kwargs.get("env") or os.environ)
         self._starts += 1
         self._stop_recorded = False
-        self._owner = kernel_owner(self._owner)
+        self._owner = owner = kernel_owner(self._owner)
         try:
-            plan = await asyncio.to_thread(
-                plan_pod, self._service, backend, self.kernel_id, self._starts, env, self._owner
-            )
+            with identity.acting_as(owner):  # the owner's dataset mounts, on restarts too
+                plan = await asyncio.to_thread(
+                    plan_pod, self._service, backend, self.kernel_id, self._starts, env, owner.name
+                )
         except LabrigError as err:
             # Nothing was created; the notebook's last stop says why (the panel shows it).
             path = notebook_path_of(self._service, env)

@@ -140,11 +140,11 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
     return plan
 
 
-def kernel_owner(previous: str | None) -> str:
+def kernel_owner(previous: identity.Principal | None) -> identity.Principal:
     """Who a kernel acts as: who started it (the acting user: a labrig request's user, else
     the server's own, ``$LABRIG_USER`` or the OS user); a restart keeps the first start's.
     The kernel could still set another ``LABRIG_USER`` itself: scoped credentials close that."""
-    return previous if previous is not None else identity.current().name
+    return previous if previous is not None else identity.current()
 
 
 def tree_rss(pid: int) -> int | None:
@@ -168,7 +168,7 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     _watchdog: asyncio.Task[None] | None = None
     _stop_recorded = False
     #: Who the kernel acts as: who started it, kept across restarts.
-    _owner: str | None = None
+    _owner: identity.Principal | None = None
 
     @property
     def _service(self) -> ResourceService:
@@ -189,9 +189,11 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
             if name in os.environ:
                 env.setdefault(name, os.environ[name])
         env["LABRIG_KERNEL_ID"] = self.kernel_id
-        env[identity.USER_ENV] = self._owner = kernel_owner(self._owner)
+        self._owner = owner = kernel_owner(self._owner)
+        env[identity.USER_ENV] = owner.name
         service = self._service
-        plan = await asyncio.to_thread(plan_kernel, service, self.kernel_id, env)
+        with identity.acting_as(owner):  # the owner's dataset mounts, on restarts too
+            plan = await asyncio.to_thread(plan_kernel, service, self.kernel_id, env)
         self._plan = plan
         self._stop_recorded = False
         env.update(plan.env)

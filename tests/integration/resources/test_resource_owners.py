@@ -142,6 +142,10 @@ def kernel_service(labrig_env: Path, tmp_path: Path) -> Iterator[ResourceService
     service.db.dispose()
 
 
+def whom() -> str:
+    return identity.current().name
+
+
 async def run_in_kernel(client: Any, code: str) -> str:
     lines: list[str] = []
     reply = await client.execute_interactive(
@@ -163,6 +167,10 @@ async def test_a_kernel_registers_as_who_started_it_also_after_a_restart(
         "import labrig.models; "
         f"print(labrig.models.register('k', {str(tmp_path / 'weights.bin')!r})['user'])"
     )
+    # What the kernel's environment hooks (its dataset mounts: only those its owner may see)
+    # are asked as: its owner, at the start and at the restart the server does on its own.
+    asked_as: list[str] = []
+    kernel_service.kernel_env_hooks.append(lambda _path: asked_as.append(whom()) or {})
     with identity.acting_as(identity.Principal("alice")):
         manager, client = await start_new_async_kernel(kernel_name=labrig_kernelspec)
     try:
@@ -175,6 +183,7 @@ async def test_a_kernel_registers_as_who_started_it_also_after_a_restart(
         assert await run_in_kernel(client, "import os; print(os.environ['LABRIG_USER'])") == (
             "alice"
         )
+        assert asked_as == ["alice", "alice"]
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
