@@ -26,14 +26,14 @@ list_command(
     "datasets",
     (
         "name",
-        "owner",
-        "private",
         "source_url",
         "version",
         "files",
         "bytes",
         "mount_path",
         "mount_protection",
+        "owner",
+        "private",
     ),
     "No datasets yet: add one with `labrig datasets add`.",
 )

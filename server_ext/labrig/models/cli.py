@@ -62,7 +62,7 @@ def ls(ctx: click.Context, limit: str, page_token: str | None, as_json: bool) ->
     page = services_of(ctx).models.list(PageRequest.parse(limit, page_token))
     emit_table(
         page,
-        ("name", "owner", "latest_version", "aliases", "description"),
+        ("name", "latest_version", "aliases", "owner", "description"),
         as_json,
         "No models yet: register one with `labrig models register NAME PATH`.",
     )

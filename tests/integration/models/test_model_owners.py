@@ -192,8 +192,8 @@ def test_the_cli_and_the_python_api_record_and_obey_their_user(
     code, out, _ = labrig_cli("bob", "models", "ls", "--json")
     assert json.loads(out)["items"][0]["owner"] == "alice"
     code, out, _ = labrig_cli("bob", "models", "ls")
-    assert out.splitlines()[0].split()[:2] == ["NAME", "OWNER"]
-    assert out.splitlines()[1].split()[:2] == ["m", "alice"]
+    header, row = out.splitlines()
+    assert dict(zip(header.split(), row.split(), strict=False))["OWNER"] == "alice"
 
 
 def test_a_jobs_outputs_are_its_owners_whatever_a_rank_staged(

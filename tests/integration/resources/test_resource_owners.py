@@ -95,9 +95,9 @@ def test_the_cli_and_the_python_api_obey_the_requests_owner(
     assert code == 0, err
     assert json.loads(out)["owner"] == "alice"
     code, out, _ = labrig_cli("bob", "resources", "ls")
-    assert [line.split()[:2] for line in out.splitlines()] == [
-        ["NOTEBOOK_PATH", "OWNER"],
-        [NB, "alice"],
+    assert [(line.split()[0], line.split()[-1]) for line in out.splitlines()] == [
+        ("NOTEBOOK_PATH", "OWNER"),
+        (NB, "alice"),
     ]
     code, _, err = labrig_cli("bob", "resources", "request", NB, "--cpus", "2")
     assert (code, "belongs to alice" in err) == (1, True)
