@@ -16,8 +16,6 @@ from .. import identity
 from ..errors import AccessDenied
 from ..owners import acting
 
-POLICIES = ("owner", "anyone", "admins")
-
 #: What each action is called in a refusal, and the setting that governs it.
 ACTIONS = {
     "register": ("register versions of", "model_register_policy"),
