@@ -56,10 +56,17 @@ def add(
     *,
     include: str | None = None,
     pinned: bool = False,
+    private: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
-    """Add a dataset (options: endpoint_url, region, anonymous, credentials_env, ...)."""
-    body: dict[str, Any] = {"name": name, "source_url": source_url, "pinned": pinned}
+    """Add a dataset (options: endpoint_url, region, anonymous, credentials_env, ...), owned
+    by this process's user; ``private``: only they (and administrators) see and use it."""
+    body: dict[str, Any] = {
+        "name": name,
+        "source_url": source_url,
+        "pinned": pinned,
+        "private": private,
+    }
     if include:
         body["include"] = include
     if options:
@@ -79,7 +86,9 @@ def show(name: str) -> dict[str, Any]:
 
 def version(name: str) -> str:
     """The pinned version (manifest hash) this notebook reads."""
-    return _catalog().versions_of([name])[name]
+    catalog = _catalog()
+    catalog.visible(name)
+    return catalog.versions_of([name])[name]
 
 
 def _mib(n: float) -> str:

@@ -134,6 +134,7 @@ class Services:
             else app.config.ServerApp.get("root_dir") or os.environ.get("LABRIG_ROOT_DIR")
         )
         service = ResourceService(self.db, root_dir=root or None, parent=app)
+        service.admin_users = frozenset(app.admin_users)
         if "scratch_root" not in app.config.ResourceService:
             service.scratch_root = str(Path(app.data_dir) / "scratch")
         # Kernels see the datasets mounted on this host.
@@ -147,11 +148,13 @@ class Services:
     def _build_datasets(self) -> DatasetCatalog:
         from labrig.dataset_mounts.catalog import DatasetCatalog
 
-        return DatasetCatalog(
+        catalog = DatasetCatalog(
             self.db,
             self.dataset_cache,
             local_roots=self.app.local_dataset_roots or [jupyter_root(self.app)],
         )
+        catalog.admin_users = frozenset(self.app.admin_users)
+        return catalog
 
     def model_source_roots(self) -> list[str]:
         """Where the CLI and the Python API may register model files from (REST and job
@@ -159,13 +162,21 @@ class Services:
         return self.app.model_source_roots or [jupyter_root(self.app), tempfile.gettempdir()]
 
     def _build_models(self) -> ModelRegistry:
+        from .models.permissions import ModelPolicy
         from .models.registry import ModelRegistry
 
+        app = self.app
         return ModelRegistry(
             self.db,
-            self.app.model_store_url,
-            store_options=dict(self.app.model_store_options),
-            cache_dir=Path(self.app.data_dir) / "model-cache",
+            app.model_store_url,
+            store_options=dict(app.model_store_options),
+            cache_dir=Path(app.data_dir) / "model-cache",
+            policy=ModelPolicy.of(
+                app.model_register_policy,
+                app.model_alias_policy,
+                app.model_delete_policy,
+                app.admin_users,
+            ),
         )
 
     def _build_jobs(self) -> JobService:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, List, Type, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, List, Type, Unicode, default
 from traitlets.config import Config, Configurable
 
 #: Where the CLI and ``labrig.connect()`` find the server's configuration.
@@ -149,6 +149,34 @@ class LabrigSettings(Configurable):
         leads elsewhere, is refused. Default: the Jupyter server's root directory and the
         system's temporary directory. The REST API registers only files under the Jupyter
         root, and a job only declared outputs under it.""",
+    )
+
+    model_register_policy = Enum(
+        ("owner", "anyone", "admins"),
+        default_value="anyone",
+        config=True,
+        help="""Who may register new versions of a model: "owner" (whoever created the model,
+        by registering its first version), "anyone", or "admins" (LabrigApp.admin_users only;
+        then only they create models too). Default "anyone": a new version changes nothing
+        anyone relies on until an alias moves to it, and teams retrain each other's models.
+        Administrators may always.""",
+    )
+    model_alias_policy = Enum(
+        ("owner", "anyone", "admins"),
+        default_value="owner",
+        config=True,
+        help="""Who may point, move and remove a model's aliases (production, staging, ...):
+        "owner" (whoever created the model), "anyone", or "admins". Default "owner": an alias
+        is what others load, so moving it is the model owner's call. Administrators may
+        always.""",
+    )
+    model_delete_policy = Enum(
+        ("owner", "anyone", "admins"),
+        default_value="owner",
+        config=True,
+        help="""Who may delete a model or one of its versions: "owner" (whoever created the
+        model; for a version, also whoever registered it), "anyone", or "admins". Default
+        "owner". Administrators may always.""",
     )
 
     @default("data_dir")

@@ -40,6 +40,7 @@ class CatalogCacheReads(CatalogVersions):
 
     def open_path(self, name: str, rel: str) -> Path:
         """The cached file behind ``labrig://<name>/<rel>``, fetched on first use."""
+        self.visible(name)
         version, entries = self.manifest(name)
         entry = next((e for e in entries if e.path == rel.strip("/")), None)
         if entry is None:

@@ -24,7 +24,17 @@ def datasets() -> None:
 list_command(
     datasets,
     "datasets",
-    ("name", "source_url", "version", "files", "bytes", "mount_path", "mount_protection"),
+    (
+        "name",
+        "source_url",
+        "version",
+        "files",
+        "bytes",
+        "mount_path",
+        "mount_protection",
+        "owner",
+        "private",
+    ),
     "No datasets yet: add one with `labrig datasets add`.",
 )
 show_command(datasets, "datasets", "name")
@@ -50,6 +60,9 @@ def _catalog(ctx: click.Context) -> DatasetCatalog:
 )
 @click.option("--credentials-file", default=None, help="A JSON or INI credentials file.")
 @click.option("--pin", is_flag=True, help="Keep in the cache (never evicted).")
+@click.option(
+    "--private", is_flag=True, help="Only you (and administrators) see, warm and mount it."
+)
 @json_option
 @click.pass_context
 def add(
@@ -63,6 +76,7 @@ def add(
     credentials_env: tuple[str, ...],
     credentials_file: str | None,
     pin: bool,
+    private: bool,
     as_json: bool,
 ) -> None:
     """Add a dataset NAME read from SOURCE_URL (file://, s3://, oss://, gs://, http(s)://)."""
@@ -80,7 +94,12 @@ def add(
         options["credentials_env"] = {role: var for role, _sep, var in pairs}
     if credentials_file:
         options["credentials_file"] = credentials_file
-    body: dict[str, Any] = {"name": name, "source_url": source_url, "pinned": pin}
+    body: dict[str, Any] = {
+        "name": name,
+        "source_url": source_url,
+        "pinned": pin,
+        "private": private,
+    }
     if include:
         body["include"] = include
     if options:

@@ -241,5 +241,6 @@ class CatalogOnCluster(CatalogMounts, CatalogWarmUps):
 
     def kernel_pod_mounts(self) -> list[tuple[str, str, str, str]]:
         """What a notebook's kernel pod mounts: every dataset mounted for this server, at the
-        path recorded by ``mount`` (the same path as a local kernel sees)."""
-        return self.pod_mounts(self._host_mounts())
+        path recorded by ``mount`` (the same path as a local kernel sees), but for other users'
+        private datasets (the kernel's owner is the acting user)."""
+        return self.pod_mounts(self._host_mounts(visible=True))

@@ -42,6 +42,7 @@ class LabrigFileSystem(AbstractFileSystem):
         return path.strip("/")
 
     def _entries(self, name: str) -> list[Entry]:
+        self.catalog.visible(name)
         return self.catalog.manifest(name)[1]
 
     def _file_info(self, name: str, entry: Entry) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from labrig.errors import Conflict, InvalidInput
 from labrig.store.tables import Dataset, DatasetVersion
@@ -54,7 +54,7 @@ class CatalogMounts(CatalogVersions):
         """Make a read-only view of the cached dataset at ``path`` and remember it."""
         self.sync_admin()
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._visible_row(session, name)
             previous = row.mount_path
         target = self._mount_target(name, path)
         if previous and self.stored_mount_path(name, previous) != target:
@@ -74,7 +74,7 @@ class CatalogMounts(CatalogVersions):
 
     def unmount(self, name: str) -> dict[str, Any]:
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._visible_row(session, name)
             if row.mount_path is None:
                 raise Conflict(f"dataset {name!r} is not mounted")
             path = self.stored_mount_path(name, row.mount_path)  # before the row forgets it
@@ -95,19 +95,25 @@ class CatalogMounts(CatalogVersions):
             env[env_var(name)] = str(target)
         return env
 
-    def _host_mounts(self) -> dict[str, str]:
-        """name -> mount path of every dataset mounted on this host (every kernel sees them)."""
+    def _host_mounts(self, *, visible: bool = False) -> dict[str, str]:
+        """name -> mount path of every dataset mounted on this host (every kernel sees them);
+        ``visible``: only those the acting user may see (not others' private datasets)."""
+        query = select(Dataset.name, Dataset.mount_path).where(Dataset.mount_path.is_not(None))
+        principal = self.acting()
+        if visible and not principal.admin:
+            query = query.where(or_(Dataset.private.is_(False), Dataset.owner == principal.name))
         with self.db.session() as session:
-            query = select(Dataset.name, Dataset.mount_path).where(Dataset.mount_path.is_not(None))
             return {name: str(path) for name, path in session.execute(query)}
 
     def mounted_names(self) -> list[str]:
-        """Datasets mounted on this host, by name (what a notebook's kernel sees)."""
-        return sorted(self._host_mounts())
+        """Datasets mounted on this host that the acting user may see, by name (what their
+        notebook's kernel sees)."""
+        return sorted(self._host_mounts(visible=True))
 
     def kernel_env(self, notebook_path: str | None = None) -> dict[str, str]:
-        """``LABRIG_DATASET_<NAME>`` for every mounted dataset (for the kernel provisioner)."""
-        mounts = self._host_mounts()
+        """``LABRIG_DATASET_<NAME>`` for every mounted dataset the kernel's owner (the acting
+        user) may see (for the kernel provisioner)."""
+        mounts = self._host_mounts(visible=True)
         for path in mounts.values():
             self.mount_protection(path)  # puts back a bind mount the host lost (a restart)
         return {env_var(name): path for name, path in mounts.items()}

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from labrig.errors import Conflict, InvalidInput, NotFound, Unavailable
+from labrig import identity
+from labrig.errors import AccessDenied, Conflict, InvalidInput, NotFound, Unavailable
+from labrig.owners import acting
 from labrig.paths import confine_absolute, confine_stored
 from labrig.store import Database, Page, PageRequest
 from labrig.store.pagination import paginate
@@ -41,7 +43,7 @@ from .sources import (
 
 T = TypeVar("T")
 
-CREATE_FIELDS = {"name", "source_url", "options", "include", "read_only", "pinned"}
+CREATE_FIELDS = {"name", "source_url", "options", "include", "read_only", "pinned", "private"}
 
 
 def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[st
         "pinned": bool(row.pinned),
         "mount_path": row.mount_path,
         "created_at": row.created_at.isoformat(),
+        "owner": row.owner,
+        "private": bool(row.private),
     }
     if version is not None:
         out.update(files=version.files, bytes=version.bytes, complete=version.complete)
@@ -101,6 +105,41 @@ class CatalogRecords:
         self._warm_lock = threading.Lock()
         self._admin_synced = False
         self._lazy_bytes = 0
+        #: ``LabrigApp.admin_users``: they see and act on every dataset.
+        self.admin_users: frozenset[str] = frozenset()
+
+    # -- who may see and change a dataset ---------------------------------------------------
+
+    def acting(self) -> identity.Principal:
+        return acting(self.admin_users)
+
+    def _visible_row(self, session: Any, name: str) -> Dataset:
+        """The dataset as the acting user may see it: another user's private dataset is not
+        there for them (the same answer as a name nobody uses, so names cannot be probed)."""
+        row = self._row(session, name)
+        if row.private and not self.acting().owns(row.owner):
+            raise self._missing(name)
+        return row
+
+    def _owned_row(self, session: Any, name: str, action: str) -> Dataset:
+        """The dataset, when the acting user may ``action`` it: a user-added dataset's owner or
+        an administrator (administrator-defined datasets and ones from before owners were
+        recorded are everyone's)."""
+        row = self._visible_row(session, name)
+        principal = self.acting()
+        if not principal.owns(row.owner):
+            raise AccessDenied(
+                f"{principal.name or 'this user'} may not {action} dataset {name!r}: it was "
+                f"added by {row.owner}, and only they or an administrator "
+                "(LabrigApp.admin_users) may"
+            )
+        return row
+
+    def visible(self, name: str) -> None:
+        """Raise ``NotFound`` unless the acting user may see dataset ``name``."""
+        self.sync_admin()
+        with self.db.session() as session:
+            self._visible_row(session, name)
 
     @property
     def store(self) -> ObjectStore:
@@ -162,8 +201,12 @@ class CatalogRecords:
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         self.sync_admin()
+        principal = self.acting()
+        query = select(Dataset)
+        if not principal.admin:
+            query = query.where(or_(Dataset.private.is_(False), Dataset.owner == principal.name))
         with self.db.session() as session:
-            result = paginate(session, select(Dataset), [Dataset.name], page)
+            result = paginate(session, query, [Dataset.name], page)
             versions = {
                 (v.dataset, v.version): v
                 for v in session.scalars(
@@ -180,17 +223,22 @@ class CatalogRecords:
             item["warmup"] = warm.as_json() if warm else None
         return Page(items, result.next_page_token)
 
+    @staticmethod
+    def _missing(name: str) -> NotFound:
+        return NotFound(f"no dataset named {name!r}; `labrig datasets ls` lists them")
+
     def _row(self, session: Any, name: str) -> Dataset:
+        """The dataset, whoever acts (the server's own work: job mounts, warm-up threads)."""
         row = session.get(Dataset, name)
         if row is None:
-            raise NotFound(f"no dataset named {name!r}; `labrig datasets ls` lists them")
+            raise self._missing(name)
         assert isinstance(row, Dataset)
         return row
 
     def get(self, name: str) -> dict[str, Any]:
         self.sync_admin()
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._visible_row(session, name)
             version = session.get(DatasetVersion, (name, row.version)) if row.version else None
             out = dataset_json(row, version)
         out["mount_protection"] = self.mount_protection(out["mount_path"])
@@ -218,13 +266,11 @@ class CatalogRecords:
         pinned = body.get("pinned", False)
         if not isinstance(pinned, bool):
             raise InvalidInput(f"dataset {name!r}: pinned must be true or false", field="pinned")
+        private = body.get("private", False)
+        if not isinstance(private, bool):
+            raise InvalidInput(f"dataset {name!r}: private must be true or false", field="private")
         with self.db.session() as session:
-            if session.get(Dataset, name) is not None:
-                raise Conflict(
-                    f"a dataset named {name!r} already exists; pick another name or remove it "
-                    f"first with `labrig datasets rm {name}`",
-                    field="name",
-                )
+            self._check_name_free(session.get(Dataset, name), name)
         if check_source:
             Source(name, url, options, include).list()
         with self.db.session() as session:
@@ -238,6 +284,8 @@ class CatalogRecords:
                     include=include,
                     read_only=True,
                     pinned=pinned,
+                    owner=self.acting().name,
+                    private=private,
                 )
             )
         return self.get(name)
@@ -270,9 +318,21 @@ class CatalogRecords:
             ) from err
         return Path(path)
 
+    def _check_name_free(self, row: Dataset | None, name: str) -> None:
+        if row is None:
+            return
+        if row.private and not self.acting().owns(row.owner):
+            # Names are one namespace: say it is taken, and nothing of the dataset behind it.
+            raise Conflict(f"the dataset name {name!r} is taken; pick another", field="name")
+        raise Conflict(
+            f"a dataset named {name!r} already exists; pick another name or remove it "
+            f"first with `labrig datasets rm {name}`",
+            field="name",
+        )
+
     def delete(self, name: str) -> None:
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._owned_row(session, name, "remove")
             if row.admin:
                 raise Conflict(
                     f"dataset {name!r} is defined by the administrator (DatasetCache.datasets) "
@@ -294,7 +354,7 @@ class CatalogRecords:
 
     def set_pinned(self, name: str, pinned: bool) -> dict[str, Any]:
         with self.db.session() as session:
-            self._row(session, name).pinned = pinned
+            self._owned_row(session, name, "pin or unpin").pinned = pinned
         return self.get(name)
 
     def _cached_bytes(self, name: str) -> int:

@@ -102,6 +102,9 @@ class CatalogVersions(CatalogRecords):
 
     def refresh(self, name: str) -> dict[str, Any]:
         """List the source again and say what changed; the pin moves only on ``confirm``."""
+        self.sync_admin()
+        with self.db.session() as session:
+            self._owned_row(session, name, "refresh")
         source = self.source(name)
         entries = source.list()
         new = self._record_version(name, source.url, source.include, entries)
@@ -129,7 +132,7 @@ class CatalogVersions(CatalogRecords):
                 field="version",
             )
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self._owned_row(session, name, "move the pinned version of")
             if session.get(DatasetVersion, (name, version)) is None:
                 raise NotFound(
                     f"dataset {name!r} has no version {version!r}; run refresh first",

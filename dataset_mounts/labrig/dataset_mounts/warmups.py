@@ -32,8 +32,7 @@ class CatalogWarmUps(CatalogCacheReads):
 
     def start_warm(self, name: str, *, verify: bool = False) -> dict[str, Any]:
         """Start warming ``name`` on a background thread (one warm-up per dataset at a time)."""
-        with self.db.session() as session:
-            self._row(session, name)
+        self.visible(name)
         with self._warm_lock:
             current = self._warmups.get(name)
             if current is not None and current.running:
@@ -56,6 +55,7 @@ class CatalogWarmUps(CatalogCacheReads):
         cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Warm ``name`` in this thread (the CLI and Python API); raises on failure."""
+        self.visible(name)
         warm = self._new_warmup(name)
         if cancel is not None:
             warm.cancel = cancel
@@ -69,14 +69,14 @@ class CatalogWarmUps(CatalogCacheReads):
         return WarmUp(id=uuid.uuid4().hex[:12], dataset=name)
 
     def warm_status(self, name: str) -> dict[str, Any]:
-        with self.db.session() as session:
-            self._row(session, name)
+        self.visible(name)
         warm = self._warmups.get(name)
         if warm is None:
             return {"id": None, "dataset": name, "state": "idle"}
         return warm.as_json()
 
     def cancel_warm(self, name: str) -> dict[str, Any]:
+        self.visible(name)
         warm = self._warmups.get(name)
         if warm is None or not warm.running:
             raise Conflict(f"dataset {name!r} has no warm-up running")

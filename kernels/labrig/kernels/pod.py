@@ -28,6 +28,7 @@ from typing import Any
 
 from traitlets import default
 
+from labrig import identity
 from labrig.errors import CapacityExceeded, LabrigError
 from labrig.k8s import kernel_pods, kernel_status
 from labrig.k8s.kernel_backend import PROVISIONER, KubernetesKernelBackend
@@ -37,7 +38,7 @@ from labrig.resources.backend import KernelWait
 from labrig.resources.service import ResourceRequest, ResourceService
 
 from . import routing
-from .provisioner import PROPAGATED, THREAD_VARS, notebook_path_of
+from .provisioner import PROPAGATED, THREAD_VARS, kernel_owner, notebook_path_of
 
 
 @contextlib.contextmanager
@@ -106,8 +107,10 @@ def plan_pod(
     kernel_id: str,
     start: int,
     env: dict[str, str],
+    owner: str,
 ) -> PodPlan:
-    """The kernel's pod for its notebook's request (blocking: reads the database)."""
+    """The kernel's pod for its notebook's request (blocking: reads the database); ``owner``
+    is the user the kernel acts as (``LABRIG_USER``)."""
     path = notebook_path_of(service, env)
     request = service.request_for(path) if path else None
     cpus = request.cpus if request else None
@@ -118,6 +121,7 @@ def plan_pod(
     }
     pod_env |= {
         "LABRIG_KERNEL_ID": kernel_id,
+        identity.USER_ENV: owner,
         "LABRIG_ROOT_DIR": str(service.root_dir),
         "PYTHONUNBUFFERED": "1",
     }
@@ -173,6 +177,8 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     _starts = 0
     _reason = "the kernel's pod is being created"
     _stop_recorded = False
+    #: Who the kernel acts as: who started it, kept across restarts (new pods).
+    _owner: identity.Principal | None = None
 
     @default("unauthorized_users")
     def _no_unauthorized_users(self) -> set[str]:
@@ -209,10 +215,12 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         env: dict[str, str] = dict(kwargs.get("env") or os.environ)
         self._starts += 1
         self._stop_recorded = False
+        self._owner = owner = kernel_owner(self._owner)
         try:
-            plan = await asyncio.to_thread(
-                plan_pod, self._service, backend, self.kernel_id, self._starts, env
-            )
+            with identity.acting_as(owner):  # the owner's dataset mounts, on restarts too
+                plan = await asyncio.to_thread(
+                    plan_pod, self._service, backend, self.kernel_id, self._starts, env, owner.name
+                )
         except LabrigError as err:
             # Nothing was created; the notebook's last stop says why (the panel shows it).
             path = notebook_path_of(self._service, env)

@@ -2,7 +2,9 @@
 
 Kernels it starts carry the settings that let ``import labrig`` inside the kernel reach the same
 state as the server (``LABRIG_DATA_DIR``, ``LABRIG_DATABASE_URL``) and their own kernel id, so
-what a notebook registers is attributed to it. When the kernel belongs to a notebook (the
+what a notebook registers is attributed to it, and ``LABRIG_USER``: the user the kernel acts as
+(who started it; ``labrig.identity``), so what ``import labrig`` records there is theirs. When
+the kernel belongs to a notebook (the
 server's ``JPY_SESSION_NAME``, or ``LABRIG_NOTEBOOK_PATH``), the notebook's saved request is
 applied when it starts (under the Kubernetes kernel backend, a kernelspec naming this provisioner
 starts a pod instead: ``routing``):
@@ -32,6 +34,7 @@ from typing import Any
 import psutil
 from jupyter_client.provisioning import LocalProvisioner
 
+from labrig import identity
 from labrig.errors import InvalidInput
 from labrig.resources import enforce, runtime
 from labrig.resources.quantity import format_bytes
@@ -140,6 +143,13 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
     return plan
 
 
+def kernel_owner(previous: identity.Principal | None) -> identity.Principal:
+    """Who a kernel acts as: who started it (the acting user: a labrig request's user, else
+    the server's own, ``$LABRIG_USER`` or the OS user); a restart keeps the first start's.
+    The kernel could still set another ``LABRIG_USER`` itself: scoped credentials close that."""
+    return previous if previous is not None else identity.current()
+
+
 def tree_rss(pid: int) -> int | None:
     """Resident memory of a process and all its descendants; None once it is gone."""
     try:
@@ -165,6 +175,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     _plan: KernelPlan | None = None
     _watchdog: asyncio.Task[None] | None = None
     _stop_recorded = False
+    #: Who the kernel acts as: who started it, kept across restarts.
+    _owner: identity.Principal | None = None
 
     @property
     def _service(self) -> ResourceService:
@@ -185,8 +197,11 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
             if name in os.environ:
                 env.setdefault(name, os.environ[name])
         env["LABRIG_KERNEL_ID"] = self.kernel_id
+        self._owner = owner = kernel_owner(self._owner)
+        env[identity.USER_ENV] = owner.name
         service = self._service
-        plan = await asyncio.to_thread(plan_kernel, service, self.kernel_id, env)
+        with identity.acting_as(owner):  # the owner's dataset mounts, on restarts too
+            plan = await asyncio.to_thread(plan_kernel, service, self.kernel_id, env)
         self._plan = plan
         self._stop_recorded = False
         env.update(plan.env)

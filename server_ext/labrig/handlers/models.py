@@ -21,11 +21,6 @@ REGISTER_FIELDS = {"path", "metrics", "params", "tags", "note", "idempotency_key
 class ModelsBase(LabrigHandler):
     auth_resource = "labrig:models"
 
-    @property
-    def user_name(self) -> str:
-        user = self.current_user
-        return str(getattr(user, "username", None) or getattr(user, "name", None) or user or "")
-
     def version_number(self, name: str, version: str) -> int:
         """A version number, or an alias (``production``) / ``latest`` resolved to one."""
         if version.isdigit():
@@ -109,7 +104,6 @@ class VersionsHandler(ModelsBase):
             params=body.get("params"),
             tags=body.get("tags"),
             note=body.get("note"),
-            user=self.user_name,
             lineage={"source_path": body["path"], "registered_from": "rest"},
             idempotency_key=body.get("idempotency_key"),
         )
@@ -163,16 +157,14 @@ class AliasHandler(ModelsBase):
             raise InvalidInput(
                 "version is required: the version the alias points at", field="version"
             )
-        moved = await self.call(
-            self.services.models.set_alias, name, alias, body["version"], self.user_name
-        )
+        moved = await self.call(self.services.models.set_alias, name, alias, body["version"])
         self.write_json(moved)
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, alias: str) -> None:
         check_alias(alias)
-        await self.call(self.services.models.delete_alias, name, alias, self.user_name)
+        await self.call(self.services.models.delete_alias, name, alias)
         self.set_status(204)
         self.finish()
 

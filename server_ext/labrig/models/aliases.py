@@ -20,12 +20,14 @@ from .tables import ModelAlias, ModelAliasEvent
 class ModelAliases(ModelQueries):
     """Aliases of a model's versions; every change is recorded as an alias event."""
 
-    def set_alias(self, name: str, alias: str, version: Any, user: str = "") -> dict[str, Any]:
+    def set_alias(self, name: str, alias: str, version: Any) -> dict[str, Any]:
+        """Point ``alias`` at ``version``, as the acting user (``model_alias_policy``)."""
         name = check_model_name(name)
         alias = check_alias(alias)
         number = check_version(version)
         with self.db.session() as session:
             self._version(session, name, number)
+            user = self.policy.check("alias", name, self._model(session, name).owner).name
             row = session.get(ModelAlias, (name, alias))
             before = row.version if row else None
             if row is None:
@@ -48,11 +50,12 @@ class ModelAliases(ModelQueries):
                 )
         return {"model": name, "alias": alias, "version": number}
 
-    def delete_alias(self, name: str, alias: str, user: str = "") -> None:
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias``, as the acting user (``model_alias_policy``)."""
         name = check_model_name(name)
         alias = check_alias(alias)
         with self.db.session() as session:
-            self._model(session, name)
+            user = self.policy.check("alias", name, self._model(session, name).owner).name
             row = session.get(ModelAlias, (name, alias))
             if row is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")

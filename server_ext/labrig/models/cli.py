@@ -17,7 +17,6 @@ from ..store import PageRequest
 from .blob_gc import LEASE_TTL
 from .checks import parse_ref
 from .lineage import current_lineage
-from .python_api import _user
 
 
 @click.group()
@@ -64,7 +63,7 @@ def ls(ctx: click.Context, limit: str, page_token: str | None, as_json: bool) ->
     page = services_of(ctx).models.list(PageRequest.parse(limit, page_token))
     emit_table(
         page,
-        ("name", "latest_version", "aliases", "description"),
+        ("name", "latest_version", "aliases", "owner", "description"),
         as_json,
         "No models yet: register one with `labrig models register NAME PATH`.",
     )
@@ -156,7 +155,6 @@ def register(
         params={k: _param(v) for k, v in _pairs(params, "--param").items()},
         tags=_pairs(tags, "--tag"),
         note=note,
-        user=_user(),
         lineage=current_lineage(source),
     )
     if as_json:
@@ -180,12 +178,12 @@ def alias(
     """Point ALIAS of model NAME at VERSION (or --delete it)."""
     registry = services_of(ctx).models
     if delete:
-        registry.delete_alias(name, alias, _user())
+        registry.delete_alias(name, alias)
         emit_object({"model": name, "alias": alias, "version": None}, as_json)
         return
     if version is None:
         raise click.UsageError("give the VERSION the alias should point at, or --delete")
-    emit_object(registry.set_alias(name, alias, version, _user()), as_json)
+    emit_object(registry.set_alias(name, alias, version), as_json)
 
 
 @models.command("history")

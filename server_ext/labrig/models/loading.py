@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from .. import identity
 from ..errors import InvalidInput
 
 #: File names a directory version's checkpoint may have (safetensors is found by content).
@@ -36,15 +37,11 @@ def _refused_global(message: str) -> str:
     return lines[0][:200] if lines else "weights_only loading refused it"
 
 
-def may_trust_pickle(version: dict[str, Any], user: str) -> bool:
-    """Whether ``user`` may unpickle ``version``'s files (``trust_pickle=True``): the one place
-    that decides it.
-
-    Versions do not record an owner yet, so every user may. Once they do, this must answer True
-    for the version's owner (and administrators) only: unpickling a file someone else registered
-    runs their code as you.
-    """
-    return True
+def may_trust_pickle(version: dict[str, Any], principal: identity.Principal) -> bool:
+    """Whether ``principal`` may unpickle ``version``'s files (``trust_pickle=True``): the one
+    place that decides it. Only whoever registered the version (or an administrator) may:
+    unpickling a file someone else registered runs their code as you."""
+    return principal.owns(version.get("user"))
 
 
 def is_safetensors(path: Path) -> bool:
@@ -88,7 +85,7 @@ def load_weights(
     path: Path,
     version: dict[str, Any],
     *,
-    user: str,
+    principal: identity.Principal,
     trust_pickle: bool = False,
     map_location: Any = "cpu",
 ) -> Any:
@@ -101,10 +98,11 @@ def load_weights(
         from safetensors.torch import load_file
 
         return load_file(str(target), device=str(map_location))
-    if trust_pickle and not may_trust_pickle(version, user):
+    if trust_pickle and not may_trust_pickle(version, principal):
         raise InvalidInput(
-            f"{ref} was registered by {version.get('user') or 'someone else'}: only its owner "
-            "may load it with trust_pickle=True",
+            f"{ref} was registered by {version.get('user') or 'someone else'}: only they (or an "
+            "administrator) may load it with trust_pickle=True, since unpickling runs code from "
+            "the file as you",
             field="trust_pickle",
         )
     import torch

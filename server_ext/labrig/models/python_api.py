@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -45,13 +44,6 @@ def reset() -> None:
         _services = None
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
-
-
 def _is_module(value: Any) -> bool:
     # A torch.nn.Module can only exist once torch is imported: never import it here (slow).
     torch = sys.modules.get("torch")
@@ -86,7 +78,9 @@ def register(
     # on the job's shared storage and the server registers it when the job ends.
     staged = reg is None and bool(os.environ.get(STORE_ENV))
     target = None if staged else (reg or registry())
-    options = {"metrics": metrics, "params": params, "tags": tags, "note": note, "user": _user()}
+    # Who registers is the process's identity ($LABRIG_USER, which the server sets for the
+    # kernels and ranks it starts), never an argument.
+    options = {"metrics": metrics, "params": params, "tags": tags, "note": note}
     if _is_module(path_or_module):
         with tempfile.TemporaryDirectory(prefix="labrig-module-") as tmp:
             _save_module(path_or_module, Path(tmp))
@@ -140,7 +134,11 @@ def load_torch(
     version = reg.get_ref(ref)
     path = reg.load_path(f"{version['model']}/{version['version']}")
     return load_weights(
-        path, version, user=_user(), trust_pickle=trust_pickle, map_location=map_location
+        path,
+        version,
+        principal=reg.policy.acting(),
+        trust_pickle=trust_pickle,
+        map_location=map_location,
     )
 
 

@@ -23,6 +23,7 @@ from ..store.pagination import paginate
 from ..store.tables import RegisteredModel
 from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
+from .permissions import ModelPolicy
 from .serialize import decode_metric_token, encode_metric_token, model_json, version_json
 from .store import BlobStore, Progress
 from .tables import (
@@ -49,8 +50,11 @@ class ModelQueries:
         *,
         store_options: dict[str, Any] | None = None,
         cache_dir: Path | None = None,
+        policy: ModelPolicy | None = None,
     ) -> None:
         self.db = db
+        #: Who may register, move aliases and delete (``LabrigApp.model_*_policy``).
+        self.policy = policy or ModelPolicy()
         self.store_url = store_url
         self._store_options = store_options or {}
         self._store: BlobStore | None = None
@@ -111,7 +115,8 @@ class ModelQueries:
         name = check_model_name(body.get("name"))
         description = check_text(body.get("description", ""), field="description", max_length=10000)
         tags = check_tags(body.get("tags", {}))
-        row = RegisteredModel(name=name, description=description, tags=tags)
+        owner = self.policy.check("register", name, None).name
+        row = RegisteredModel(name=name, description=description, tags=tags, owner=owner)
         try:
             with self.db.session() as session:
                 session.add(row)
@@ -133,7 +138,7 @@ class ModelQueries:
     def delete(self, name: str) -> None:
         check_model_name(name)
         with self.db.session() as session:
-            self._model(session, name)
+            self.policy.check("delete", name, self._model(session, name).owner)
             aliases = list(session.scalars(select(ModelAlias).where(ModelAlias.model_name == name)))
             if aliases:
                 listed = ", ".join(f"{a.alias} -> {a.version}" for a in aliases)
@@ -276,6 +281,8 @@ class ModelQueries:
         number = check_version(version)
         with self.db.session() as session:
             row = self._version(session, name, number)
+            owner = self._model(session, name).owner
+            self.policy.check("delete", name, owner, version_user=row.user)
             pointing = self._aliases_of(session, name).get(number, [])
             if pointing:
                 raise Conflict(

@@ -89,13 +89,13 @@ class ModelRegistration(ModelQueries):
         params: Any = None,
         tags: Any = None,
         note: Any = None,
-        user: str = "",
         lineage: dict[str, Any] | None = None,
         kind: str | None = None,
         idempotency_key: str | None = None,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """Store the file or directory at ``path`` and add it as the model's next version."""
+        """Store the file or directory at ``path`` and add it as the model's next version,
+        registered by the acting user (``labrig.identity``; ``model_register_policy``)."""
         name = check_model_name(name)
         checked_metrics = check_metrics(metrics)
         checked_params = check_params(params)
@@ -107,6 +107,9 @@ class ModelRegistration(ModelQueries):
                 existing = self._by_key(session, idempotency_key)
             if existing is not None:
                 return existing
+        with self.db.session() as session:  # refused before any file is stored
+            model = session.get(RegisteredModel, name)
+            user = self.policy.check("register", name, model.owner if model else None).name
         source = Path(path)
         files = collect_files(source)
         self.store.check()
@@ -233,6 +236,11 @@ class ModelRegistration(ModelQueries):
         try:
             with self.db.session() as session:
                 number = self._allocate_number(session, name)
+                # The model may have been created by someone else since the first check.
+                owner = session.scalar(
+                    select(RegisteredModel.owner).where(RegisteredModel.name == name)
+                )
+                self.policy.check("register", name, owner)
                 if idempotency_key is not None:
                     existing = self._by_key(session, idempotency_key)
                     if existing is not None:

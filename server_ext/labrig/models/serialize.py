@@ -27,6 +27,7 @@ def model_json(row: RegisteredModel, aliases: dict[str, int] | None = None) -> d
         "description": row.description,
         "tags": row.tags,
         "created_at": _iso(row.created_at),
+        "owner": row.owner,
         "latest_version": row.latest_version,
         "aliases": aliases or {},
     }

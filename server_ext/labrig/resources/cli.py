@@ -19,7 +19,7 @@ def resources() -> None:
 list_command(
     resources,
     "resources",
-    ("notebook_path", "profile", "cpus", "memory", "gpus", "disk"),
+    ("notebook_path", "profile", "cpus", "memory", "gpus", "disk", "owner"),
     "No resource requests yet: kernels run with the server's defaults.",
 )
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..errors import CapacityExceeded, InvalidInput, NotFound
+from ..errors import AccessDenied, CapacityExceeded, InvalidInput, NotFound
+from ..owners import acting
 from ..store import Page, PageRequest
 from ..store.pagination import paginate
 from ..store.tables import ResourceRequest as ResourceRequestRow
@@ -36,6 +37,7 @@ def _request_json(row: ResourceRequestRow) -> dict[str, Any]:
         "gpu_type": row.gpu_type,
         "disk": row.disk,
         "updated_at": row.updated_at.isoformat(),
+        "owner": row.owner,
     }
 
 
@@ -56,6 +58,24 @@ def _allocation_json(holder: ResourceHolder, inventory: dict[str, Gpu]) -> dict[
 
 
 class NotebookResources(ResourceLedger):
+    #: ``LabrigApp.admin_users``: they may change every notebook's request (set by
+    #: ``build_services``).
+    admin_users: frozenset[str] = frozenset()
+
+    def _check_owner(self, row: ResourceRequestRow | None, action: str) -> str:
+        """The acting user's name, when they may ``action`` this request: anyone may make a
+        notebook's first request (and becomes its owner); then only its owner or an
+        administrator may change or release it."""
+        principal = acting(self.admin_users)
+        if row is not None and not principal.owns(row.owner):
+            raise AccessDenied(
+                f"{principal.name or 'this user'} may not {action} the resources of "
+                f"{row.notebook_path!r}: its request belongs to {row.owner}, and only they or "
+                "an administrator (LabrigApp.admin_users) may change it",
+                field="notebook_path",
+            )
+        return principal.name
+
     def check_path(self, value: Any) -> str:
         """The notebook's path relative to the server root; outside it is refused."""
         field = "notebook_path"
@@ -167,8 +187,9 @@ class NotebookResources(ResourceLedger):
             self._plan(session, request.gpus, request.gpu_type, exclude=mine)
             self._check_quota(session, request, exclude=mine)
             row = session.get(ResourceRequestRow, request.notebook_path)
+            user = self._check_owner(row, "change")
             if row is None:
-                row = ResourceRequestRow(notebook_path=request.notebook_path)
+                row = ResourceRequestRow(notebook_path=request.notebook_path, owner=user)
                 session.add(row)
             row.profile = request.profile
             row.cpus = request.cpus
@@ -189,6 +210,7 @@ class NotebookResources(ResourceLedger):
                 raise NotFound(
                     f"no resources have been requested for {path!r}", field="notebook_path"
                 )
+            self._check_owner(row, "release")
             session.delete(row)
 
     def show(self, notebook_path: str) -> dict[str, Any]:
@@ -197,6 +219,7 @@ class NotebookResources(ResourceLedger):
         request = self.request_for(path)
         inventory = {g.uuid: g for g in self.inventory()}
         with self.db.session() as session:
+            saved = session.get(ResourceRequestRow, path)
             holders = list(
                 session.scalars(
                     select(ResourceHolder)
@@ -208,6 +231,7 @@ class NotebookResources(ResourceLedger):
         return {
             "notebook_path": path,
             "request": None if request is None else request.json(),
+            "owner": saved.owner if saved is not None else None,
             "allocations": allocations,
             "scratch_dir": str(self.scratch_dir(path)),
             "enforcement": (

@@ -15,6 +15,8 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager, start_new_async_kernel
 from kernels_kit import NOTEBOOK, Kernels
 
+from labrig import identity
+
 pytestmark = pytest.mark.slow
 
 
@@ -76,15 +78,16 @@ async def wait_until(predicate: Any) -> Any:
 
 async def test_kernel_runs_with_its_notebooks_request(kernels: Kernels) -> None:
     kernels.service.save(NOTEBOOK, {"cpus": 1, "memory": "2Gi", "disk": "1Gi"})
-    manager, client = await start(kernels)
+    with identity.acting_as(identity.Principal("alice")):  # who starts it: its LABRIG_USER
+        manager, client = await start(kernels)
     try:
         reply, out = await run(
             client,
             "import os; print(os.environ['LABRIG_NOTEBOOK_PATH'], os.environ['LABRIG_CPUS'], "
-            "os.environ['LABRIG_KERNEL_ID'])",
+            "os.environ['LABRIG_KERNEL_ID'], os.environ['LABRIG_USER'])",
         )
         assert reply["status"] == "ok", reply
-        assert out.split() == [NOTEBOOK, "1", manager.kernel_id]
+        assert out.split() == [NOTEBOOK, "1", manager.kernel_id, "alice"]
         await expect_usage(kernels, manager.kernel_id)
         if kernels.name == "kubernetes":
             (pod,) = kernel_pods(kernels, manager.kernel_id)

@@ -95,7 +95,7 @@ def test_the_dockerfile_installs_what_the_rank_command_runs() -> None:
     assert instructions[0] == "FROM"
     assert set(instructions) <= INSTRUCTIONS
     install = " ".join(line for line in lines if line.startswith("RUN pip install"))
-    for needed in ("labrig-", "[kubernetes]", "torch", "ipykernel"):
+    for needed in ("labrig-", "[kubernetes,gpu]", "torch", "ipykernel"):
         assert needed in install, f"the image lacks {needed}"
     assert "ipykernel install --name python3" in text  # KubernetesJobBackend.kernel_names
 

@@ -63,7 +63,12 @@ def kernel(**changes: Any) -> KernelPod:
         "gpus": 0,
         "disk": None,
         "command": COMMAND,
-        "env": {"LABRIG_KERNEL_ID": "0b5e", "LABRIG_NOTEBOOK_PATH": "notebooks/train.ipynb"},
+        "env": {
+            "LABRIG_KERNEL_ID": "0b5e",
+            "LABRIG_NOTEBOOK_PATH": "notebooks/train.ipynb",
+            # The user the kernel acts as (who started it), for what ``import labrig`` records.
+            "LABRIG_USER": "alice",
+        },
     }
     values.update(changes)
     return KernelPod(**values)

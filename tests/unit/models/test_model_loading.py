@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import labrig.models
+from labrig import identity
 from labrig.errors import InvalidInput
 from labrig.models import loading, python_api
 
@@ -86,16 +87,20 @@ def test_trust_pickle_loads_the_objects_for_a_version_the_user_may_trust(
     assert mark.read_text() == "code from the checkpoint ran"
 
 
-def test_the_opt_out_is_refused_where_the_policy_says_no(
-    pickled: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_the_registrant_or_an_admin_may_opt_out(pickled: tuple[Path, Path]) -> None:
     checkpoint, mark = pickled
-    labrig.models.register("full", checkpoint)
-    monkeypatch.setattr(loading, "may_trust_pickle", lambda version, user: False)
-    with pytest.raises(InvalidInput, match="only its owner") as refused:
+    with identity.acting_as(identity.Principal("alice")):
+        labrig.models.register("full", checkpoint)
+    with (
+        identity.acting_as(identity.Principal("bob")),
+        pytest.raises(InvalidInput, match="registered by alice: only they") as refused,
+    ):
         labrig.models.load_torch("full/1", trust_pickle=True)
     assert refused.value.field == "trust_pickle"
     assert not mark.exists()
+    with identity.acting_as(identity.Principal("root", admin=True)):
+        assert labrig.models.load_torch("full/1", trust_pickle=True)["w"].shape == (3,)
+    assert mark.exists()
 
 
 def test_a_plain_state_dict_loads_with_weights_only(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from labrig.errors import Conflict, InvalidInput, NotFound, StorageFull, Unavailable
+from labrig.identity import Principal, acting_as
 from labrig.models.registry import ModelRegistry
 from labrig.models.store import BlobStore
 from labrig.services import Services
@@ -53,16 +54,16 @@ def test_a_version_keeps_metrics_params_tags_note_and_lineage(
     reg: ModelRegistry, tmp_path: Path
 ) -> None:
     f = write(tmp_path / "m.bin", b"abc")
-    v = reg.register(
-        "a",
-        f,
-        metrics={"acc": 0.91, "loss": 3},
-        params={"lr": 0.1, "layers": [1, 2]},
-        tags={"team": "vision"},
-        note="first",
-        user="ana",
-        lineage={"job_id": "j1"},
-    )
+    with acting_as(Principal("ana")):
+        v = reg.register(
+            "a",
+            f,
+            metrics={"acc": 0.91, "loss": 3},
+            params={"lr": 0.1, "layers": [1, 2]},
+            tags={"team": "vision"},
+            note="first",
+            lineage={"job_id": "j1"},
+        )
     got = reg.get_version("a", v["version"])
     assert got["metrics"] == {"acc": 0.91, "loss": 3.0}
     assert got["params"] == {"lr": 0.1, "layers": [1, 2]}
@@ -90,11 +91,15 @@ def test_aliases_move_with_an_audit_history(reg: ModelRegistry, tmp_path: Path) 
     f = write(tmp_path / "m.bin", b"abc")
     for _ in range(3):
         reg.register("a", f)
-    reg.set_alias("a", "production", 1, "ana")
-    reg.set_alias("a", "production", 1, "ana")  # no move, no event
-    reg.set_alias("a", "production", 3, "bo")
-    reg.set_alias("a", "staging", 2, "bo")
-    reg.delete_alias("a", "staging", "cy")
+    # Administrators, so each may move the aliases of a model they do not own.
+    with acting_as(Principal("ana", admin=True)):
+        reg.set_alias("a", "production", 1)
+        reg.set_alias("a", "production", 1)  # no move, no event
+    with acting_as(Principal("bo", admin=True)):
+        reg.set_alias("a", "production", 3)
+        reg.set_alias("a", "staging", 2)
+    with acting_as(Principal("cy", admin=True)):
+        reg.delete_alias("a", "staging")
     history = reg.alias_history("a", PageRequest()).items
     moves = [(e["alias"], e["from_version"], e["to_version"], e["user"]) for e in history]
     assert moves == [
