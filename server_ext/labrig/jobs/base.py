@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, or_, select
 
 from .. import identity
 from ..errors import NotFound
+from ..owners import acting
 from ..store import Database
 from ..store.tables import Job, JobSchedule
 from .backend import JobBackend, JobRef
@@ -139,10 +140,7 @@ class JobServiceBase:
     def acting(self) -> identity.Principal:
         """Who acts on jobs now: the request's user in the server, else the CLI's or the
         Python API's user (``$LABRIG_USER`` or the OS user), an administrator when listed."""
-        principal = identity.current()
-        if principal.admin or principal.name not in self.admin_users:
-            return principal
-        return identity.Principal(principal.name, admin=True)
+        return acting(self.admin_users)
 
     def owner_now(self) -> str | None:
         """The owner a new job or schedule records: whoever acts (None when nameless)."""

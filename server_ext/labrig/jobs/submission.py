@@ -205,8 +205,13 @@ class JobSubmission(JobLifecycle):
         sync = getattr(self.dataset_mounts, "sync_admin", None)
         if sync is not None:
             sync()
+        principal = self.acting()
         with self.db.session() as session:
-            known = set(session.scalars(select(Dataset.name).where(Dataset.name.in_(names))))
+            rows = session.execute(
+                select(Dataset.name, Dataset.private, Dataset.owner).where(Dataset.name.in_(names))
+            )
+            # Another user's private dataset is one this user cannot name: as if it did not exist.
+            known = {name for name, private, owner in rows if not private or principal.owns(owner)}
         missing = [name for name in names if name not in known]
         if missing:
             raise InvalidInput(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from click.testing import CliRunner
 from dataset_servers import make_files, write_tree
@@ -40,6 +41,7 @@ def sources(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def jp_server_config(labrig_env: Path, tmp_path: Path, sources: dict[str, str]) -> dict[str, Any]:
     config = server_config(labrig_env)
+    config["LabrigApp"]["local_dataset_roots"] = [str(tmp_path / "sources")]
     config["LocalDatasetCache"] = {
         "mount_root": str(tmp_path / "mounts"),
         "workers": 2,
@@ -74,7 +76,7 @@ EVERY_ACTION = [
 
 
 async def test_a_private_dataset_is_not_there_for_anyone_else(
-    as_user: Users, sources: dict[str, str]
+    as_user: Users, sources: dict[str, str], jp_root_dir: Path
 ) -> None:
     alice, bob, admin = as_user("alice"), as_user("bob"), as_user(ADMIN)
     body = {"name": "secret-ds", "source_url": sources["secret"], "private": True}
@@ -95,6 +97,13 @@ async def test_a_private_dataset_is_not_there_for_anyone_else(
         never = await bob.api(f"datasets/never-used{action}", method, payload)
         assert guessed[0] == never[0] == 404, (method, action, guessed)
         assert guessed[1]["message"] == never[1]["message"].replace("never-used", "secret-ds")
+    nbformat.write(nbformat.v4.new_notebook(), jp_root_dir / "t.ipynb")
+    jobs = [
+        await bob.api("jobs", "POST", {"notebook_path": "t.ipynb", "datasets": [name]})
+        for name in ("secret-ds", "never-used")
+    ]
+    assert jobs[0][0] == jobs[1][0] == 400, jobs  # a job cannot name it either
+    assert jobs[0][1]["message"] == jobs[1][1]["message"].replace("never-used", "secret-ds")
 
     assert (await warmed(alice, "secret-ds"))["state"] == "succeeded"
     status, mounted = await alice.api("datasets/secret-ds/mount", "POST", {})
@@ -147,7 +156,13 @@ def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     mounts = tmp_path / "cli-mounts"
     config.write_text(
         json.dumps(
-            {"LabrigApp": {"admin_users": [ADMIN]}, "DatasetCache": {"mount_root": str(mounts)}}
+            {
+                "LabrigApp": {
+                    "admin_users": [ADMIN],
+                    "local_dataset_roots": [str(tmp_path / "sources")],
+                },
+                "DatasetCache": {"mount_root": str(mounts)},
+            }
         )
     )
     monkeypatch.setenv("LABRIG_CONFIG_FILE", str(config))
