@@ -2,8 +2,9 @@
 
 A request to the server acts as Jupyter Server's current user (set by the handler); the CLI
 and ``import labrig`` act as ``$LABRIG_USER`` (which the server sets for the kernels and job
-ranks it starts, to their owner) or else the operating-system user. Background work of the
-server (reconciling, admitting, finalising jobs) checks no owner at all.
+ranks it starts, to their owner), else ``$JUPYTERHUB_USER``, else the operating-system
+user. Background work of the server (reconciling, admitting, finalising jobs) checks no owner
+at all.
 """
 
 from __future__ import annotations
@@ -38,11 +39,17 @@ class Principal:
 _acting: ContextVar[Principal | None] = ContextVar("labrig_principal", default=None)
 
 
+#: Set by JupyterHub in each user's single-user server, and so in its terminals and kernels.
+HUB_USER_ENV = "JUPYTERHUB_USER"
+
+
 def process_user() -> str:
-    """The user a process outside the server acts as: ``$LABRIG_USER``, else the OS user."""
-    named = os.environ.get(USER_ENV, "").strip()
-    if named:
-        return named
+    """The user a process outside the server acts as: ``$LABRIG_USER``, else JupyterHub's
+    ``$JUPYTERHUB_USER`` (a hub user's terminal), else the operating-system user."""
+    for variable in (USER_ENV, HUB_USER_ENV):
+        named = os.environ.get(variable, "").strip()
+        if named:
+            return named
     try:
         return getpass.getuser()
     except (KeyError, OSError):
