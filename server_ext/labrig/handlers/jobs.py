@@ -93,9 +93,9 @@ class JobOutputHandler(LabrigHandler):
     async def get(self, job_id: str) -> None:
         path = await self.call(self.services.jobs.output_notebook, job_id)
         data = await self.call(path.read_bytes)
-        self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f'attachment; filename="{path.name}"')
-        self.finish(data)
+        # APIHandler.finish would label it application/json otherwise.
+        self.finish(data, set_content_type="application/x-ipynb+json")
 
 
 class JobEventsHandler(LabrigHandler):

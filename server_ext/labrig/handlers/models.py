@@ -161,7 +161,8 @@ class FileHandler(ModelsBase):
                 await self.flush()
         finally:
             handle.close()
-        self.finish()
+        # An empty file sent nothing yet: APIHandler.finish would label it application/json.
+        self.finish(set_content_type="application/octet-stream")
 
 
 class AliasHandler(ModelsBase):
