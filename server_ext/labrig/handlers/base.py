@@ -61,10 +61,20 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         """Run blocking service code (database, files) off the event loop."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def query_value(self, name: str) -> str | None:
+        """A query parameter given at most once, as sent (Tornado would keep the last one)."""
+        values = self.get_query_arguments(name, strip=False)
+        if len(values) > 1:
+            raise InvalidInput(f"{name} was given {len(values)} times; give it once", field=name)
+        return values[0] if values else None
+
     def page_request(self) -> PageRequest:
-        return PageRequest.parse(
-            self.get_query_argument("limit", None), self.get_query_argument("page_token", None)
-        )
+        limit = self.query_value("limit")
+        if limit is not None and not limit.strip():
+            raise InvalidInput(
+                "limit is empty: give a whole number from 1 to 500, or leave it out", field="limit"
+            )
+        return PageRequest.parse(limit, self.query_value("page_token"))
 
     def json_body(self) -> dict[str, Any]:
         raw = self.request.body

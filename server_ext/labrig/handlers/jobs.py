@@ -16,6 +16,7 @@ from ..errors import InvalidInput
 from .base import LabrigHandler
 
 EVENT_POLL = 0.5
+SCHEDULE_ACTIONS = ("pause", "resume", "run")
 KEEPALIVE = 15.0
 
 
@@ -172,6 +173,11 @@ class ScheduleActionHandler(LabrigHandler):
     @authorized
     async def post(self, schedule_id: str, action: str) -> None:
         jobs = self.services.jobs
+        if action not in SCHEDULE_ACTIONS:
+            raise InvalidInput(
+                f"no schedule action {action!r}; use one of {', '.join(SCHEDULE_ACTIONS)}",
+                field="action",
+            )
         if action == "run":
             self.write_json(await self.call(jobs.run_schedule_now, schedule_id), status=201)
         else:
@@ -190,5 +196,6 @@ ROUTES: list[tuple[str, type[LabrigHandler]]] = [
     ("job-form/(?P<notebook_path>.+)", JobFormHandler),
     ("job-schedules", SchedulesHandler),
     ("job-schedules/(?P<schedule_id>[^/]+)", ScheduleHandler),
-    ("job-schedules/(?P<schedule_id>[^/]+)/(?P<action>pause|resume|run)", ScheduleActionHandler),
+    # Any action is routed, so an unknown one is answered in JSON rather than by Jupyter's page.
+    ("job-schedules/(?P<schedule_id>[^/]+)/(?P<action>[^/]+)", ScheduleActionHandler),
 ]
