@@ -90,7 +90,7 @@ ui-test: env chromium
 # `make test` runs (tests/integration/test_fuzz_api.py). FUZZ_EXAMPLES: cases per operation.
 FUZZ_EXAMPLES ?= 150
 fuzz: env
-	PYTHONPATH=$(CURDIR)/tests/integration $(BIN)/python tests/integration/fuzz_api.py \
+	$(BIN)/python tests/integration/fuzz_api.py \
 		--profile long --max-examples $(FUZZ_EXAMPLES)
 
 clean:

@@ -42,10 +42,9 @@ API_PREFIX = "/labrig/api/v1"
 #: How Jupyter Server logs a request that was answered 5xx.
 SERVER_ERROR_LINE = re.compile(r"\] 5\d\d [A-Z]+ /")
 
-#: Every check about the answers. Left out, each for its reason:
-#: positive_data_acceptance: a schema-valid request may name an object that does not exist or
-#: a page token this server never issued, which no schema can describe (404/400 are right);
-#: unsupported_method: Tornado answers an undeclared method 405 without an Allow header.
+#: Every check about the answers but positive_data_acceptance: a schema-valid request may name
+#: an object that does not exist or a page token this server never issued, which no schema can
+#: describe (its 404 or 400 is right).
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -56,6 +55,8 @@ CHECKS = ",".join(
         "negative_data_rejection",
         "missing_required_header",
         "ignored_auth",
+        "unsupported_method",
+        "allow_header_conformance",
         "use_after_free",
         "ensure_resource_availability",
     ]

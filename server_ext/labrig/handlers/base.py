@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
-from tornado.web import HTTPError
+from tornado.web import HTTPError, RequestHandler
 
 from ..errors import (
     AccessDenied,
@@ -97,7 +97,17 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
     def write_page(self, page: Page[Any]) -> None:
         self.write_json({"items": page.items, "next_page_token": page.next_page_token})
 
+    def allowed_methods(self) -> list[str]:
+        """The verbs this handler answers, as a 405's Allow header lists them (RFC 9110)."""
+        return [
+            method
+            for method in self.SUPPORTED_METHODS
+            if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         error = kwargs.get("exc_info", (None, None, None))[1]
         reply: dict[str, Any]
         if isinstance(error, LabrigError):
