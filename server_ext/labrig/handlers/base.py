@@ -62,19 +62,17 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def query_value(self, name: str) -> str | None:
-        """A query parameter given at most once, as sent (Tornado would keep the last one)."""
+        """A query parameter given at most once and not empty; None when absent (Tornado would
+        keep the last of several, and an empty one would quietly mean the default)."""
         values = self.get_query_arguments(name, strip=False)
         if len(values) > 1:
             raise InvalidInput(f"{name} was given {len(values)} times; give it once", field=name)
+        if values and not values[0].strip():
+            raise InvalidInput(f"{name} is empty: give a value or leave it out", field=name)
         return values[0] if values else None
 
     def page_request(self) -> PageRequest:
-        limit = self.query_value("limit")
-        if limit is not None and not limit.strip():
-            raise InvalidInput(
-                "limit is empty: give a whole number from 1 to 500, or leave it out", field="limit"
-            )
-        return PageRequest.parse(limit, self.query_value("page_token"))
+        return PageRequest.parse(self.query_value("limit"), self.query_value("page_token"))
 
     def json_body(self) -> dict[str, Any]:
         raw = self.request.body

@@ -21,8 +21,8 @@ KEEPALIVE = 15.0
 
 
 def _int_arg(handler: LabrigHandler, name: str, default: int) -> int:
-    raw = handler.get_query_argument(name, None)
-    if raw is None or raw == "":
+    raw = handler.query_value(name)
+    if raw is None:
         return default
     try:
         return int(raw)
@@ -34,7 +34,7 @@ class JobsHandler(LabrigHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        status = self.get_query_argument("status", None) or None
+        status = self.query_value("status")
         self.write_page(await self.call(self.services.jobs.list, self.page_request(), status))
 
     @web.authenticated

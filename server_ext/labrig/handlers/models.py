@@ -83,15 +83,15 @@ class VersionsHandler(ModelsBase):
     async def get(self, name: str) -> None:
         """Sorted and filtered in the database: ``sort`` (``order_by`` is its older name),
         ``order``, ``alias``, ``tag`` (repeatable, KEY=VALUE), ``metric`` (repeatable, acc>=0.9)."""
-        order = self.get_query_argument("order", "desc")
+        order = self.query_value("order") or "desc"
         if order not in ("asc", "desc"):
             raise InvalidInput(f"order must be asc or desc, got {order!r}", field="order")
-        sort = self.get_query_argument("sort", None)
+        sort = self.query_value("sort")
         field = "sort" if sort is not None else "order_by"
         if sort is None:
-            sort = self.get_query_argument("order_by", None)
+            sort = self.query_value("order_by")
         filters = VersionFilters.parse(
-            alias=self.get_query_argument("alias", None),
+            alias=self.query_value("alias"),
             tags=self.get_query_arguments("tag"),
             metrics=self.get_query_arguments("metric"),
         )
