@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fuzz_api import PROFILES, SPEC, LiveServer, run_schemathesis, server_errors_logged
+from fuzz_api import PROFILES, SPEC, ApiError, LiveServer, run_schemathesis, server_errors_logged
 
 VERBS = ("get", "post", "put", "patch", "delete")
 DOCUMENTED_OPERATIONS = sum(
@@ -54,3 +54,21 @@ def test_the_fuzz_run_fails_on_an_answer_that_does_not_fit_the_schema(
     assert result.exit_code != 0, result.output
     assert "not_sent_by_the_server" in result.output
     assert {failure["code"] for failure in result.report["failures"]} == {"ST108"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/models/fuzz-model/versions/%C2%B3", None),
+        ("DELETE", "/models/fuzz-model/versions/%C2%B3", None),
+        ("GET", "/models/fuzz-model/versions/%C2%B3/lineage", None),
+        ("PUT", "/resources/fuzz.ipynb", {"gpus": "\u00b3"}),
+    ],
+)
+def test_digits_int_refuses_are_invalid_input(
+    live_server: LiveServer, method: str, path: str, body: object
+) -> None:
+    """Found by `make fuzz`: "³" passes str.isdigit() but not int(), and was a 500."""
+    with pytest.raises(ApiError) as refused:
+        live_server.call(method, path, body)
+    assert refused.value.code in (400, 404), refused.value

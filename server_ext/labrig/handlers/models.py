@@ -27,7 +27,7 @@ class ModelsBase(LabrigHandler):
 
     def version_number(self, name: str, version: str) -> int:
         """A version number, or an alias (``production``) / ``latest`` resolved to one."""
-        if version.isdigit():
+        if version.isascii() and version.isdigit():  # "³" is a digit int() refuses
             return int(version)
         ref = f"{name}@{version}"
         return self.services.models.resolve(ref)[1]
