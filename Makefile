@@ -18,7 +18,7 @@ export YARN_ENABLE_TELEMETRY := 0
 EXT_SOURCES := $(shell find extension/src extension/style extension/schema -type f 2>/dev/null) \
 	package.json tsconfig.json
 
-.PHONY: run test env lint typecheck pytest jest ui-test chromium postgresql clean
+.PHONY: run test env lint typecheck pytest jest ui-test chromium postgresql clean fuzz
 
 # The demo workspace: examples/ with its own configuration (examples/jupyter_server_config.py:
 # the demo dataset, profiles sized to this machine) and its own state in .labrig-demo/.
@@ -85,6 +85,13 @@ jest: env
 
 ui-test: env chromium
 	$(JLPM) test:ui
+
+# schemathesis against openapi.yaml on a live server, longer than the bounded profile that
+# `make test` runs (tests/integration/test_fuzz_api.py). FUZZ_EXAMPLES: cases per operation.
+FUZZ_EXAMPLES ?= 150
+fuzz: env
+	$(BIN)/python tests/integration/fuzz_api.py \
+		--profile long --max-examples $(FUZZ_EXAMPLES)
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules extension/lib server_ext/labrig/labextension tsconfig.tsbuildinfo

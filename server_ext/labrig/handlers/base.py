@@ -13,7 +13,7 @@ from jupyter_server.auth import IdentityProvider, LegacyIdentityProvider, Passwo
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
-from tornado.web import HTTPError
+from tornado.web import HTTPError, RequestHandler
 
 from .. import identity
 from ..errors import (
@@ -105,10 +105,18 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         read = functools.partial(fn, *args, **kwargs)
         return await asyncio.to_thread(self.services.db.retrying, read, what)
 
+    def query_value(self, name: str) -> str | None:
+        """A query parameter given at most once and not empty; None when absent (Tornado would
+        keep the last of several, and an empty one would quietly mean the default)."""
+        values = self.get_query_arguments(name, strip=False)
+        if len(values) > 1:
+            raise InvalidInput(f"{name} was given {len(values)} times; give it once", field=name)
+        if values and not values[0].strip():
+            raise InvalidInput(f"{name} is empty: give a value or leave it out", field=name)
+        return values[0] if values else None
+
     def page_request(self) -> PageRequest:
-        return PageRequest.parse(
-            self.get_query_argument("limit", None), self.get_query_argument("page_token", None)
-        )
+        return PageRequest.parse(self.query_value("limit"), self.query_value("page_token"))
 
     def json_body(self) -> dict[str, Any]:
         raw = self.request.body
@@ -131,7 +139,17 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
     def write_page(self, page: Page[Any]) -> None:
         self.write_json({"items": page.items, "next_page_token": page.next_page_token})
 
+    def allowed_methods(self) -> list[str]:
+        """The verbs this handler answers, as a 405's Allow header lists them (RFC 9110)."""
+        return [
+            method
+            for method in self.SUPPORTED_METHODS
+            if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         error = kwargs.get("exc_info", (None, None, None))[1]
         reply: dict[str, Any]
         if isinstance(error, LabrigError):

@@ -16,12 +16,13 @@ from ..errors import InvalidInput
 from .base import LabrigHandler
 
 EVENT_POLL = 0.5
+SCHEDULE_ACTIONS = ("pause", "resume", "run")
 KEEPALIVE = 15.0
 
 
 def _int_arg(handler: LabrigHandler, name: str, default: int) -> int:
-    raw = handler.get_query_argument(name, None)
-    if raw is None or raw == "":
+    raw = handler.query_value(name)
+    if raw is None:
         return default
     try:
         return int(raw)
@@ -39,7 +40,7 @@ class JobsHandler(JobsSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        status = self.get_query_argument("status", None) or None
+        status = self.query_value("status")
         self.write_page(await self.call(self.services.jobs.list, self.page_request(), status))
 
     @web.authenticated
@@ -99,9 +100,9 @@ class JobOutputHandler(JobsSection):
     async def get(self, job_id: str) -> None:
         path = await self.call(self.services.jobs.output_notebook, job_id)
         data = await self.call(path.read_bytes)
-        self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f'attachment; filename="{path.name}"')
-        self.finish(data)
+        # APIHandler.finish would label it application/json otherwise.
+        self.finish(data, set_content_type="application/x-ipynb+json")
 
 
 class JobEventsHandler(JobsSection):
@@ -178,6 +179,11 @@ class ScheduleActionHandler(JobsSection):
     @authorized
     async def post(self, schedule_id: str, action: str) -> None:
         jobs = self.services.jobs
+        if action not in SCHEDULE_ACTIONS:
+            raise InvalidInput(
+                f"no schedule action {action!r}; use one of {', '.join(SCHEDULE_ACTIONS)}",
+                field="action",
+            )
         if action == "run":
             self.write_json(await self.call(jobs.run_schedule_now, schedule_id), status=201)
         else:
@@ -196,5 +202,6 @@ ROUTES: list[tuple[str, type[LabrigHandler]]] = [
     ("job-form/(?P<notebook_path>.+)", JobFormHandler),
     ("job-schedules", SchedulesHandler),
     ("job-schedules/(?P<schedule_id>[^/]+)", ScheduleHandler),
-    ("job-schedules/(?P<schedule_id>[^/]+)/(?P<action>pause|resume|run)", ScheduleActionHandler),
+    # Any action is routed, so an unknown one is answered in JSON rather than by Jupyter's page.
+    ("job-schedules/(?P<schedule_id>[^/]+)/(?P<action>[^/]+)", ScheduleActionHandler),
 ]

@@ -23,7 +23,7 @@ class ModelsBase(LabrigHandler):
 
     def version_number(self, name: str, version: str) -> int:
         """A version number, or an alias (``production``) / ``latest`` resolved to one."""
-        if version.isdigit():
+        if version.isascii() and version.isdigit():  # "³" is a digit int() refuses
             return int(version)
         ref = f"{name}@{version}"
         return self.services.models.resolve(ref)[1]
@@ -67,15 +67,15 @@ class VersionsHandler(ModelsBase):
     async def get(self, name: str) -> None:
         """Sorted and filtered in the database: ``sort`` (``order_by`` is its older name),
         ``order``, ``alias``, ``tag`` (repeatable, KEY=VALUE), ``metric`` (repeatable, acc>=0.9)."""
-        order = self.get_query_argument("order", "desc")
+        order = self.query_value("order") or "desc"
         if order not in ("asc", "desc"):
             raise InvalidInput(f"order must be asc or desc, got {order!r}", field="order")
-        sort = self.get_query_argument("sort", None)
+        sort = self.query_value("sort")
         field = "sort" if sort is not None else "order_by"
         if sort is None:
-            sort = self.get_query_argument("order_by", None)
+            sort = self.query_value("order_by")
         filters = VersionFilters.parse(
-            alias=self.get_query_argument("alias", None),
+            alias=self.query_value("alias"),
             tags=self.get_query_arguments("tag"),
             metrics=self.get_query_arguments("metric"),
         )
@@ -144,7 +144,8 @@ class FileHandler(ModelsBase):
                 await self.flush()
         finally:
             handle.close()
-        self.finish()
+        # An empty file sent nothing yet: APIHandler.finish would label it application/json.
+        self.finish(set_content_type="application/octet-stream")
 
 
 class AliasHandler(ModelsBase):

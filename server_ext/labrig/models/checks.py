@@ -31,7 +31,7 @@ def check_alias(value: Any, field: str = "alias") -> str:
 
 
 def check_version(value: Any, field: str = "version") -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # int() refuses "³"
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
         raise InvalidInput(f"version must be a whole number from 1, got {value!r}", field=field)
@@ -99,7 +99,7 @@ def parse_ref(ref: Any, field: str = "ref") -> tuple[str, int | str | None]:
     if "/" in ref:
         name, _, version = ref.partition("/")
         check_model_name(name, field)
-        if not version.isdigit():
+        if not (version.isascii() and version.isdigit()):
             raise InvalidInput(f"{ref!r} is not a model reference: use {REF_RULE}", field=field)
         return name, check_version(int(version), field)
     return check_model_name(ref, field), None

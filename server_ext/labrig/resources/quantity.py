@@ -98,7 +98,7 @@ def parse_cpus(value: Any, *, field: str = "cpus") -> float:
 
 def parse_count(value: Any, *, field: str, allow_zero: bool = True) -> int:
     """A whole count (GPUs): JSON integers or digit strings only."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be a whole number; got {value!r}", field=field)
