@@ -223,7 +223,7 @@ class LiveServer:
         ]
         (self.root / "fuzz.ipynb").write_text(nbformat.writes(notebook))
         (self.root / "model.bin").write_bytes(b"weights")
-        source = self.workdir / "dataset-source"
+        source = self.root / "dataset-source"  # file:// datasets must lie under the root
         source.mkdir(exist_ok=True)
         (source / "a.txt").write_text("a")
         self.call("POST", "/datasets", {"name": "fuzz-data", "source_url": source.as_uri()})
