@@ -1,16 +1,18 @@
 """Many users on one server: the panel's endpoints under load while jobs run and a dataset warms.
 
     .venv/bin/python bench/load_api.py [--clients 50] [--seconds 60] [--jobs 4] [--lines 1000]
-                                       [--interval 1.0] [--dataset-mib 256] [--json]
+                                       [--interval 5] [--usage-interval 3] [--dataset-mib 256]
+                                       [--json]
 
 Starts a Jupyter server with labrig (local backend, SQLite, a fresh state directory), adds a
 local dataset of ``--dataset-mib`` MiB and warms it, and submits ``--jobs`` jobs whose notebook
-prints numbered lines for the whole run. Then ``--clients`` clients poll what the panel polls
-(status, the four section lists, the job schedules, the dataset cache and the open notebook's
-usage), each every ``--interval`` seconds as the panel does (the panel's default is 1 s at the
-least), while one server-sent-events stream per job follows its log. Reports p50/p99/max latency
-per endpoint, every error, and whether each job's numbered lines all arrived, once and in order.
-Exits 1 when a request failed or a log line was lost, duplicated or reordered.
+prints numbered lines for the whole run. Then ``--clients`` clients poll as the panel does: every
+``--interval`` seconds (the panel's default, 5 s) the status, the four section lists and the
+schedules at once, and every ``--usage-interval`` seconds (3 s) the open notebook's usage, while
+one server-sent-events stream per job follows its log. Reports p50/p99/max latency per endpoint,
+every error, and whether each job's numbered lines all arrived, once and in order. Exits 1 when
+a request failed or a log line was lost, duplicated or reordered. The clients run in this one
+process on the same machine as the server, so their own CPU time counts in the latencies.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "labrig/api/v1"
 LINE = re.compile(r"^line (\d{6})$")
 
-#: What the panel polls: its four sections, the status, schedules, the cache and usage.
+#: What the panel polls at each refresh, all at once (``LabrigModel._fetchAll``).
 POLLED = {
     "status": "status",
     "resources": "resources?limit=50",
@@ -45,9 +47,9 @@ POLLED = {
     "jobs": "jobs?limit=50",
     "models": "models?limit=50",
     "job-schedules": "job-schedules?limit=50",
-    "dataset-cache": "dataset-cache",
-    "resource-usage": "resource-usage/train.ipynb",
 }
+#: What the Resources section samples on its own interval.
+USAGE = {"resource-usage": "resource-usage/train.ipynb"}
 
 
 def free_port() -> int:
@@ -128,7 +130,7 @@ async def prepare(client: httpx.AsyncClient, root: Path, jobs: int) -> list[str]
 
 class Tally:
     def __init__(self) -> None:
-        self.latencies: dict[str, list[float]] = {name: [] for name in POLLED}
+        self.latencies: dict[str, list[float]] = {name: [] for name in {**POLLED, **USAGE}}
         self.errors: list[str] = []
 
     def summary(self) -> dict[str, Any]:
@@ -150,22 +152,31 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+async def timed_get(client: httpx.AsyncClient, tally: Tally, name: str, path: str) -> None:
+    sent = time.monotonic()
+    try:
+        reply = await client.get(f"{API}/{path}")
+    except httpx.HTTPError as err:
+        tally.errors.append(f"{name}: {type(err).__name__}: {err}")
+        return
+    tally.latencies[name].append(time.monotonic() - sent)
+    if reply.status_code != 200:
+        tally.errors.append(f"{name}: HTTP {reply.status_code} {reply.text[:200]}")
+
+
 async def poll_client(
-    client: httpx.AsyncClient, tally: Tally, until: float, interval: float, offset: float
+    client: httpx.AsyncClient,
+    tally: Tally,
+    until: float,
+    endpoints: dict[str, str],
+    interval: float,
+    offset: float,
 ) -> None:
-    await asyncio.sleep(offset)  # clients start spread over one interval, as browsers would
+    """One panel's refreshes of ``endpoints``, all at once every ``interval`` seconds."""
+    await asyncio.sleep(offset)  # panels start spread over one interval, as browsers would
     while time.monotonic() < until:
         started = time.monotonic()
-        for name, path in POLLED.items():
-            sent = time.monotonic()
-            try:
-                reply = await client.get(f"{API}/{path}")
-                if reply.status_code != 200:
-                    tally.errors.append(f"{name}: HTTP {reply.status_code} {reply.text[:200]}")
-            except httpx.HTTPError as err:
-                tally.errors.append(f"{name}: {type(err).__name__}: {err}")
-                continue
-            tally.latencies[name].append(time.monotonic() - sent)
+        await asyncio.gather(*(timed_get(client, tally, n, p) for n, p in endpoints.items()))
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
@@ -214,7 +225,8 @@ async def run(args: argparse.Namespace, root: Path, port: int, token: str) -> di
         tally = Tally()
         until = time.monotonic() + args.seconds
         pollers = [
-            poll_client(client, tally, until, args.interval, args.interval * i / args.clients)
+            poll_client(client, tally, until, endpoints, every, every * i / args.clients)
+            for endpoints, every in ((POLLED, args.interval), (USAGE, args.usage_interval))
             for i in range(args.clients)
         ]
         streams = [follow_log(client, job_id) for job_id in job_ids]
@@ -226,7 +238,8 @@ async def run(args: argparse.Namespace, root: Path, port: int, token: str) -> di
 
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"{args.clients} clients polling every {args.interval:g} s for {args.seconds:g} s, "
+        f"{args.clients} panels refreshing every {args.interval:g} s (usage every "
+        f"{args.usage_interval:g} s) for {args.seconds:g} s, "
         f"{args.jobs} jobs printing {args.lines} lines, a {args.dataset_mib} MiB dataset warming"
     )
     print(f"{'endpoint':<16}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
@@ -250,7 +263,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--lines", type=int, default=1000, help="numbered lines each job prints")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
+    parser.add_argument("--usage-interval", type=float, default=3.0, help="seconds between usage")
     parser.add_argument("--dataset-mib", type=int, default=256)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()

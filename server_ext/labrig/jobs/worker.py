@@ -96,6 +96,7 @@ def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None
         kernel_process: Any = None
 
         async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            self._start_kwargs = kwargs
             await super().async_start_new_kernel(**kwargs)
             proc = getattr(getattr(self.km, "provisioner", None), "process", None)
             if proc is not None:
@@ -106,6 +107,28 @@ def _engine(progress: Progress, kernel_pid_file: Path, memory_group: Path | None
             progress.write(kernel="started")
 
         start_new_kernel = run_sync(async_start_new_kernel)
+
+        async def async_start_new_kernel_client(self) -> Any:
+            for attempt in range(KERNEL_START_ATTEMPTS):
+                try:
+                    return await super().async_start_new_kernel_client()
+                except RuntimeError as err:
+                    died = "before replying to kernel_info" in str(err)
+                    if not died or attempt == KERNEL_START_ATTEMPTS - 1:
+                        raise
+                # jupyter_client picks free ports, then the kernel binds them: a process
+                # starting meanwhile (another job's rank) can take one first, and the kernel
+                # dies with "Address already in use". No cell has run yet: start it again.
+                print(
+                    "labrig: this rank's kernel died before it answered; starting it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.km = self.create_kernel_manager()
+                await self.async_start_new_kernel(**self._start_kwargs)
+            raise AssertionError("unreachable")
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     class Engine(NBClientEngine):
         client = Client
@@ -165,6 +188,10 @@ def _user_cells(cells: list[dict[str, Any]]) -> list[int]:
         for index, cell in enumerate(cells)
         if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])
     ]
+
+
+#: Starts of a rank's kernel before a kernel that dies before answering fails the rank.
+KERNEL_START_ATTEMPTS = 3
 
 
 def failure_reason(output_path: Path, err: Any, raised: Any, rank: int) -> str:
