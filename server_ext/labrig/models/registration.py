@@ -107,9 +107,7 @@ class ModelRegistration(ModelQueries):
                 existing = self._by_key(session, idempotency_key)
             if existing is not None:
                 return existing
-        with self.db.session() as session:  # refused before any file is stored
-            model = session.get(RegisteredModel, name)
-            user = self.policy.check("register", name, model.owner if model else None).name
+        user = self.db.retrying(lambda: self._registrant(name), f"registering {name}")
         source = Path(path)
         files = collect_files(source)
         self.store.check()
@@ -150,6 +148,12 @@ class ModelRegistration(ModelQueries):
         except BaseException:
             self._drop_lease(lease)  # the committed version drops its lease itself
             raise
+
+    def _registrant(self, name: str) -> str:
+        """Who registers: refused (``model_register_policy``) before any file is stored."""
+        with self.db.session() as session:
+            model = session.get(RegisteredModel, name)
+            return self.policy.check("register", name, model.owner if model else None).name
 
     def _drop_lease(self, lease: str) -> None:
         # With the database away the lease stays; it expires, and gc() then removes the blobs

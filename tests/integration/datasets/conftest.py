@@ -72,7 +72,7 @@ def fluid_catalog(labrig_env: Path, mount_root: Path, kube: Any) -> Iterator[Any
         config.LabrigApp.dataset_cache_class = "labrig.k8s.fluid.FluidDatasetCache"
         config.KubernetesJobBackend = Config(kube.settings())
         config.DatasetCache.mount_root = str(mount_root)
-        config.DatasetCache.allowed_credentials_env = ["FLUID_TEST_*"]
+        config.DatasetCache.allowed_credentials_env = ["FLUID_TEST_*", "FLUID_OSS_*"]
         config.FluidDatasetCache = Config({"poll_interval": 0.05, "ready_timeout": 10.0, **cache})
         app = LabrigApp(data_dir=str(labrig_env), config=config)
         db = Database(f"sqlite:///{labrig_env / 'labrig.db'}")

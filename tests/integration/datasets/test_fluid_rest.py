@@ -25,6 +25,7 @@ def jp_server_config(labrig_env: Path, tmp_path: Path, kube: KubeRig) -> dict[st
         "LabrigApp": {
             "data_dir": str(labrig_env),
             "dataset_cache_class": "labrig.k8s.fluid.FluidDatasetCache",
+            "local_dataset_roots": [str(tmp_path)],  # the test's sources lie beside the root
         },
         "KubernetesJobBackend": kube.settings(),
         "DatasetCache": {"mount_root": str(tmp_path / "mounts")},

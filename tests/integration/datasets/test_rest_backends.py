@@ -28,7 +28,8 @@ def jp_server_config(
     mounts = str(tmp_path / "mounts")
     config: dict[str, Any] = {
         "ServerApp": {"jpserver_extensions": {"labrig": True}},
-        "LabrigApp": {"data_dir": str(labrig_env)},
+        # The test's sources lie beside the Jupyter root.
+        "LabrigApp": {"data_dir": str(labrig_env), "local_dataset_roots": [str(tmp_path)]},
         "DatasetCache": {"mount_root": mounts},
     }
     if backend == "kubernetes":
