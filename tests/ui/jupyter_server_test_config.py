@@ -13,7 +13,7 @@ Playwright starts two servers from this file (tests/ui/playwright.config.ts):
 import os
 import shutil
 from pathlib import Path
-from tempfile import mkdtemp
+from tempfile import gettempdir, mkdtemp
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -46,6 +46,8 @@ _data_dir = Path(os.environ[_state_env])
 c.LabrigApp.data_dir = str(_data_dir)
 c.LabrigApp.database_url = f"sqlite:///{_data_dir / 'labrig.db'}"
 c.DatasetCache.mount_root = str(_data_dir / "mounts")
+# The specs add file:// datasets from folders they make in the temp dir, and from examples/.
+c.LabrigApp.local_dataset_roots = [gettempdir(), str(EXAMPLES)]
 if DEMO:
     c.ServerApp.root_dir = str(_data_dir / "workspace")
 
