@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -103,11 +104,9 @@ def start_server(root: Path, state: Path, port: int, token: str) -> subprocess.P
 async def wait_ready(client: httpx.AsyncClient, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(httpx.TransportError):  # not listening yet
             if (await client.get(f"{API}/status")).status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
         await asyncio.sleep(0.5)
     raise SystemExit(f"the server did not answer within {seconds:.0f} s")
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Dict, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Dict, Float, Int, List, Unicode, validate
 
 from ..errors import InvalidInput, NotFound
 from ..resources.backend import KernelBackend, KernelWait
@@ -80,15 +80,11 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
 
     @validate("env")
     def _no_literal_credentials(self, proposal: Any) -> Any:
-        literal = manifests.literal_credentials(proposal["value"])
-        if literal:
-            raise TraitError(
-                f"KubernetesKernelBackend.env gives {', '.join(literal)} as a literal value, "
-                "which anyone who can read the kernel's pod would see; refer to a Secret "
-                'instead: {"name": ..., "valueFrom": {"secretKeyRef": {"name": SECRET, '
-                '"key": KEY}}}'
-            )
-        return proposal["value"]
+        entries = proposal["value"]
+        manifests.refuse_literal_credentials(
+            "KubernetesKernelBackend.env", entries, "the kernel's pod"
+        )
+        return entries
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from traitlets import TraitError
+
 from ..jobs.secret_settings import names_a_secret, split_secrets
 from .client import CONFIGMAP, PYTORCHJOB, TRAINJOB
 from .datasets import DatasetMount, dataset_volumes, versions_annotation
@@ -158,6 +160,19 @@ def literal_credentials(entries: Sequence[dict[str, Any]]) -> list[str]:
         for entry in entries
         if entry.get("value") and names_a_secret(str(entry.get("name", "")))
     ]
+
+
+def refuse_literal_credentials(setting: str, entries: Sequence[dict[str, Any]], seen: str) -> None:
+    """Refuse env entries of ``setting`` that give a credential as a literal value, which
+    anyone who can read ``seen`` (the pods it goes into) would see; the message names the
+    variables and how to refer to a Secret instead, never the values."""
+    literal = literal_credentials(entries)
+    if literal:
+        raise TraitError(
+            f"{setting} gives {', '.join(literal)} as a literal value, which anyone who can read "
+            f"{seen} would see; refer to a Secret instead: "
+            '{"name": ..., "valueFrom": {"secretKeyRef": {"name": SECRET, "key": KEY}}}'
+        )
 
 
 def credential_options(options: dict[str, Any]) -> list[str]:

@@ -112,14 +112,11 @@ class KubernetesJobSettings(JobBackend, KubernetesPodSettings):
 
     @validate("storage_env")
     def _no_literal_credentials(self, proposal: Any) -> Any:
-        literal = manifests.literal_credentials(proposal["value"])
-        if literal:
-            raise TraitError(
-                f"KubernetesJobBackend.storage_env gives {', '.join(literal)} as a literal value, "
-                "which anyone who can read the job's pods would see; refer to a Secret instead: "
-                '{"name": ..., "valueFrom": {"secretKeyRef": {"name": SECRET, "key": KEY}}}'
-            )
-        return proposal["value"]
+        entries = proposal["value"]
+        manifests.refuse_literal_credentials(
+            "KubernetesJobBackend.storage_env", entries, "the job's pods"
+        )
+        return entries
 
     @validate("rank_storage_options")
     def _no_credential_options(self, proposal: Any) -> Any:
