@@ -70,3 +70,11 @@ c.KubernetesKernelBackend.data_pvc = "labrig-data"  # adapt
 c.KubernetesKernelBackend.start_timeout = 300.0
 # The kernel pods send their connection info to the server here (gateway_provisioners'
 # response address; the server pod's IP by default): GP_RESPONSE_IP / GP_RESPONSE_PORT (8877).
+
+# Many users on one deployment (docs/admin-guide.md#many-users-on-one-deployment): who
+# administers labrig, who may move model aliases and delete, and which environment variables
+# users' datasets may name for their credentials (none by default).
+c.LabrigApp.admin_users = ["platform-admin"]  # adapt
+c.LabrigApp.model_alias_policy = "owner"
+c.LabrigApp.model_delete_policy = "owner"
+c.DatasetCache.allowed_credentials_env = ["DATASETS_S3_*"]  # adapt
