@@ -120,10 +120,15 @@ def test_a_server_killed_during_a_registration_leaves_no_version(
 def test_a_killed_rank_fails_the_job_naming_it_and_leaves_no_orphans(
     server: ServerProcess, root: Path
 ) -> None:
-    write_notebook(root / "sleep.ipynb", "import time\ntime.sleep(120)")
+    write_notebook(
+        root / "sleep.ipynb", "import time\nprint('rank up', flush=True)\ntime.sleep(120)"
+    )
     body = {"notebook_path": "sleep.ipynb", "procs_per_node": 2, "cpus": 0.25}
     job = server.call("jobs", body)
-    wait_until(lambda: server.call(f"jobs/{job['id']}")["status"] == "RUNNING", "RUNNING")
+    # Killed while its cell runs: a kernel that dies before it answers is started again.
+    wait_until(
+        lambda: "rank up" in server.call(f"jobs/{job['id']}/logs?rank=1")["text"], "rank 1's cell"
+    )
 
     def rank_one() -> psutil.Process | None:
         procs = job_processes(job["id"])
