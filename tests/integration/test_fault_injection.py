@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 import psutil
 import pytest
-from server_process import ServerProcess
+from server_process import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,16 +24,6 @@ def write_notebook(path: Path, source: str) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source)]
     nbformat.write(notebook, path)
-
-
-def wait_until(check: Callable[[], Any], what: str, seconds: float = 120) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

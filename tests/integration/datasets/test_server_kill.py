@@ -4,27 +4,15 @@ the warm-up by itself, fetches only what was not cached yet, and no partial file
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dataset_servers import FileServer, make_files, write_tree
-from server_process import ServerProcess
+from server_process import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
 FILES = make_files(10, 50_000, seed=7)
-
-
-def wait_until(check: Any, what: str, seconds: float = 120) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_warm_up_cut_by_a_killed_server_resumes_when_the_server_is_back(
