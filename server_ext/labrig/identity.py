@@ -26,6 +26,9 @@ class Principal:
 
     name: str
     admin: bool = False
+    #: Acting through a kernel's or job's API token: never an administrator, whatever the
+    #: name (``labrig.tokens``).
+    scoped: bool = False
 
     def owns(self, owner: str | None) -> bool:
         """Whether this user may act on a record of ``owner`` as its owner would.

@@ -16,6 +16,6 @@ from . import identity
 def acting(admin_users: Iterable[str] = ()) -> identity.Principal:
     """The acting user, an administrator also when ``admin_users`` names them."""
     principal = identity.current()
-    if principal.admin or principal.name not in set(admin_users):
+    if principal.admin or principal.scoped or principal.name not in set(admin_users):
         return principal
     return replace(principal, admin=True)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .resources.service import ResourceService
     from .settings import LabrigSettings
     from .store import Database
+    from .tokens import ApiTokens
 
 B = TypeVar("B")
 T = TypeVar("T")
@@ -41,6 +42,7 @@ T = TypeVar("T")
 #: The services, in the order ``build_all`` builds them (also the names of the attributes).
 FIELDS = (
     "db",
+    "tokens",
     "kernel_backend",
     "job_backend",
     "dataset_cache",
@@ -64,7 +66,7 @@ class _OnFirstUse:
 class Services:
     """labrig's services over one configuration (``LabrigApp`` or ``LabrigSettings``).
 
-    The attributes are ``db``, ``kernel_backend``, ``job_backend``, ``dataset_cache``,
+    The attributes are ``db``, ``tokens``, ``kernel_backend``, ``job_backend``, ``dataset_cache``,
     ``resources``, ``datasets``, ``jobs`` and ``models``; each is built on first use (thread
     safe) and the same object afterwards.
     """
@@ -92,6 +94,13 @@ class Services:
     @property
     def db(self) -> Database:
         return self._get("db", lambda: _database(self.app))
+
+    @property
+    def tokens(self) -> ApiTokens:
+        """The API tokens of the kernels and job ranks this deployment started."""
+        from .tokens import ApiTokens
+
+        return self._get("tokens", lambda: ApiTokens(self.db))
 
     @property
     def kernel_backend(self) -> KernelBackend:

@@ -96,6 +96,16 @@ class LabrigSettings(Configurable):
         (a kernelspec naming labrig-local-provisioner starts a pod under
         KubernetesKernelBackend). Off: only kernelspecs that name labrig's provisioner get it.""",
     )
+    kernel_server_url = Unicode(
+        "",
+        config=True,
+        help="""The URL at which the kernels and job ranks labrig starts reach this Jupyter
+        server, base URL included (e.g. ``http://jupyter.labrig.svc:8888/``). They get it as
+        ``$LABRIG_SERVER_URL`` with a token scoped to the kernel or job (``$LABRIG_API_TOKEN``),
+        never the database URL, and ``import labrig`` and the CLI inside them use the REST
+        API. Empty: the server's own URL as it listens, right for kernels on this host; set it
+        when kernels run in pods (``KubernetesKernelBackend``).""",
+    )
     model_store_url = Unicode(
         config=True,
         help="""fsspec URL where model files are stored, content-addressed. Default:

@@ -39,6 +39,7 @@ BAD_CREDENTIALS: dict[str, dict[str, Any]] = {
     "no credentials": {"headers": {"Authorization": ""}},
     "a wrong token header": {"headers": {"Authorization": f"token {WRONG_TOKEN}"}},
     "a wrong bearer token": {"headers": {"Authorization": f"Bearer {WRONG_TOKEN}"}},
+    "an unknown labrig API token": {"headers": {"Authorization": "token labrig-kernel-unknown"}},
     "a wrong token in the URL": {
         "headers": {"Authorization": ""},
         "params": {"token": WRONG_TOKEN},

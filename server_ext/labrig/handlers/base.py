@@ -9,7 +9,12 @@ import json
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from jupyter_server.auth import IdentityProvider, LegacyIdentityProvider, PasswordIdentityProvider
+from jupyter_server.auth import (
+    Authorizer,
+    IdentityProvider,
+    LegacyIdentityProvider,
+    PasswordIdentityProvider,
+)
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.httputil import responses
@@ -27,6 +32,7 @@ from ..errors import (
 )
 from ..services import Services
 from ..store import Page, PageRequest
+from .token_auth import TOKEN_AUTHORIZER, TokenIdentity
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,7 +73,27 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         # Every service call of this request (in threads too) acts as the request's user.
         identity.set_acting(await self.principal())
 
+    _token_identity: TokenIdentity | None = None
+
+    @property
+    def identity_provider(self) -> TokenIdentity:  # type: ignore[override]
+        """The server's identity provider, which here also knows labrig's own API tokens."""
+        if self._token_identity is None:
+            server_provider = super().identity_provider
+            self._token_identity = TokenIdentity(server_provider, self.services.tokens)
+        return self._token_identity
+
+    @property
+    def authorizer(self) -> Authorizer:
+        if self.identity_provider.grant is not None:
+            return TOKEN_AUTHORIZER
+        return super().authorizer
+
     async def principal(self) -> identity.Principal:
+        grant = self.identity_provider.grant
+        if grant is not None:
+            # A kernel's or job's token acts as its owner, never as an administrator.
+            return identity.Principal(name=grant.owner, scoped=True)
         user = self.current_user
         name = self.request_user_name()
         settings = self.services.app
@@ -82,7 +108,7 @@ class LabrigHandler(ExtensionHandlerMixin, APIHandler):
         person) name nobody: each cookie-less token request is a new made-up "Anonymous" user,
         so there the server's own user acts (the OS user or $LABRIG_USER, as the CLI and the
         kernels do). A deployment's provider (JupyterHub, a proxy's) names real users."""
-        if type(self.identity_provider) in SINGLE_USER_PROVIDERS:
+        if type(self.identity_provider.inner) in SINGLE_USER_PROVIDERS:
             return identity.process_user()
         user = self.current_user
         return str(getattr(user, "username", None) or getattr(user, "name", None) or user or "")

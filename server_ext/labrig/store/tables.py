@@ -77,6 +77,19 @@ class RegisteredModel(Base):
     owner: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
+class ApiToken(Base):
+    """A token minted for a kernel or a job (``labrig.tokens``), by its SHA-256 digest."""
+
+    __tablename__ = "api_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The kernel id or job id the token belongs to (revoked together with it).
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Section tables live in their own modules on the same metadata.
 from labrig.dataset_mounts.tables import Dataset, DatasetVersion  # noqa: E402, F401
 
