@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from labrig.errors import Conflict, InvalidInput
+from labrig.errors import AccessDenied, Conflict, InvalidInput
 from labrig.store.tables import Dataset, DatasetVersion
 
 from .mount_dirs import check_no_symlinks
@@ -62,7 +62,10 @@ class CatalogMounts(CatalogVersions):
             previous = None
         protection = self._build_mount(name, target, replace=previous is not None)
         with self.db.session() as session:
-            self._row(session, name).mount_path = str(target)
+            row = self._row(session, name)
+            if row.mount_path is None:
+                row.mounted_by = self.acting().name or None
+            row.mount_path = str(target)
         version, _ = self.manifest(name)
         return {
             "name": name,
@@ -77,10 +80,27 @@ class CatalogMounts(CatalogVersions):
             row = self._visible_row(session, name)
             if row.mount_path is None:
                 raise Conflict(f"dataset {name!r} is not mounted")
+            self._check_may_change_mount(row)
+            row.mounted_by = None
             path = self.stored_mount_path(name, row.mount_path)  # before the row forgets it
             row.mount_path = None
         self.release_mount(path)
         return self.get(name)
+
+    def _check_may_change_mount(self, row: Dataset) -> None:
+        """Every kernel on the host reads a dataset through its host mount: only who made it,
+        the dataset's owner or an administrator may move or remove it."""
+        principal = self.acting()
+        if principal.admin or principal.owns(row.mounted_by):
+            return
+        if row.owner and row.owner == principal.name:
+            return
+        raise AccessDenied(
+            f"{principal.name or 'this user'} may not move or remove the mount of dataset "
+            f"{row.name!r} at {row.mount_path}: {row.mounted_by} mounted it and other kernels "
+            "may be reading it; only they, the dataset's owner or an administrator "
+            "(LabrigApp.admin_users) may; read it where it is"
+        )
 
     def mount_for_job(self, names: list[str], target_root: Path) -> dict[str, str]:
         """Read-only mounts of warmed datasets under ``target_root``, and their env vars."""

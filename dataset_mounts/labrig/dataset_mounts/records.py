@@ -58,6 +58,7 @@ def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[st
         "admin": bool(row.admin),
         "pinned": bool(row.pinned),
         "mount_path": row.mount_path,
+        "mounted_by": row.mounted_by,
         "created_at": row.created_at.isoformat(),
         "owner": row.owner,
         "private": bool(row.private),

@@ -30,6 +30,9 @@ class Dataset(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     mount_path: Mapped[str | None] = mapped_column(String(4096))
+    #: Who made the host mount at ``mount_path``: every kernel on the host reads through it,
+    #: so only they, the dataset's owner or an administrator may move or remove it.
+    mounted_by: Mapped[str | None] = mapped_column(String(255))
     #: Who created it (Jupyter Server's user name; ``labrig.identity``); None on rows from
     #: before owners were recorded, which stay everyone's.
     owner: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -146,6 +146,36 @@ async def test_a_shared_dataset_is_everyones_to_use_and_its_owners_to_change(
     assert (await bob.api("datasets/catalog-ds/refresh", "POST", {}))[0] == 200
 
 
+async def test_a_host_mount_is_moved_or_removed_only_by_who_made_it_the_owner_or_an_admin(
+    as_user: Users, sources: dict[str, str], tmp_path: Path
+) -> None:
+    alice, bob, admin = as_user("alice"), as_user("bob"), as_user(ADMIN)
+    assert (await warmed(bob, "catalog-ds"))["state"] == "succeeded"
+    status, mounted = await bob.api("datasets/catalog-ds/mount", "POST", {})
+    assert status == 200, mounted
+    assert (await alice.api("datasets/catalog-ds"))[1]["mounted_by"] == "bob"
+    elsewhere = str(tmp_path / "mounts" / "elsewhere")
+    for method, payload in [("DELETE", None), ("POST", {"path": elsewhere})]:
+        status, refused = await alice.api("datasets/catalog-ds/mount", method, payload)
+        assert status == 403, (method, refused)
+        assert "bob mounted it" in refused["message"]
+    # Nothing moved: every kernel still reads it where bob put it.
+    assert (await alice.api("datasets/catalog-ds"))[1]["mount_path"] == mounted["path"]
+    assert (Path(mounted["path"]) / "part-0001.bin").read_bytes() == FILES["part-0001.bin"]
+    # Mounting it again where it is changes nothing, so anyone may.
+    assert (await alice.api("datasets/catalog-ds/mount", "POST", {}))[0] == 200
+    assert (await admin.api("datasets/catalog-ds/mount", "DELETE"))[0] == 200
+
+    # A user-added dataset's owner may move a mount someone else made.
+    body = {"name": "team-ds", "source_url": sources["team"]}
+    assert (await alice.api("datasets", "POST", body))[0] == 201
+    assert (await warmed(bob, "team-ds"))["state"] == "succeeded"
+    assert (await bob.api("datasets/team-ds/mount", "POST", {}))[0] == 200
+    status, moved = await alice.api("datasets/team-ds/mount", "POST", {"path": elsewhere})
+    assert (status, moved["path"]) == (200, elsewhere)
+    assert (await alice.api("datasets/team-ds"))[1]["mounted_by"] == "alice"
+
+
 # -- the CLI and the Python API act as $LABRIG_USER -------------------------------------------
 
 

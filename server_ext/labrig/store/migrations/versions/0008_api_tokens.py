@@ -1,5 +1,6 @@
 """API tokens: the scoped credential each kernel and job rank gets instead of the database URL
-(stored as SHA-256 digests, deleted with their kernel or job).
+(stored as SHA-256 digests, deleted with their kernel or job); who made each dataset's host
+mount (mounts from before have nobody recorded, and stay everyone's to move).
 
 Revision ID: 0008
 Revises: 0007
@@ -28,8 +29,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_api_tokens")),
     )
     op.create_index(op.f("ix_api_tokens_subject"), "api_tokens", ["subject"])
+    with op.batch_alter_table("datasets") as batch:
+        batch.add_column(sa.Column("mounted_by", sa.String(255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("datasets") as batch:
+        batch.drop_column("mounted_by")
     op.drop_index(op.f("ix_api_tokens_subject"), table_name="api_tokens")
     op.drop_table("api_tokens")
