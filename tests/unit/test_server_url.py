@@ -27,9 +27,7 @@ def serverapp(**changes: Any) -> Any:
         ("fd00::5", "http://[fd00::5]:8888/user/alice/"),
     ],
 )
-def test_kernels_on_this_host_get_the_servers_own_url_with_its_base_url(
-    ip: str, url: str
-) -> None:
+def test_kernels_on_this_host_get_the_servers_own_url_with_its_base_url(ip: str, url: str) -> None:
     app = serverapp(ip=ip, base_url="/user/alice/")
     assert server_url.own_url(app) == url
     assert server_url.for_local_kernels("", app) == url
@@ -48,10 +46,12 @@ def test_without_a_url_kernels_get_none_and_the_log_says_why() -> None:
     assert server_url.for_local_kernels("", unix) is None
     assert server_url.for_local_kernels("", None) is None
     (local,) = server_url.unreachable_warnings("", unix, pods=False)
-    assert "/run/jupyter.sock" in local and "LabrigApp.kernel_server_url" in local
+    assert "/run/jupyter.sock" in local
+    assert "LabrigApp.kernel_server_url" in local
     # Pods never get the server's own address: only a configured one.
     assert server_url.for_pods("") is None
     (pods,) = server_url.unreachable_warnings("", serverapp(), pods=True)
-    assert "kernel pods cannot reach labrig" in pods and "LabrigApp.kernel_server_url" in pods
+    assert "kernel pods cannot reach labrig" in pods
+    assert "LabrigApp.kernel_server_url" in pods
     assert server_url.unreachable_warnings("", serverapp(), pods=False) == []
     assert server_url.unreachable_warnings("http://x:1/", unix, pods=True) == []
