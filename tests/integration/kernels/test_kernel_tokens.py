@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from jupyter_client.manager import AsyncKernelManager, start_new_async_kernel
 from kernels_kit import KERNEL_SERVER_URL, NOTEBOOK, Kernels
 
 from labrig import identity
+from labrig.resources import runtime
 from labrig.resources.runtime import KernelApi
 from labrig.tokens import TokenGrant
 
@@ -141,6 +143,23 @@ async def test_outside_a_server_a_kernel_gets_no_token(
         assert env["LABRIG_SERVER_URL"] is None
         if kernels.name == "kubernetes":
             assert token_secrets(kernels, manager.kernel_id) == []
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("kernels", ["kubernetes"], indirect=True)
+async def test_without_a_server_url_for_pods_a_kernel_pod_gets_no_token(
+    kernels: Kernels, kernel_api: KernelApi
+) -> None:
+    """``LabrigApp.kernel_server_url`` unset: the server's own address is no use to a pod, so
+    the pod gets neither URL nor token (the server log says so at start)."""
+    runtime.set_kernel_api(replace(kernel_api, pod_url=None))
+    manager, client = await start(kernels)
+    try:
+        env = await kernel_env(client)
+        assert (env["LABRIG_API_TOKEN"], env["LABRIG_SERVER_URL"]) == (None, None)
+        assert token_secrets(kernels, manager.kernel_id) == []
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
