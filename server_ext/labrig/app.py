@@ -12,6 +12,7 @@ from . import server_url
 from ._version import __version__
 from .errors import Unavailable
 from .handlers import routes
+from .jobs.secret_settings import DATABASE_URL_ENV
 from .jobs.ticker import start_job_ticker
 from .models.background import periodic_gc
 from .resources.backend import set_current as set_current_kernel_backend
@@ -112,6 +113,7 @@ class LabrigApp(LabrigSettings, ExtensionApp):
     _previous_default_provisioner: str | None = None
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self._give_terminals_the_database(serverapp)
         self.services.jobs.backend.start()
         self._job_ticker = start_job_ticker(self.services.jobs, self.log)
         models, resources = self.services.models, self.services.resources
@@ -120,6 +122,17 @@ class LabrigApp(LabrigSettings, ExtensionApp):
             asyncio.create_task(self.kernel_restarts.watch(resources.request_poll_interval)),
             asyncio.create_task(self._resume_warmups()),
         ]
+
+    def _give_terminals_the_database(self, serverapp: Any) -> None:
+        """A terminal is a shell of the server's own user: the labrig CLI there opens the
+        server's database, also one named only on the server's command line (kernels get a
+        token instead; the terminals extension has made its manager by now)."""
+        terminals = serverapp.web_app.settings.get("terminal_manager")
+        if terminals is not None:
+            terminals.extra_env = {
+                **(terminals.extra_env or {}),
+                DATABASE_URL_ENV: self.database_url,
+            }
 
     async def _resume_warmups(self) -> None:
         resumed = await asyncio.to_thread(self.services.datasets.resume_warmups)
