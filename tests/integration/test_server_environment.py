@@ -27,3 +27,23 @@ async def test_the_database_url_reaches_terminals_but_not_the_servers_environmen
     assert os.environ["LABRIG_DATA_DIR"]
     terminals = jp_serverapp.web_app.settings["terminal_manager"]
     assert terminals.extra_env["LABRIG_DATABASE_URL"] == url
+
+
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [
+        {
+            "ServerApp": {"jpserver_extensions": {"labrig": True}},
+            "LabrigApp": {"kernel_backend": "labrig.k8s.kernel_backend.KubernetesKernelBackend"},
+            "KubernetesKernelBackend": {"namespace": "ml", "image": "img"},
+        }
+    ],
+)
+def test_without_a_url_for_kernel_pods_the_server_log_says_so_once(
+    capfd: pytest.CaptureFixture[str], jp_serverapp: Any
+) -> None:
+    # capfd comes first: it holds the log (stderr) of the server's start.
+    log = capfd.readouterr().err
+    said = [line for line in log.splitlines() if "kernel_server_url" in line]
+    assert len(said) == 1, log
+    assert "notebooks in kernel pods cannot reach labrig" in said[0]
