@@ -183,14 +183,21 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
             return None
         return plan.notebook_path, plan.request
 
+    _kernel_backend: KubernetesKernelBackend | None = None
+
     @property
     def _backend(self) -> KubernetesKernelBackend:
+        # Kept once found: a stopping server forgets its backend before it stops its kernels,
+        # whose pods and Secrets must still go.
+        if self._kernel_backend is not None:
+            return self._kernel_backend
         backend = kernel_backends.current()
         if not isinstance(backend, KubernetesKernelBackend):
             raise LabrigError(
                 "labrig-kubernetes-provisioner needs LabrigApp.kernel_backend = "
                 "'labrig.k8s.kernel_backend.KubernetesKernelBackend'"
             )
+        self._kernel_backend = backend
         return backend
 
     @property

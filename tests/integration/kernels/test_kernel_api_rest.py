@@ -8,6 +8,7 @@ nothing: ``test_kernel_tokens``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -175,3 +176,31 @@ async def test_a_notebook_calls_labrig_as_its_owner_with_its_kernels_token(
     finally:
         await notebook.stop()
     assert await with_token(as_user("bob"), second) == 403
+
+
+async def test_a_stopping_server_revokes_the_tokens_of_its_kernels(
+    jp_serverapp: Any, request: pytest.FixtureRequest
+) -> None:
+    """The server stops its extensions before its kernels: labrig revokes their tokens then,
+    and a kernel pod and its Secret still go."""
+    tokens = jp_serverapp.web_app.settings["labrig_services"].tokens
+    notebook = Notebook(jp_serverapp)
+    try:
+        await notebook.start()
+        token = (await notebook.env())["LABRIG_API_TOKEN"]
+        assert token is not None
+        assert tokens.verify(token) is not None
+    finally:
+        notebook.client.stop_channels()
+    await jp_serverapp._cleanup()  # as a stopping server does: extensions, then kernels
+    assert jp_serverapp.kernel_manager.list_kernel_ids() == []
+    assert tokens.verify(token) is None
+    if jp_serverapp.web_app.settings["labrig_services"].kernel_backend.kind == "kubernetes":
+        emu, _ = request.getfixturevalue("emulated_cluster")
+        selector = f"labrig.io/kernel-id={notebook.kernel_id}"
+        for kind in ("pods", "secrets"):
+            for _ in range(300):
+                if not emu.store.select(kind, "ml", label_selector=selector):
+                    break
+                await asyncio.sleep(0.1)
+            assert emu.store.select(kind, "ml", label_selector=selector) == [], kind
