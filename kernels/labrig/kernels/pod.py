@@ -167,6 +167,8 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     #: This start's API token, and the Secret that holds it once created.
     _token: str | None = None
     _secret: str | None = None
+    #: The kernel runs with its token: both go as soon as its pod is seen ended.
+    _token_live = False
 
     @default("unauthorized_users")
     def _no_unauthorized_users(self) -> set[str]:
@@ -281,6 +283,7 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         except BaseException:
             await self._forget_token()
             raise
+        self._token_live = self._token is not None
         self._report(None)
         return self.connection_info
 
@@ -391,7 +394,14 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     # ---- the running kernel ----------------------------------------------------------------
 
     async def poll(self) -> int | None:
-        """None while the pod runs; once it ended (evicted, OOM-killed), why is recorded."""
+        """None while the pod runs; once it ended (evicted, OOM-killed, deleted), why is
+        recorded and its token stops working."""
+        status = await self._pod_status()
+        if status is not None and self._token_live:
+            await self._forget_token()
+        return status
+
+    async def _pod_status(self) -> int | None:
         name = self.container_name
         if not name:
             return 0
@@ -428,6 +438,7 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         """The kernel's pod is gone or going: its Secret goes (its owner reference would take
         it with the pod; this does not wait for the cluster) and its token stops working."""
         secret, self._secret, self._token = self._secret, None, None
+        self._token_live = False
         if secret is not None:
             await asyncio.to_thread(self._backend.delete_secret, secret)
         api = runtime.kernel_api()

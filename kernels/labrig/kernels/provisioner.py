@@ -181,6 +181,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     _stop_recorded = False
     #: Who the kernel acts as: who started it, kept across restarts.
     _owner: identity.Principal | None = None
+    #: A running kernel holds a token: revoked as soon as the kernel is seen dead.
+    _token_live = False
 
     @property
     def _service(self) -> ResourceService:
@@ -233,6 +235,7 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         except BaseException:
             await asyncio.to_thread(self._release)
             raise
+        self._token_live = runtime.kernel_api() is not None
         plan = self._plan
         if plan is not None and self.pid:
             await asyncio.to_thread(self._service.attach, plan.holder, self.pid, plan.labels)
@@ -244,6 +247,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         status: int | None = await super().poll()
         if status is not None:
             await asyncio.to_thread(self._record_exit, status)
+            if self._token_live:  # died for good, or until a restart mints a new token
+                await asyncio.to_thread(self._revoke_tokens)
         return status
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -288,11 +293,15 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        api = runtime.kernel_api()
-        if api is not None:  # a stopping server revoked its kernels' tokens itself
-            credentials.revoke_tokens(api, self.kernel_id)
+        self._revoke_tokens()
         plan, self._plan = self._plan, None
         if plan is None:
             return
         plan.groups.remove()
         self._service.release(plan.holder)
+
+    def _revoke_tokens(self) -> None:
+        self._token_live = False
+        api = runtime.kernel_api()
+        if api is not None:  # a stopping server revoked its kernels' tokens itself
+            credentials.revoke_tokens(api, self.kernel_id)

@@ -163,3 +163,30 @@ async def test_without_a_server_url_for_pods_a_kernel_pod_gets_no_token(
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
+
+
+async def test_a_kernel_that_died_on_its_own_loses_its_token(
+    kernels: Kernels, kernel_api: KernelApi
+) -> None:
+    """Stopped outside its manager (killed, its pod deleted or evicted) and not restarted: its
+    token stops working once the kernel is seen dead, without waiting for a shutdown."""
+    manager, client = await start(kernels)
+    try:
+        token = (await kernel_env(client))["LABRIG_API_TOKEN"]
+        assert token is not None
+        assert kernel_api.tokens.verify(token) is not None
+        await asyncio.to_thread(kernels.backend.stop, manager.kernel_id)
+        await wait_until_dead(manager)
+        assert kernel_api.tokens.verify(token) is None
+        if kernels.name == "kubernetes":
+            assert token_secrets(kernels, manager.kernel_id) == []
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+async def wait_until_dead(manager: AsyncKernelManager) -> None:
+    deadline = time.monotonic() + 30
+    while await manager.is_alive():
+        assert time.monotonic() < deadline, "the kernel outlived stop()"
+        await asyncio.sleep(0.2)
