@@ -68,6 +68,10 @@ c.KubernetesKernelBackend.profiles = c.KubernetesJobBackend.profiles
 c.KubernetesKernelBackend.data_pvc = "labrig-data"  # adapt
 # A pod still waiting (no node fits, image pull, quota) after this is given up and deleted.
 c.KubernetesKernelBackend.start_timeout = 300.0
+# Notebooks in kernel pods reach labrig (import labrig, the labrig CLI) through the server's
+# REST API at this URL, each kernel with a token of its own in a per-pod Secret; they never get
+# the database URL. Unset: kernel pods cannot reach labrig (the server log says so).
+c.LabrigApp.kernel_server_url = "http://jupyter.ml.svc:8888/"  # adapt: the server's Service
 # The kernel pods send their connection info to the server here (gateway_provisioners'
 # response address; the server pod's IP by default): GP_RESPONSE_IP / GP_RESPONSE_PORT (8877).
 

@@ -30,6 +30,7 @@ from traitlets import default
 
 from labrig import identity
 from labrig.errors import CapacityExceeded, LabrigError
+from labrig.jobs.env_names import SERVER_URL_ENV
 from labrig.k8s import kernel_pods, kernel_status
 from labrig.k8s.kernel_backend import PROVISIONER, KubernetesKernelBackend
 from labrig.resources import backend as kernel_backends
@@ -37,7 +38,7 @@ from labrig.resources import runtime
 from labrig.resources.backend import KernelWait
 from labrig.resources.service import ResourceRequest, ResourceService
 
-from . import routing
+from . import credentials, routing
 from .provisioner import PROPAGATED, THREAD_VARS, kernel_owner, notebook_path_of
 
 
@@ -63,18 +64,6 @@ with _without_global_kube_config():
     from gateway_provisioners.config_mixin import poll_interval
     from gateway_provisioners.k8s import KubernetesProvisioner
     from gateway_provisioners.remote_provisioner import RemoteProvisionerBase
-
-
-def carries_password(url: str) -> bool:
-    """A URL carrying a password (pod specs are readable: KubernetesKernelBackend.env brings it
-    from a Secret instead)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).password is not None
-    except ArgumentError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -114,11 +103,7 @@ def plan_pod(
     path = notebook_path_of(service, env)
     request = service.request_for(path) if path else None
     cpus = request.cpus if request else None
-    pod_env = {
-        name: os.environ[name]
-        for name in PROPAGATED
-        if name in os.environ and not carries_password(os.environ[name])
-    }
+    pod_env = {name: os.environ[name] for name in PROPAGATED if name in os.environ}
     pod_env |= {
         "LABRIG_KERNEL_ID": kernel_id,
         identity.USER_ENV: owner,
@@ -179,6 +164,11 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     _stop_recorded = False
     #: Who the kernel acts as: who started it, kept across restarts (new pods).
     _owner: identity.Principal | None = None
+    #: This start's API token, and the Secret that holds it once created.
+    _token: str | None = None
+    _secret: str | None = None
+    #: The kernel runs with its token: both go as soon as its pod is seen ended.
+    _token_live = False
 
     @default("unauthorized_users")
     def _no_unauthorized_users(self) -> set[str]:
@@ -195,14 +185,21 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
             return None
         return plan.notebook_path, plan.request
 
+    _kernel_backend: KubernetesKernelBackend | None = None
+
     @property
     def _backend(self) -> KubernetesKernelBackend:
+        # Kept once found: a stopping server forgets its backend before it stops its kernels,
+        # whose pods and Secrets must still go.
+        if self._kernel_backend is not None:
+            return self._kernel_backend
         backend = kernel_backends.current()
         if not isinstance(backend, KubernetesKernelBackend):
             raise LabrigError(
                 "labrig-kubernetes-provisioner needs LabrigApp.kernel_backend = "
                 "'labrig.k8s.kernel_backend.KubernetesKernelBackend'"
             )
+        self._kernel_backend = backend
         return backend
 
     @property
@@ -239,7 +236,22 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         result: dict[str, Any] = await super().pre_launch(**kwargs)
         self.kernel_namespace = backend.namespace
         self.launch_timeout = math.ceil(backend.start_timeout)
+        self._plan = await self._with_token(plan, owner.name)
         return result
+
+    async def _with_token(self, plan: PodPlan, owner: str) -> PodPlan:
+        """Inside a server that knows a URL for pods: the pod gets it and a new token (in a
+        Secret of its own, created with the pod)."""
+        api = runtime.kernel_api()
+        if api is None or api.pod_url is None:
+            return plan
+        self._token = await asyncio.to_thread(credentials.issue_token, api, owner, self.kernel_id)
+        pod = replace(
+            plan.pod,
+            env={**plan.pod.env, SERVER_URL_ENV: api.pod_url},
+            token_secret=kernel_pods.token_secret_name(plan.pod.pod_name),
+        )
+        return replace(plan, pod=pod)
 
     def _command(self) -> tuple[str, ...]:
         command = [
@@ -261,22 +273,50 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
         """Create the kernel's pod (no local launcher process) and wait for its kernel."""
         assert self._plan is not None
         pod = replace(self._plan.pod, command=self._command())
-        body = kernel_pods.kernel_pod(self._backend.pod_settings(), pod)
         self.start_time = RemoteProvisionerBase.get_current_time()
         self.container_name = pod.pod_name
         self._report("the kernel's pod is being created")
-        await self._create(body)
-        self.log_kernel_launch(list(pod.command))
-        await self.confirm_remote_startup()
+        try:
+            await self._create(pod)
+            self.log_kernel_launch(list(pod.command))
+            await self.confirm_remote_startup()
+        except BaseException:
+            await self._forget_token()
+            raise
+        self._token_live = self._token is not None
         self._report(None)
         return self.connection_info
 
-    async def _create(self, body: dict[str, Any]) -> None:
+    async def _create(self, pod: kernel_pods.KernelPod) -> None:
+        """Create the token's Secret, then the pod (waiting while the namespace's quota refuses
+        it), then make the Secret the pod's."""
+        backend = self._backend
+        settings = backend.pod_settings()
+        if pod.token_secret is not None and self._token is not None:
+            secret = kernel_pods.token_secret(settings, pod, self._token)
+            await self._call(backend.create_token_secret, secret)
+            self._secret = pod.token_secret
+        created = await self._create_pod(kernel_pods.kernel_pod(settings, pod))
+        if self._secret is not None:
+            try:
+                await self._call(backend.give_secret_to_pod, self._secret, created)
+            except LabrigError:
+                await self.kill()  # a pod whose start was given up does not stay
+                raise
+
+    async def _call(self, call: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.to_thread(call, *args)
+        except LabrigError as err:
+            self._give_up(f"kernel not started: {err}")
+            raise
+
+    async def _create_pod(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create the pod, waiting while the namespace's quota refuses it."""
         while True:
             try:
-                await asyncio.to_thread(self._backend.create_pod, body)
-                return
+                created: dict[str, Any] = await asyncio.to_thread(self._backend.create_pod, body)
+                return created
             except CapacityExceeded as err:
                 self._report(f"waiting for quota: {err}")
             except LabrigError as err:
@@ -354,7 +394,14 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     # ---- the running kernel ----------------------------------------------------------------
 
     async def poll(self) -> int | None:
-        """None while the pod runs; once it ended (evicted, OOM-killed), why is recorded."""
+        """None while the pod runs; once it ended (evicted, OOM-killed, deleted), why is
+        recorded and its token stops working."""
+        status = await self._pod_status()
+        if status is not None and self._token_live:
+            await self._forget_token()
+        return status
+
+    async def _pod_status(self) -> int | None:
         name = self.container_name
         if not name:
             return 0
@@ -384,7 +431,19 @@ class LabrigKubernetesProvisioner(KubernetesProvisioner):  # type: ignore[misc]
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
         await self.kill(restart=restart)
+        await self._forget_token()
         self._report(None)
+
+    async def _forget_token(self) -> None:
+        """The kernel's pod is gone or going: its Secret goes (its owner reference would take
+        it with the pod; this does not wait for the cluster) and its token stops working."""
+        secret, self._secret, self._token = self._secret, None, None
+        self._token_live = False
+        if secret is not None:
+            await asyncio.to_thread(self._backend.delete_secret, secret)
+        api = runtime.kernel_api()
+        if api is not None:
+            await asyncio.to_thread(credentials.revoke_tokens, api, self.kernel_id)
 
     # ---- gateway_provisioners' synchronous hooks, through labrig's client -------------------
 

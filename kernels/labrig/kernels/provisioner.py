@@ -1,10 +1,12 @@
 """The local kernel provisioner: a notebook's kernel, started inside its requested resources.
 
-Kernels it starts carry the settings that let ``import labrig`` inside the kernel reach the same
-state as the server (``LABRIG_DATA_DIR``, ``LABRIG_DATABASE_URL``) and their own kernel id, so
-what a notebook registers is attributed to it, and ``LABRIG_USER``: the user the kernel acts as
-(who started it; ``labrig.identity``), so what ``import labrig`` records there is theirs. When
-the kernel belongs to a notebook (the
+Kernels it starts carry ``LABRIG_DATA_DIR``, their own kernel id, so what a notebook registers
+is attributed to it, and ``LABRIG_USER``: the user the kernel acts as (who started it;
+``labrig.identity``). Started by the server, a kernel reaches labrig through the server's REST
+API: ``LABRIG_SERVER_URL`` and ``LABRIG_API_TOKEN``, a token acting as that user, minted at each
+start and revoked when the kernel stops (``credentials``); it never gets the database URL, so a
+notebook can neither rewrite other users' records with SQL nor claim another identity by setting
+``LABRIG_USER``. When the kernel belongs to a notebook (the
 server's ``JPY_SESSION_NAME``, or ``LABRIG_NOTEBOOK_PATH``), the notebook's saved request is
 applied when it starts (under the Kubernetes kernel backend, a kernelspec naming this provisioner
 starts a pod instead: ``routing``):
@@ -40,9 +42,10 @@ from labrig.resources import enforce, runtime
 from labrig.resources.quantity import format_bytes
 from labrig.resources.service import ResourceRequest, ResourceService
 
-from . import routing
+from . import credentials, routing
 
-PROPAGATED = ("LABRIG_DATA_DIR", "LABRIG_DATABASE_URL")
+#: The server's settings a kernel inherits (never its database URL: ``credentials``).
+PROPAGATED = ("LABRIG_DATA_DIR",)
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 WATCHDOG_INTERVAL = 0.5
 
@@ -146,7 +149,8 @@ def plan_kernel(service: ResourceService, kernel_id: str, env: dict[str, str]) -
 def kernel_owner(previous: identity.Principal | None) -> identity.Principal:
     """Who a kernel acts as: who started it (the acting user: a labrig request's user, else
     the server's own, ``$LABRIG_USER`` or the OS user); a restart keeps the first start's.
-    The kernel could still set another ``LABRIG_USER`` itself: scoped credentials close that."""
+    Inside a server the kernel's token carries it, so the kernel setting another
+    ``LABRIG_USER`` changes nothing the API records."""
     return previous if previous is not None else identity.current()
 
 
@@ -177,6 +181,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
     _stop_recorded = False
     #: Who the kernel acts as: who started it, kept across restarts.
     _owner: identity.Principal | None = None
+    #: A running kernel holds a token: revoked as soon as the kernel is seen dead.
+    _token_live = False
 
     @property
     def _service(self) -> ResourceService:
@@ -205,8 +211,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         self._plan = plan
         self._stop_recorded = False
         env.update(plan.env)
-        kwargs["env"] = env
         try:
+            kwargs["env"] = await self._scoped(env, owner.name)
             result: dict[str, Any] = await super().pre_launch(**kwargs)
         except BaseException:
             await asyncio.to_thread(self._release)
@@ -214,12 +220,22 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         result["cmd"] = plan.wrap(result["cmd"])
         return result
 
+    async def _scoped(self, env: dict[str, str], owner: str) -> dict[str, str]:
+        """Inside a server: the kernel's URL and a new token instead of the database URL."""
+        api = runtime.kernel_api()
+        if api is None:
+            return env
+        return await asyncio.to_thread(
+            credentials.local_kernel_env, api, owner, self.kernel_id, env
+        )
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         try:
             connection_info = await super().launch_kernel(cmd, **kwargs)
         except BaseException:
             await asyncio.to_thread(self._release)
             raise
+        self._token_live = runtime.kernel_api() is not None
         plan = self._plan
         if plan is not None and self.pid:
             await asyncio.to_thread(self._service.attach, plan.holder, self.pid, plan.labels)
@@ -231,6 +247,8 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         status: int | None = await super().poll()
         if status is not None:
             await asyncio.to_thread(self._record_exit, status)
+            if self._token_live:  # died for good, or until a restart mints a new token
+                await asyncio.to_thread(self._revoke_tokens)
         return status
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -275,8 +293,15 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        self._revoke_tokens()
         plan, self._plan = self._plan, None
         if plan is None:
             return
         plan.groups.remove()
         self._service.release(plan.holder)
+
+    def _revoke_tokens(self) -> None:
+        self._token_live = False
+        api = runtime.kernel_api()
+        if api is not None:  # a stopping server revoked its kernels' tokens itself
+            credentials.revoke_tokens(api, self.kernel_id)

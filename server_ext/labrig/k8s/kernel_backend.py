@@ -56,9 +56,10 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
         Dict(),
         config=True,
         help="""Environment entries of kernel containers besides labrig's own, as Kubernetes
-        EnvVar objects, e.g. [{"name": "LABRIG_DATABASE_URL", "valueFrom": {"secretKeyRef":
-        {"name": "labrig-db", "key": "url"}}}]: a database URL with a password is not copied
-        into pod specs, so kernels that call labrig's Python API get it this way.""",
+        EnvVar objects, e.g. [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name":
+        "hf", "key": "token"}}}]: credentials come from Secrets, never as literal values in
+        pod specs. Kernels need no database URL: labrig gives each one LABRIG_SERVER_URL
+        (LabrigApp.kernel_server_url) and a token of its own.""",
     )
     launcher = List(
         Unicode(),
@@ -144,8 +145,18 @@ class KubernetesKernelBackend(KernelBackend, KubernetesPodSettings):
 
     # --- what the provisioner does through the cluster (blocking: call off the event loop) ---
 
-    def create_pod(self, body: dict[str, Any]) -> None:
-        self.kube.create(POD, body)
+    def create_pod(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.kube.create(POD, body)
+
+    def create_token_secret(self, body: dict[str, Any]) -> None:
+        self.kube.create(kernel_pods.SECRET, body)
+
+    def give_secret_to_pod(self, secret: str, pod: dict[str, Any]) -> None:
+        """The cluster deletes the Secret with the pod, even when labrig does not."""
+        self.kube.patch(kernel_pods.SECRET, secret, kernel_pods.owned_by(pod))
+
+    def delete_secret(self, name: str) -> None:
+        self.kube.delete(kernel_pods.SECRET, name, propagation="Background")
 
     def read_pod(self, name: str) -> dict[str, Any] | None:
         try:

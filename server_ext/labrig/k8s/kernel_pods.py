@@ -10,7 +10,9 @@ the scratch disk); the environment is the local kernel's ``LABRIG_*``; dataset m
 the same paths as on the server, as far as a volume source is known for them
 (``pod_volumes_for_mounts``). With a usage port, the pod declares it and tells the launcher, which
 starts the in-pod usage reporter there (``labrig.kernels.pod_usage``; the server reads it
-through the API server's pod proxy).
+through the API server's pod proxy). The kernel's API token is never written into the pod spec
+(readable by whoever may read pods): it lives in a Secret of its own (``token_secret``), which
+the container's ``LABRIG_API_TOKEN`` references and which goes with the pod (``owned_by``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .client import POD
+from labrig.jobs.env_names import API_TOKEN_ENV
+
+from .client import POD, Kind
 from .manifests import MANAGED_BY, Placement, add_identity_and_placement
 
 KERNEL_LABEL = "labrig.io/kernel-id"
@@ -33,6 +37,9 @@ DEFAULT_USAGE_PORT = 9469
 #: Where container runtimes mount the container's own cgroup; the reporter reads it there.
 CGROUP_ROOT = "/sys/fs/cgroup"
 DATA_VOLUME = "data"
+#: The kernel's token: the key in its Secret.
+SECRET = Kind("Secret", "", "v1", "secrets")
+TOKEN_KEY = "token"
 
 
 @dataclass(frozen=True)
@@ -83,12 +90,43 @@ class KernelPod:
     scratch: str | None = None
     volumes: PodVolumes = field(default_factory=PodVolumes)
     placement: Placement = field(default_factory=Placement)
+    #: The Secret holding the kernel's API token (``token_secret``); None: the kernel gets none.
+    token_secret: str | None = None
 
 
 def pod_name(kernel_id: str, start: int) -> str:
     """``labrig-kernel-<id>-<n>``: a restart's pod never collides with its terminating
     predecessor."""
     return f"labrig-kernel-{kernel_id}-{start}"
+
+
+def token_secret_name(pod: str) -> str:
+    """One Secret per pod: a restart's new token never lands in the old pod's Secret."""
+    return f"{pod}-api-token"
+
+
+def token_secret(settings: KernelPodSettings, kernel: KernelPod, token: str) -> dict[str, Any]:
+    """The Secret holding the kernel's API token, created before its pod."""
+    assert kernel.token_secret is not None
+    return {
+        "apiVersion": SECRET.api_version,
+        "kind": SECRET.kind,
+        "metadata": {
+            "name": kernel.token_secret,
+            "namespace": settings.namespace,
+            "labels": kernel_labels(settings, kernel.kernel_id),
+        },
+        "type": "Opaque",
+        "stringData": {TOKEN_KEY: token},
+    }
+
+
+def owned_by(pod: dict[str, Any]) -> dict[str, Any]:
+    """A patch making an object the pod's: the cluster deletes it with the pod, whoever
+    deletes the pod."""
+    meta = pod["metadata"]
+    owner = {"apiVersion": POD.api_version, "kind": POD.kind, "name": meta["name"]}
+    return {"metadata": {"ownerReferences": [{**owner, "uid": meta["uid"]}]}}
 
 
 def notebook_hash(notebook_path: str) -> str:
@@ -187,6 +225,13 @@ def _usage_env(settings: KernelPodSettings) -> dict[str, str]:
     return {"LABRIG_USAGE_PORT": str(settings.usage_port), "LABRIG_CGROUP_ROOT": CGROUP_ROOT}
 
 
+def _token_env(kernel: KernelPod) -> list[dict[str, Any]]:
+    if kernel.token_secret is None:
+        return []
+    ref = {"name": kernel.token_secret, "key": TOKEN_KEY}
+    return [{"name": API_TOKEN_ENV, "valueFrom": {"secretKeyRef": ref}}]
+
+
 def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]:
     """The kernel's pod: one container running the launcher, never restarted in place (a
     restart is a new pod, so the kernel's connection info is always fresh)."""
@@ -198,6 +243,7 @@ def kernel_pod(settings: KernelPodSettings, kernel: KernelPod) -> dict[str, Any]
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(kernel.command),
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())]
+        + _token_env(kernel)
         + [dict(entry) for entry in settings.extra_env],
         "volumeMounts": [*scratch_mounts, *kernel.volumes.mounts],
     }

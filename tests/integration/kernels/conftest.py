@@ -12,14 +12,22 @@ import pytest
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from k8s.cluster import FakeCluster, Node
 from k8s.emulator import ApiEmulator
-from kernels_kit import Kernels, kernelspec, kubernetes_backend, stop_response_manager
+from kernels_kit import (
+    KERNEL_SERVER_URL,
+    Kernels,
+    kernelspec,
+    kubernetes_backend,
+    stop_response_manager,
+)
 
 from labrig.app import register_provisioners
 from labrig.resources import backend as kernel_backends
 from labrig.resources import runtime
 from labrig.resources.backend import LocalKernelBackend
+from labrig.resources.runtime import KernelApi
 from labrig.resources.service import ResourceService
 from labrig.store import Database
+from labrig.tokens import ApiTokens
 
 
 @pytest.fixture
@@ -35,6 +43,18 @@ def resources(labrig_env: Path, tmp_path: Path) -> Iterator[ResourceService]:
     yield service
     runtime.set_current(None)
     db.dispose()
+
+
+@pytest.fixture
+def kernel_api(resources: ResourceService) -> Iterator[KernelApi]:
+    """What a server gives its kernels instead of the database: tokens minted in the test's
+    database and ``KERNEL_SERVER_URL``, for kernels on this host and in pods."""
+    api = KernelApi(
+        ApiTokens(resources.db), local_url=lambda: KERNEL_SERVER_URL, pod_url=KERNEL_SERVER_URL
+    )
+    runtime.set_kernel_api(api)
+    yield api
+    runtime.set_kernel_api(None)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from labrig.resources.service import ResourceService
 
 IMAGE = "registry.example.com/ml/labrig-kernel:test"
 NOTEBOOK = "train.ipynb"
+#: The server URL kernels get in tests without a server (nothing is called at it).
+KERNEL_SERVER_URL = "http://jupyter.ml.svc:8888/user/alice/"
 
 
 @dataclass

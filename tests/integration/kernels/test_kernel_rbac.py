@@ -1,7 +1,8 @@
 """examples/kubernetes/rbac.yaml's labrig-kernels Role is exactly what the kernel backend needs:
 with only its permissions a kernel waits (its reason read from events), starts, runs, is
 sampled (inside the pod through the pod proxy, then from the metrics API once its reporter is
-gone), restarted and shut down, nothing is refused, and every rule is used."""
+gone), restarted and shut down, its API token's Secret is created and deleted with its pod,
+nothing is refused, and every rule is used."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from jupyter_client.manager import start_new_async_kernel
 from kernels_kit import NOTEBOOK, Kernels
 
 from labrig.k8s.kernel_backend import KubernetesKernelBackend
+from labrig.resources.runtime import KernelApi
 
 ROOT = Path(__file__).parents[3]
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
@@ -66,7 +68,11 @@ def _granted() -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("kernels", ["kubernetes"], indirect=True)
-async def test_the_kernel_role_is_all_the_kernel_backend_uses(kernels: Kernels) -> None:
+async def test_the_kernel_role_is_all_the_kernel_backend_uses(
+    kernels: Kernels, kernel_api: KernelApi
+) -> None:
+    """With a server URL for pods, so each pod's token Secret is created, made the pod's and
+    deleted."""
     assert kernels.emu is not None
     assert isinstance(kernels.backend, KubernetesKernelBackend)
     emu, backend = kernels.emu, kernels.backend

@@ -32,10 +32,7 @@ FULL = KernelPodSettings(
     data_mount="/srv/labrig",
     usage_port=9469,
     extra_env=(
-        {
-            "name": "LABRIG_DATABASE_URL",
-            "valueFrom": {"secretKeyRef": {"name": "labrig-db", "key": "url"}},
-        },
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}},
     ),
 )
 COMMAND = (
@@ -74,7 +71,12 @@ def kernel(**changes: Any) -> KernelPod:
     return KernelPod(**values)
 
 
+#: A kernel started by a server with LabrigApp.kernel_server_url: the URL, and its token by
+#: reference to its own Secret.
+TOKEN = "labrig-kernel-not-a-real-token"
 GPU = kernel(
+    env={**kernel().env, "LABRIG_SERVER_URL": "http://jupyter.ml.svc:8888/"},
+    token_secret=kernel_pods.token_secret_name(kernel_pods.pod_name("0b5e", 1)),
     cpus=0.5,
     gpus=2,
     disk=10 * 2**30,
@@ -88,6 +90,7 @@ GPU = kernel(
 CASES = {
     "kernel-pod-cpu": lambda: kernel_pods.kernel_pod(BASE, kernel()),
     "kernel-pod-gpu-disk-datasets": lambda: kernel_pods.kernel_pod(FULL, GPU),
+    "kernel-token-secret": lambda: kernel_pods.token_secret(FULL, GPU, TOKEN),
 }
 
 
@@ -145,20 +148,32 @@ def test_pods_are_found_by_kernel_and_notebook_labels() -> None:
     assert kernel_pods.pod_name("0b5e", 2) != kernel_pods.pod_name("0b5e", 1)
 
 
-@pytest.mark.parametrize(
-    ("url", "copied"),
-    [
-        ("sqlite:////srv/labrig/labrig.db", True),
-        ("postgresql+psycopg://labrig@db.ml.svc/labrig", True),
-        ("postgresql+psycopg://labrig:s3cret@db.ml.svc/labrig", False),
-    ],
-)
-def test_a_database_url_with_a_password_is_not_copied_into_the_pod_spec(
-    url: str, copied: bool
-) -> None:
-    from labrig.kernels.pod import carries_password
+def test_the_kernels_token_is_in_its_secret_never_in_the_pod_spec() -> None:
+    pod = kernel_pods.kernel_pod(FULL, GPU)
+    secret = kernel_pods.token_secret(FULL, GPU, TOKEN)
+    assert TOKEN not in json.dumps(pod)
+    env = pod["spec"]["containers"][0]["env"]
+    (token,) = [e for e in env if e["name"] == "LABRIG_API_TOKEN"]
+    reference = token["valueFrom"]["secretKeyRef"]
+    assert reference["name"] == secret["metadata"]["name"] == GPU.token_secret
+    assert secret["stringData"][reference["key"]] == TOKEN
+    assert {"name": "LABRIG_SERVER_URL", "value": "http://jupyter.ml.svc:8888/"} in env
+    assert "LABRIG_DATABASE_URL" not in json.dumps(pod)
+    # A restart's pod has a Secret of its own; without one the pod gets no token entry.
+    assert kernel_pods.token_secret_name(kernel_pods.pod_name("0b5e", 2)) != GPU.token_secret
+    plain = kernel_pods.kernel_pod(BASE, kernel())
+    assert "LABRIG_API_TOKEN" not in json.dumps(plain)
 
-    assert carries_password(url) is not copied
+
+def test_the_secret_is_made_the_pods_so_the_cluster_deletes_it_with_the_pod() -> None:
+    pod = {"metadata": {"name": "labrig-kernel-0b5e-1", "uid": "u-1"}}
+    assert kernel_pods.owned_by(pod) == {
+        "metadata": {
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Pod", "name": "labrig-kernel-0b5e-1", "uid": "u-1"}
+            ]
+        }
+    }
 
 
 def test_a_kernel_pod_mounts_each_pinned_version_from_the_cluster_cache() -> None:
