@@ -1,0 +1,133 @@
+"""``import labrig`` in REST mode against a real server: models registered from a path, a folder
+and a torch module, then loaded back; datasets added, warmed and read; a kernel's resources
+requested and released; every record owned by the server's user, whatever LABRIG_USER says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CLAIMED, OWNER, Client
+from server_process import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def test_models_registered_from_a_path_and_a_module_are_on_the_server_with_their_files(
+    client: Client, server: ServerProcess, root: Path
+) -> None:
+    (root / "weights.bin").write_bytes(b"\x01\x02" * 5000)
+    (root / "ckpt").mkdir()
+    (root / "ckpt" / "a.txt").write_text("alpha")
+    (root / "ckpt" / "sub").mkdir()
+    (root / "ckpt" / "sub" / "b.txt").write_text("beta")
+    out = client.python(
+        """
+import json, torch, labrig.models as m
+a = m.register("net", "weights.bin", metrics={"acc": 0.5}, note="from a file")
+b = m.register("net", "ckpt", tags={"kind": "folder"})
+module = torch.nn.Linear(3, 2)
+c = m.register("linear", module, params={"lr": 0.1})
+file_path = m.load("net/1")
+folder = m.load("net/2")
+state = m.load("linear")
+tensors = m.load_torch("linear/1")
+print(json.dumps({
+    "refs": [a["ref"], b["ref"], c["ref"]],
+    "file": open(file_path, "rb").read() == b"\\x01\\x02" * 5000,
+    "folder": sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")),
+    "state_equal": all(torch.equal(state[k], module.state_dict()[k]) for k in state),
+    "tensors_equal": all(torch.equal(tensors[k], module.state_dict()[k]) for k in tensors),
+    "keys": sorted(tensors),
+}))
+"""
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["refs"] == ["net/1", "net/2", "linear/1"]
+    assert result["file"] is True
+    assert result["folder"] == ["a.txt", "sub/b.txt"]
+    assert result["state_equal"] and result["tensors_equal"]
+    assert result["keys"] == ["bias", "weight"]
+
+    first = server.call("models/net/versions/1")
+    assert first["user"] == OWNER != CLAIMED
+    assert first["kind"] == "file" and first["metrics"] == {"acc": 0.5}
+    assert [f["path"] for f in first["files"]] == ["weights.bin"]
+    assert first["lineage"]["registered_from"] == "upload"
+    second = server.call("models/net/versions/2")
+    assert second["kind"] == "directory"
+    assert sorted(f["path"] for f in second["files"]) == ["a.txt", "sub/b.txt"]
+    linear = server.call("models/linear/versions/1")
+    assert linear["kind"] == "module" and linear["params"] == {"lr": 0.1}
+    assert linear["lineage"]["module_class"] == "torch.nn.modules.linear.Linear"
+    assert [f["path"] for f in linear["files"]] == ["labrig-module.json", "model.safetensors"]
+
+
+def test_a_registration_outside_the_source_roots_is_refused_before_any_upload(
+    client: Client, server: ServerProcess
+) -> None:
+    # Outside the Jupyter root and the temporary directory (the default source roots).
+    out = client.python(
+        """
+import labrig.models as m
+from labrig.errors import InvalidInput
+try:
+    m.register("net", "/etc/hostname")
+except InvalidInput as err:
+    print("refused:", err.message)
+"""
+    )
+    assert out.startswith("refused:") and "/etc/hostname" in out, out
+    assert server.call("models")["items"] == []
+
+
+def test_datasets_added_warmed_and_read_over_rest(
+    client: Client, server: ServerProcess, root: Path
+) -> None:
+    source = root / "data" / "digits"
+    source.mkdir(parents=True)
+    for index in range(3):
+        (source / f"{index}.txt").write_text(f"digit {index}\n")
+    out = client.python(
+        f"""
+import json, labrig.datasets as ds
+added = ds.add("digits", {source.as_uri()!r})
+warmed = ds.warm("digits", progress=False)
+root = ds.path("digits")
+print(json.dumps({{
+    "owner": added["owner"],
+    "warmed": [warmed["state"], warmed["files_total"]],
+    "files": sorted(p.name for p in root.iterdir()),
+    "read": ds.open("digits", "1.txt").read().decode(),
+    "listed": [d["name"] for d in ds.ls()],
+    "version": ds.version("digits") == ds.show("digits")["version"],
+}}))
+"""
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["owner"] == OWNER
+    assert result["warmed"] == ["succeeded", 3]
+    assert result["files"] == ["0.txt", "1.txt", "2.txt"]
+    assert result["read"] == "digit 1\n"
+    assert "digits" in result["listed"]
+    assert result["version"] is True
+    shown = server.call("datasets/digits")
+    assert shown["mount_path"] and shown["files"] == 3
+
+
+def test_resources_requested_shown_and_released_over_rest(
+    client: Client, server: ServerProcess
+) -> None:
+    out = client.python(
+        """
+import json, labrig.resources as r
+saved = r.request("nb/train.ipynb", cpus="1", memory="1Gi")
+shown = r.show("nb/train.ipynb")
+r.release("nb/train.ipynb")
+after = r.show("nb/train.ipynb")
+print(json.dumps([saved["request"]["cpus"], shown["request"]["memory"], after["request"]]))
+"""
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == [1.0, 2**30, None]
+    assert server.call("resources")["items"] == []
