@@ -139,9 +139,13 @@ def error_from_response(server_url: str, status: int, raw: bytes) -> LabrigError
 
 
 def _generic(message: Any) -> bool:
-    """Whether a 403 says nothing but "Forbidden": Jupyter's answer to a token it does not
-    know (an Authorizer's refusal names what was refused)."""
-    return not isinstance(message, str) or message.strip().lower() in ("", "forbidden")
+    """Whether a 403 is Jupyter's answer to a token it does not know: a bare "Forbidden", or,
+    for a POST, the missing XSRF cookie that only a request not authenticated by its token
+    needs (this client sends no cookies). An Authorizer's refusal names what was refused."""
+    if not isinstance(message, str):
+        return True
+    text = message.strip().lower()
+    return text in ("", "forbidden") or "xsrf" in text
 
 
 def api_path(*parts: str) -> str:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CLAIMED, OWNER, Client
+from rest_rig import CLAIMED, OWNER, Client
 from server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -47,19 +47,22 @@ print(json.dumps({
     assert result["refs"] == ["net/1", "net/2", "linear/1"]
     assert result["file"] is True
     assert result["folder"] == ["a.txt", "sub/b.txt"]
-    assert result["state_equal"] and result["tensors_equal"]
+    assert result["state_equal"]
+    assert result["tensors_equal"]
     assert result["keys"] == ["bias", "weight"]
 
     first = server.call("models/net/versions/1")
     assert first["user"] == OWNER != CLAIMED
-    assert first["kind"] == "file" and first["metrics"] == {"acc": 0.5}
+    assert first["kind"] == "file"
+    assert first["metrics"] == {"acc": 0.5}
     assert [f["path"] for f in first["files"]] == ["weights.bin"]
     assert first["lineage"]["registered_from"] == "upload"
     second = server.call("models/net/versions/2")
     assert second["kind"] == "directory"
     assert sorted(f["path"] for f in second["files"]) == ["a.txt", "sub/b.txt"]
     linear = server.call("models/linear/versions/1")
-    assert linear["kind"] == "module" and linear["params"] == {"lr": 0.1}
+    assert linear["kind"] == "module"
+    assert linear["params"] == {"lr": 0.1}
     assert linear["lineage"]["module_class"] == "torch.nn.modules.linear.Linear"
     assert [f["path"] for f in linear["files"]] == ["labrig-module.json", "model.safetensors"]
 
@@ -78,7 +81,8 @@ except InvalidInput as err:
     print("refused:", err.message)
 """
     )
-    assert out.startswith("refused:") and "/etc/hostname" in out, out
+    assert out.startswith("refused:"), out
+    assert "/etc/hostname" in out
     assert server.call("models")["items"] == []
 
 
@@ -113,7 +117,8 @@ print(json.dumps({{
     assert "digits" in result["listed"]
     assert result["version"] is True
     shown = server.call("datasets/digits")
-    assert shown["mount_path"] and shown["files"] == 3
+    assert shown["mount_path"]
+    assert shown["files"] == 3
 
 
 def test_resources_requested_shown_and_released_over_rest(
