@@ -5,6 +5,7 @@ to do that work when no server runs (``reconcile``, ``finalize``, ``admit``) do 
 from __future__ import annotations
 
 import builtins
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def _inspect_notebook(notebook: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     from ..jobs.submission import notebook_language
 
-    nb = nbformat.from_dict(notebook)
+    nb = nbformat.reads(json.dumps(notebook), as_version=4)  # joins sources kept as lines
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
     params = _infer_parameters(nb, language=notebook_language(nb))

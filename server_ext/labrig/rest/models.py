@@ -8,6 +8,7 @@ local cache, verified against their sha256 as the in-process registry does.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -65,6 +66,18 @@ class RestModels:
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         return page_of(self.api.get("models", **page_params(page)))
+
+    def names(self, prefix: str = "", limit: int = 50) -> builtins.list[str]:
+        """Model names starting with ``prefix``, in order, at most ``limit`` (the widget's)."""
+        found: builtins.list[str] = []
+        token = None
+        while len(found) < limit:
+            page = self.list(PageRequest(500, token))
+            found += [m["name"] for m in page.items if m["name"].startswith(prefix)]
+            token = page.next_page_token
+            if token is None:
+                break
+        return found[:limit]
 
     def get(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self.api.get(api_path("models", name))

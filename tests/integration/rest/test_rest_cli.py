@@ -96,6 +96,30 @@ def test_jobs_submitted_followed_and_registering_from_their_rank_over_rest(
     assert client.labrig("models", "load", "from-job/1").strip().endswith("model.bin")
 
 
+def test_jobs_cancelled_rerun_deleted_and_scheduled_over_rest(
+    client: Client, server: ServerProcess, root: Path
+) -> None:
+    write_notebook(root / "nap.ipynb", "seconds = 60", "import time\ntime.sleep(seconds)")
+    job = json.loads(client.labrig("jobs", "submit", "nap.ipynb", "--cpus", "0.25", "--json"))
+    cancelled = json.loads(client.labrig("jobs", "cancel", job["id"], "--json"))
+    assert cancelled["status"] in ("CANCELLED", "CANCELLING"), cancelled
+    # Rerun reads the snapshot's parameters (over REST) to type `-p seconds 0`.
+    rerun = client.labrig("jobs", "rerun", job["id"], "-p", "seconds", "0", "--wait", "--json")
+    again = json.loads(rerun)
+    assert again["status"] == "SUCCEEDED", again
+    assert again["spec"]["parameters"] == {"seconds": 0}
+    assert client.labrig("jobs", "rm", job["id"]).strip() == f"deleted {job['id']}"
+    assert job["id"] not in client.labrig("jobs", "ls")
+
+    made = json.loads(client.labrig("jobs", "submit", "nap.ipynb", "--cron", "0 3 * * *", "--json"))
+    assert made["cron"] == "0 3 * * *"
+    assert made["id"] in client.labrig("jobs", "schedules", "ls")
+    paused = json.loads(client.labrig("jobs", "schedules", "pause", made["id"], "--json"))
+    assert paused["paused"] is True
+    assert client.labrig("jobs", "schedules", "rm", made["id"]).strip().endswith(made["id"])
+    assert server.call("job-schedules")["items"] == []
+
+
 @pytest.mark.parametrize(
     ("command", "says"),
     [

@@ -33,6 +33,9 @@ file_path = m.load("net/1")
 folder = m.load("net/2")
 state = m.load("linear")
 tensors = m.load_torch("linear/1")
+form = m.widget()
+form.name.value, form.path.value, form.metrics.value = "net", "weights.bin", "acc=0.7"
+by_form = form.register()
 print(json.dumps({
     "refs": [a["ref"], b["ref"], c["ref"]],
     "file": open(file_path, "rb").read() == b"\\x01\\x02" * 5000,
@@ -40,6 +43,7 @@ print(json.dumps({
     "state_equal": all(torch.equal(state[k], module.state_dict()[k]) for k in state),
     "tensors_equal": all(torch.equal(tensors[k], module.state_dict()[k]) for k in tensors),
     "keys": sorted(tensors),
+    "form": [list(form.name.options), by_form["ref"], by_form["metrics"]],
 }))
 """
     )
@@ -50,6 +54,7 @@ print(json.dumps({
     assert result["state_equal"]
     assert result["tensors_equal"]
     assert result["keys"] == ["bias", "weight"]
+    assert result["form"] == [["linear", "net"], "net/3", {"acc": 0.7}]
 
     first = server.call("models/net/versions/1")
     assert first["user"] == OWNER != CLAIMED
@@ -119,6 +124,31 @@ print(json.dumps({{
     shown = server.call("datasets/digits")
     assert shown["mount_path"]
     assert shown["files"] == 3
+
+
+def test_a_dataset_refreshed_to_a_new_version_and_removed_over_rest(
+    client: Client, server: ServerProcess, root: Path
+) -> None:
+    source = root / "letters"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    client.python(f"import labrig.datasets as ds; ds.add('letters', {source.as_uri()!r})")
+    (source / "b.txt").write_text("b")
+    out = client.python(
+        """
+import json, labrig.datasets as ds
+before = ds.version("letters")
+preview = ds.refresh("letters")
+moved = ds.confirm_refresh("letters", preview["new_version"])
+print(json.dumps([preview["changed"], before, preview["new_version"], moved["version"]]))
+ds.remove("letters")
+"""
+    )
+    changed, before, new, pinned = json.loads(out.strip().splitlines()[-1])
+    assert changed is True
+    assert new == pinned != before
+    status, body = server.error("datasets/letters")
+    assert status == 404, body
 
 
 def test_resources_requested_shown_and_released_over_rest(
