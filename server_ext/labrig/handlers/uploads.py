@@ -90,11 +90,26 @@ class ModelUploadHandler(ModelsBase):
         if self.request.method == "POST":
             if not self.current_user:  # refused before a byte of the body is kept
                 raise web.HTTPError(403)
+            self._check_size(self.services.app.model_upload_max_bytes)
             uploads = Path(self.services.app.data_dir) / "uploads"
             await asyncio.to_thread(uploads.mkdir, parents=True, exist_ok=True)
             self._spool = await asyncio.to_thread(
                 tempfile.NamedTemporaryFile, dir=uploads, suffix=".tar"
             )
+
+    def _check_size(self, limit: int) -> None:
+        """Refuse an upload larger than ``limit`` before reading it; let one up to it through
+        (Tornado would stop it at ``ServerApp.max_body_size``)."""
+        raw = self.request.headers.get("Content-Length")
+        if raw is None or not raw.isdigit():
+            raise InvalidInput("an upload must say its size (Content-Length)", field="body")
+        if int(raw) > limit:
+            raise InvalidInput(
+                f"the upload is {int(raw)} bytes; this server takes model uploads of up to "
+                f"{limit} bytes (LabrigApp.model_upload_max_bytes)",
+                field="body",
+            )
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
 
     async def data_received(self, chunk: bytes) -> None:
         if self._spool is not None:

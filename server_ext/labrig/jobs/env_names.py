@@ -6,7 +6,7 @@ API reads them at every registration, and importing ``jobs.remote`` for a name w
 STORE_ENV = "LABRIG_JOB_STORE"
 STORE_OPTIONS_ENV = "LABRIG_JOB_STORE_OPTIONS"
 
-#: The Jupyter server's URL (with its base_url, ending in ``/``) and a token scoped to one kernel
-#: or one job: with both set, ``import labrig`` and the CLI work through the REST API.
+#: Where a kernel or a rank reaches the Jupyter server's API, and the token it does so with
+#: (``labrig.tokens``): what they get instead of the database URL.
 SERVER_URL_ENV = "LABRIG_SERVER_URL"
 API_TOKEN_ENV = "LABRIG_API_TOKEN"

@@ -162,6 +162,9 @@ class RestModels:
 
         source = Path(path)
         files = collect_files(source)
+        # Asked first: a refused token is then said as such, not as a connection the server
+        # closed midway through the upload.
+        self.policy.acting()
         metadata = {
             "kind": kind or ("directory" if source.is_dir() else "file"),
             "metrics": metrics,

@@ -73,3 +73,25 @@ def test_a_stopped_server_fails_every_call_with_the_unreachable_message(
         assert "Is the Jupyter server running?" in out
     for line in client.python(PYTHON).strip().splitlines():
         assert line.startswith(f"ServerUnreachable cannot reach the Jupyter server at {client.url}")
+
+
+def test_an_upload_over_the_servers_limit_is_refused_with_the_limit_named(
+    root: Path, labrig_env: Path, tmp_path: Path, trap: Path
+) -> None:
+    config = tmp_path / "jupyter-config"
+    config.mkdir()
+    (config / "jupyter_server_config.py").write_text("c.LabrigApp.model_upload_max_bytes = 50000\n")
+    small = ServerProcess(root, labrig_env, env={"JUPYTER_CONFIG_DIR": str(config)})
+    small.start()
+    try:
+        (root / "big.bin").write_bytes(b"b" * 4_000_000)
+        (root / "fits.bin").write_bytes(b"f" * 1000)
+        client = Client(small, trap)
+        out = client.labrig("models", "register", "net", "big.bin", code=1)
+        assert out.startswith("labrig: error (body): the upload is "), out
+        assert "model uploads of up to 50000 bytes (LabrigApp.model_upload_max_bytes)" in out
+        assert small.call("models")["items"] == []
+        registered = client.labrig("models", "register", "net", "fits.bin")
+        assert registered.strip() == "registered net/1 (1 files, 1000 bytes)"
+    finally:
+        small.stop()
