@@ -24,7 +24,7 @@ def test_models_registered_from_a_path_and_a_module_are_on_the_server_with_their
     (root / "ckpt" / "sub" / "b.txt").write_text("beta")
     out = client.python(
         """
-import json, torch, labrig.models as m
+import argparse, json, torch, labrig.errors, labrig.models as m
 a = m.register("net", "weights.bin", metrics={"acc": 0.5}, note="from a file")
 b = m.register("net", "ckpt", tags={"kind": "folder"})
 module = torch.nn.Linear(3, 2)
@@ -33,6 +33,14 @@ file_path = m.load("net/1")
 folder = m.load("net/2")
 state = m.load("linear")
 tensors = m.load_torch("linear/1")
+torch.save({"w": torch.ones(2), "opts": argparse.Namespace(lr=0.1)}, "ckpt.pt")
+m.register("pickled", "ckpt.pt")
+try:
+    m.load_torch("pickled")
+    refused = None
+except labrig.errors.InvalidInput as err:
+    refused = err.message
+trusted = m.load_torch("pickled", trust_pickle=True)  # registered by this token's user
 form = m.widget()
 form.name.value, form.path.value, form.metrics.value = "net", "weights.bin", "acc=0.7"
 by_form = form.register()
@@ -44,6 +52,7 @@ print(json.dumps({
     "tensors_equal": all(torch.equal(tensors[k], module.state_dict()[k]) for k in tensors),
     "keys": sorted(tensors),
     "form": [list(form.name.options), by_form["ref"], by_form["metrics"]],
+    "pickle": [refused, trusted["opts"].lr],
 }))
 """
     )
@@ -54,7 +63,10 @@ print(json.dumps({
     assert result["state_equal"]
     assert result["tensors_equal"]
     assert result["keys"] == ["bias", "weight"]
-    assert result["form"] == [["linear", "net"], "net/3", {"acc": 0.7}]
+    assert result["form"] == [["linear", "net", "pickled"], "net/3", {"acc": 0.7}]
+    refused, trusted_lr = result["pickle"]
+    assert "trust_pickle=True" in refused
+    assert trusted_lr == 0.1
 
     first = server.call("models/net/versions/1")
     assert first["user"] == OWNER != CLAIMED
