@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import RestDatasets, RestResources
-from .http import ApiClient, NotOverRest, rest_settings
+from .http import ApiClient, MissingOverRest, NotOverRest, RefusesWhatRestLacks, rest_settings
 from .jobs import RestJobs
 from .models import RestModels
 
-__all__ = ["NotOverRest", "RestServices", "rest_settings"]
+__all__ = ["MissingOverRest", "NotOverRest", "RestServices", "rest_settings"]
 
 
 def model_cache_dir(server_url: str) -> Path:
@@ -34,8 +34,9 @@ def model_cache_dir(server_url: str) -> Path:
     return Path(base) / "labrig" / "model-cache" / digest
 
 
-class RestServices:
-    """``Services`` over the REST API of the server at ``LABRIG_SERVER_URL``."""
+class RestServices(RefusesWhatRestLacks):
+    """``Services`` over the REST API of the server at ``LABRIG_SERVER_URL``; what it lacks
+    (``db``, the backends) answers ``MissingOverRest`` saying why."""
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -47,14 +48,6 @@ class RestServices:
     @classmethod
     def from_env(cls) -> RestServices:
         return cls(ApiClient.from_env())
-
-    @property
-    def db(self) -> Any:
-        raise NotOverRest(
-            "this process works through the Jupyter server's REST API (LABRIG_SERVER_URL and "
-            "LABRIG_API_TOKEN are set) and has no access to labrig's database: run database "
-            "work in the server's terminal (or ask an administrator)"
-        )
 
     def status(self) -> dict[str, Any]:
         found: dict[str, Any] = self.api.get("status")
@@ -68,9 +61,6 @@ class RestServices:
 
         settings = load_settings()
         return settings.model_source_roots or [jupyter_root(settings), tempfile.gettempdir()]
-
-    def build_all(self) -> RestServices:
-        return self
 
     def close(self) -> None:
         self.api.close()

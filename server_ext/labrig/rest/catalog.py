@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import LabrigError
 from ..store import Page, PageRequest
-from .http import ApiClient, NotOverRest, api_path
+from .http import ApiClient, NotOverRest, RefusesWhatRestLacks, api_path
 from .models import page_of, page_params
 
 #: Seconds between polls of a warm-up the server runs.
@@ -34,8 +34,10 @@ class RemoteWarmUp:
         return dict(self._state)
 
 
-class RestDatasets:
+class RestDatasets(RefusesWhatRestLacks):
     """``DatasetCatalog``'s calls, made on the server."""
+
+    reached_as = "labrig.connect().datasets"
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -89,10 +91,6 @@ class RestDatasets:
             raise LabrigError(view.error or f"the warm-up of {name} ended {view.state}")
         return state
 
-    def warm_status(self, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.api.get(api_path("datasets", name, "warm"))
-        return found
-
     def refresh(self, name: str) -> dict[str, Any]:
         preview: dict[str, Any] = self.api.post(api_path("datasets", name, "refresh"))
         return preview
@@ -139,9 +137,11 @@ class RestProfile:
         return dict(self._value)
 
 
-class RestResources:
+class RestResources(RefusesWhatRestLacks):
     """``ResourceService``'s calls, made on the server (which restarts the notebook's kernels
     with a changed request, as for the panel)."""
+
+    reached_as = "labrig.connect().resources"
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -162,11 +162,6 @@ class RestResources:
 
     def profiles(self) -> builtins.list[RestProfile]:
         return [RestProfile(item) for item in self.api.get("resource-profiles")["items"]]
-
-    def default_profile(self) -> RestProfile | None:
-        answer = self.api.get("resource-profiles")
-        found = [item for item in answer["items"] if item["slug"] == answer["default"]]
-        return RestProfile(found[0]) if found else None
 
     def capacity(self) -> dict[str, Any]:
         capacity: dict[str, Any] = self.api.get("resource-capacity")

@@ -82,6 +82,29 @@ class NotOverRest(LabrigError):
     reason = "not_over_rest"
 
 
+class MissingOverRest(NotOverRest, AttributeError):
+    """An attribute of the in-process services that REST mode does not offer (still an
+    ``AttributeError``, so ``hasattr`` and ``getattr(obj, name, default)`` keep working)."""
+
+
+class RefusesWhatRestLacks:
+    """Answers a public attribute the REST-backed object lacks with a ``MissingOverRest``
+    saying why and where to use it, rather than a bare ``AttributeError``."""
+
+    #: How the object is reached from a notebook, for the message.
+    reached_as = "labrig.connect()"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise MissingOverRest(
+            f"{self.reached_as}.{name} is not available here: this process works through the "
+            f"Jupyter server's REST API (${SERVER_URL_ENV} and ${API_TOKEN_ENV} are set, as in a "
+            "kernel or job labrig started) and has no access to labrig's database or the "
+            "server's host. Use it in the server's terminal (or ask an administrator)"
+        )
+
+
 def rest_settings() -> tuple[str, str] | None:
     """(server URL, token) when both are set in this process's environment: REST mode."""
     url = os.environ.get(SERVER_URL_ENV, "").strip()

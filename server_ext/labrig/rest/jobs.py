@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Page, PageRequest
-from .http import ApiClient, api_path
+from .http import ApiClient, RefusesWhatRestLacks, api_path
 from .models import page_of, page_params
 
 #: Marks a notebook path standing where ``snapshot()`` gives a sha256 in-process: the server
@@ -19,8 +19,10 @@ from .models import page_of, page_params
 NOTEBOOK_KEY = "notebook:"
 
 
-class RestJobs:
+class RestJobs(RefusesWhatRestLacks):
     """``JobService``'s calls, made on the server."""
+
+    reached_as = "labrig.connect().jobs"
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -39,10 +41,6 @@ class RestJobs:
             api_path("jobs", job_id, "logs"), rank=rank, offset=offset
         )
         return chunk
-
-    def metrics(self, job_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.api.get(api_path("jobs", job_id, "metrics"))
-        return found
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         job: dict[str, Any] = self.api.post("jobs", body)

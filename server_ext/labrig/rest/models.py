@@ -23,7 +23,7 @@ from ..errors import InvalidInput
 from ..models.checks import parse_ref
 from ..paths import confine_relative
 from ..store import Page, PageRequest
-from .http import ApiClient, NotOverRest, api_path
+from .http import ApiClient, NotOverRest, RefusesWhatRestLacks, api_path
 
 Progress = Callable[[int, int], None]
 CHUNK = 4 * 1024 * 1024
@@ -52,17 +52,15 @@ class RestModelPolicy:
         return self._principal
 
 
-class RestModels:
+class RestModels(RefusesWhatRestLacks):
     """``ModelRegistry``'s calls, made on the server."""
+
+    reached_as = "labrig.connect().models"
 
     def __init__(self, api: ApiClient, cache_dir: Path) -> None:
         self.api = api
         self.cache_dir = cache_dir
         self.policy = RestModelPolicy(api)
-
-    @property
-    def store_url(self) -> str:
-        return str(self.api.get("status")["capabilities"]["models.store"])
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         return page_of(self.api.get("models", **page_params(page)))
@@ -125,14 +123,6 @@ class RestModels:
     def alias_history(self, name: str, page: PageRequest) -> Page[dict[str, Any]]:
         path = api_path("models", name, "alias-history")
         return page_of(self.api.get(path, **page_params(page)))
-
-    def lineage(self, ref: str) -> dict[str, Any]:
-        """The lineage graph of a version (``GET .../lineage``)."""
-        name, number = self.resolve(ref)
-        graph: dict[str, Any] = self.api.get(
-            api_path("models", name, "versions", str(number), "lineage")
-        )
-        return graph
 
     def gc(self, *_args: Any, **_kwargs: Any) -> dict[str, Any]:
         raise NotOverRest(
