@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rest_rig import OWNER, Client
+from rest_rig import OWNER, Client, server_config
 from server_process import ServerProcess
 
 
@@ -19,8 +19,9 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(root: Path, labrig_env: Path) -> Iterator[ServerProcess]:
-    running = ServerProcess(root, labrig_env, env={"LABRIG_USER": OWNER})
+def server(root: Path, labrig_env: Path, tmp_path: Path) -> Iterator[ServerProcess]:
+    env = server_config(tmp_path / "jupyter-config", tmp_path / "mounts")
+    running = ServerProcess(root, labrig_env, env={**env, "LABRIG_USER": OWNER})
     running.start()
     yield running
     if running.alive():

@@ -59,3 +59,12 @@ class Client:
 
     def python(self, source: str, code: int = 0) -> str:
         return self.run(sys.executable, "-c", source, code=code)
+
+
+def server_config(folder: Path, mounts: Path, *lines: str) -> dict[str, str]:
+    """The environment of a server reading ``lines`` as its config, its dataset mounts under
+    ``mounts`` (not the default ~/datasets)."""
+    folder.mkdir()
+    config = [f"c.DatasetCache.mount_root = {str(mounts)!r}", *lines]
+    (folder / "jupyter_server_config.py").write_text("\n".join(config) + "\n")
+    return {"JUPYTER_CONFIG_DIR": str(folder)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rest_rig import Client
+from rest_rig import Client, server_config
 from server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -78,10 +78,10 @@ def test_a_stopped_server_fails_every_call_with_the_unreachable_message(
 def test_an_upload_over_the_servers_limit_is_refused_with_the_limit_named(
     root: Path, labrig_env: Path, tmp_path: Path, trap: Path
 ) -> None:
-    config = tmp_path / "jupyter-config"
-    config.mkdir()
-    (config / "jupyter_server_config.py").write_text("c.LabrigApp.model_upload_max_bytes = 50000\n")
-    small = ServerProcess(root, labrig_env, env={"JUPYTER_CONFIG_DIR": str(config)})
+    env = server_config(
+        tmp_path / "small-config", tmp_path / "mounts", "c.LabrigApp.model_upload_max_bytes = 50000"
+    )
+    small = ServerProcess(root, labrig_env, env=env)
     small.start()
     try:
         (root / "big.bin").write_bytes(b"b" * 4_000_000)
