@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     import requests
 
 API_PATH = "labrig/api/v1/"
-#: Seconds to wait for the server to connect, and to answer once connected (a warm-up or a
-#: registration answers when it is done, so reads may be long).
+#: Seconds to wait for the server to connect, and for each read of its answer (an upload's
+#: answer waits for the registration instead: see ``ApiClient.send``).
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 600.0
 
@@ -200,7 +200,8 @@ class ApiClient:
 
                 session = requests.Session()
                 session.headers["Authorization"] = f"token {self._token}"
-                # Proxies configured for the internet must not see the token to a local server.
+                # Neither a proxy configured for the internet nor a ~/.netrc entry (which would
+                # replace the header) comes between this process and its server.
                 session.trust_env = False
                 self._session = session
             return self._session
@@ -221,8 +222,13 @@ class ApiClient:
         data: IO[bytes] | Iterable[bytes] | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        wait: bool = False,
     ) -> requests.Response:
-        """The response to one request; an error response raises its labrig error."""
+        """The response to one request; an error response raises its labrig error.
+
+        ``wait``: no limit on waiting for the answer, for a request whose answer comes when
+        its work is done (a registration storing gigabytes); a timeout would report a failure
+        while the server goes on and succeeds."""
         import requests
 
         url = self.api_url + path
@@ -235,7 +241,7 @@ class ApiClient:
                 data=data,
                 headers=headers,
                 stream=stream,
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                timeout=(CONNECT_TIMEOUT, None if wait else READ_TIMEOUT),
             )
         except requests.ConnectionError as err:
             raise ServerUnreachable(

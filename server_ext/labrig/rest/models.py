@@ -165,7 +165,9 @@ class RestModels(RefusesWhatRestLacks):
             "idempotency_key": idempotency_key,
         }
         with tempfile.TemporaryFile(prefix="labrig-upload-") as archive:
-            with tarfile.open(fileobj=archive, mode="w") as tar:
+            # Files reached through a link go up as the files they are, as the in-process
+            # registry reads them (the server takes plain files only).
+            with tarfile.open(fileobj=archive, mode="w", dereference=True) as tar:
                 for item in files:
                     tar.add(item.path, arcname=item.name, recursive=False)
             size = archive.tell()
@@ -176,6 +178,7 @@ class RestModels(RefusesWhatRestLacks):
                 params={"metadata": json.dumps({k: v for k, v in metadata.items() if v})},
                 data=_Reading(archive, size, progress),
                 headers={"Content-Type": "application/octet-stream"},
+                wait=True,
             )
         version: dict[str, Any] = response.json()
         return version

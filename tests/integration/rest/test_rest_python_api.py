@@ -22,6 +22,7 @@ def test_models_registered_from_a_path_and_a_module_are_on_the_server_with_their
     (root / "ckpt" / "a.txt").write_text("alpha")
     (root / "ckpt" / "sub").mkdir()
     (root / "ckpt" / "sub" / "b.txt").write_text("beta")
+    (root / "ckpt" / "linked.txt").symlink_to(root / "ckpt" / "a.txt")
     out = client.python(
         """
 import argparse, json, torch, labrig.errors, labrig.models as m
@@ -59,7 +60,7 @@ print(json.dumps({
     result = json.loads(out.strip().splitlines()[-1])
     assert result["refs"] == ["net/1", "net/2", "linear/1"]
     assert result["file"] is True
-    assert result["folder"] == ["a.txt", "sub/b.txt"]
+    assert result["folder"] == ["a.txt", "linked.txt", "sub/b.txt"]
     assert result["state_equal"]
     assert result["tensors_equal"]
     assert result["keys"] == ["bias", "weight"]
@@ -76,7 +77,7 @@ print(json.dumps({
     assert first["lineage"]["registered_from"] == "upload"
     second = server.call("models/net/versions/2")
     assert second["kind"] == "directory"
-    assert sorted(f["path"] for f in second["files"]) == ["a.txt", "sub/b.txt"]
+    assert sorted(f["path"] for f in second["files"]) == ["a.txt", "linked.txt", "sub/b.txt"]
     linear = server.call("models/linear/versions/1")
     assert linear["kind"] == "module"
     assert linear["params"] == {"lr": 0.1}
