@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import LabrigError
+from ..errors import LabrigError, Unavailable
 from ..store import Page, PageRequest
 from .http import ApiClient, NotOverRest, RefusesWhatRestLacks, api_path
 from .models import page_of, page_params
@@ -75,6 +75,11 @@ class RestDatasets(RefusesWhatRestLacks):
         state: dict[str, Any] = self.api.post(path, {"verify": verify})
         try:
             while True:
+                if state["state"] == "idle":  # a server started since knows of none
+                    raise Unavailable(
+                        f"the server no longer follows the warm-up of {name} (it restarted?): "
+                        "run it again; what is cached stays cached"
+                    )
                 view = RemoteWarmUp(state)
                 if on_progress is not None:
                     on_progress(view)
