@@ -23,10 +23,14 @@ __all__ = ["__version__", "connect", "log_metric"]
 
 
 def connect() -> "Services":
-    """labrig's services for this process, configured like the Jupyter server.
+    """labrig's services for this process: what the panel shows, as this process's user.
 
-    Inside a kernel or a job rank started by labrig, ``LABRIG_DATA_DIR`` and
-    ``LABRIG_DATABASE_URL`` point at the server's state, so this sees what the panel shows.
+    Inside a kernel or a job rank started by labrig, ``LABRIG_SERVER_URL`` and
+    ``LABRIG_API_TOKEN`` (a token scoped to that kernel or job, acting as its owner) are set,
+    and every call goes through the Jupyter server's REST API: no database is opened and
+    ``LABRIG_USER`` is ignored. Without them (the server's own terminal, an administrator's
+    script) the services open the state database configured like the server
+    (``LABRIG_DATABASE_URL``, ``LABRIG_DATA_DIR``, jupyter_server_config).
     """
     from .services import load_services
 

@@ -6,7 +6,8 @@
     root = ds.path("mnist")          # the read-only mount (mounting it if needed)
     with ds.open("mnist", "train/0.png") as f: ...   # lazy, through the shared cache
 
-Inside a kernel started by labrig, ``path()`` answers from ``LABRIG_DATASET_<NAME>`` first.
+Inside a kernel started by labrig, ``path()`` answers from ``LABRIG_DATASET_<NAME>`` first,
+and everything else goes through the Jupyter server's REST API (``labrig.connect()``).
 """
 
 from __future__ import annotations
@@ -163,7 +164,12 @@ def _note_read(name: str) -> None:
 
 
 def open(name: str, file: str, mode: str = "rb") -> IO[bytes]:
-    """Open one file of ``name`` lazily through the cache (``labrig://name/file``)."""
+    """Open one file of ``name`` lazily through the cache (``labrig://name/file``); in a
+    kernel working over REST, from the dataset's mount (``path(name)``)."""
+    from labrig.rest.http import rest_settings
+
+    if rest_settings() is not None:  # the cache is the server's: read the mount it made
+        return (path(name) / file).open(mode)
     from labrig.dataset_mounts.fs import LabrigFileSystem
 
     handle: IO[bytes] = LabrigFileSystem(catalog=_catalog()).open(f"{name}/{file}", mode)

@@ -292,8 +292,20 @@ def build_services(app: LabrigSettings, root_dir: str | None = None) -> Services
 
 
 def load_services() -> Services:
-    """Services configured like the server (jupyter_server_config.{py,json}, LABRIG_* vars),
-    for the CLI and for ``labrig.connect()`` inside kernels and job ranks."""
+    """The services for the CLI and for ``labrig.connect()`` inside kernels and job ranks.
+
+    With ``LABRIG_SERVER_URL`` and ``LABRIG_API_TOKEN`` set (REST mode: what labrig gives the
+    kernels and ranks it starts), the REST-backed ``labrig.rest.RestServices``, which opens no
+    database; otherwise services configured like the server (jupyter_server_config.{py,json},
+    LABRIG_* vars) over its database."""
+    from .rest.http import rest_settings
+
+    if rest_settings() is not None:
+        from .rest import RestServices
+
+        # Same attributes and method shapes as Services (the CLI and the Python API call only
+        # those), so callers stay typed against Services.
+        return cast("Services", RestServices.from_env())
     from .settings import load_settings
 
     return build_services(load_settings())

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Enum, Float, List, Type, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Integer, List, Type, Unicode, default
 from traitlets.config import Config, Configurable
 
 #: Where the CLI and ``labrig.connect()`` find the server's configuration.
@@ -159,6 +159,15 @@ class LabrigSettings(Configurable):
         leads elsewhere, is refused. Default: the Jupyter server's root directory and the
         system's temporary directory. The REST API registers only files under the Jupyter
         root, and a job only declared outputs under it.""",
+    )
+    model_upload_max_bytes = Integer(
+        64 * 2**30,
+        min=1,
+        config=True,
+        help="""The largest model version (as an uncompressed tar of its files) that a kernel or
+        job working through the REST API (labrig.models.register there) may upload, in bytes.
+        A larger upload is refused before any of it is stored. Default 64 GiB. It replaces
+        ServerApp.max_body_size for this one route only.""",
     )
 
     model_register_policy = Enum(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tornado.web import RequestHandler
 
-from . import datasets, jobs, links, models, resources, status
+from . import datasets, jobs, links, models, resources, status, uploads
 from .base import API_PREFIX
 
 ROUTES: list[tuple[str, type[RequestHandler]]] = [
@@ -17,6 +17,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *jobs.ROUTES,
     *models.ROUTES,
     *links.ROUTES,
+    *uploads.ROUTES,
 ]
 
 

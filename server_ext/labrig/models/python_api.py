@@ -1,4 +1,8 @@
-"""The Python API behind ``labrig.models``: the same registry as the server, opened in-process."""
+"""The Python API behind ``labrig.models``: the same registry as the server's.
+
+In a kernel or job rank started by labrig (REST mode, ``labrig.rest``) the registry is the
+server's, reached over its REST API: files are uploaded, loads download into this user's
+cache. Elsewhere it is opened in-process over the configured database."""
 
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ _services: Any = None
 
 
 def registry() -> ModelRegistry:
-    """The registry configured like the server (LABRIG_DATA_DIR / LABRIG_DATABASE_URL)."""
+    """The registry ``labrig.connect()`` gives: over REST in a kernel or job rank, else
+    configured like the server (LABRIG_DATA_DIR / LABRIG_DATABASE_URL)."""
     global _services
     with _lock:
         if _services is None:
@@ -78,8 +83,8 @@ def register(
     # on the job's shared storage and the server registers it when the job ends.
     staged = reg is None and bool(os.environ.get(STORE_ENV))
     target = None if staged else (reg or registry())
-    # Who registers is the process's identity ($LABRIG_USER, which the server sets for the
-    # kernels and ranks it starts), never an argument.
+    # Who registers is the process's identity, never an argument: over REST the user the
+    # token acts for; in-process $LABRIG_USER or the operating-system user.
     options = {"metrics": metrics, "params": params, "tags": tags, "note": note}
     if _is_module(path_or_module):
         with tempfile.TemporaryDirectory(prefix="labrig-module-") as tmp:

@@ -7,9 +7,10 @@ From Python (a notebook, a script)::
     labrig.resources.show("notebooks/train.ipynb")
     labrig.resources.release("notebooks/train.ipynb")
 
-These use the same state and checks as the panel and ``labrig resources``; the Jupyter server
-running the notebook's kernel restarts it with a changed request within a few seconds (same
-kernel id, so the open notebook stays connected).
+These use the same state and checks as the panel and ``labrig resources`` (inside a kernel or
+job rank started by labrig, through the server's REST API, as the kernel's owner); the Jupyter
+server running the notebook's kernel restarts it with a changed request within a few seconds
+(same kernel id, so the open notebook stays connected).
 """
 
 from __future__ import annotations

@@ -24,8 +24,17 @@ def db() -> None:
 
 
 def _open() -> Database:
+    from ..rest.http import NotOverRest, rest_settings
     from ..settings import load_settings
     from .db import Database
+
+    if rest_settings() is not None:
+        raise NotOverRest(
+            "`labrig db` works on the state database, which this process has no access to: it "
+            "talks to the Jupyter server over REST (LABRIG_SERVER_URL and LABRIG_API_TOKEN are "
+            "set, as in a kernel or job). Run it where the server runs, in a terminal without "
+            "those variables (or ask an administrator)"
+        )
 
     return Database(load_settings().database_url)
 
