@@ -21,7 +21,9 @@ def server_url(app: Any) -> str | None:
     if configured:
         return configured.rstrip("/") + "/"
     serverapp = getattr(app, "serverapp", None)
-    if serverapp is not None and not getattr(serverapp, "sock", ""):
+    # A server that serves has its web app; a LabrigApp no server linked makes up a blank one.
+    serving = getattr(serverapp, "web_app", None) is not None
+    if serving and not getattr(serverapp, "sock", ""):
         ip = "127.0.0.1" if serverapp.ip in WILDCARD_IPS else serverapp.ip
         host = f"[{ip}]" if ":" in ip else ip
         scheme = "https" if serverapp.certfile else "http"
