@@ -17,11 +17,13 @@ from typing import Any
 import nbformat
 import pytest
 from identities import API, Caller, as_user_fixture, server_config_fixture
+from k8s.rig import IMAGE
 
 from labrig import identity
 from labrig.app import LabrigApp
 from labrig.jobs.runtime import JobLayout
-from labrig.services import build_services
+from labrig.jobs.service import JobService
+from labrig.services import Services, build_services
 from labrig.tokens import ApiTokens, TokenGrant
 
 __all__ = ["as_user_fixture", "server_config_fixture"]
@@ -227,3 +229,39 @@ def test_a_job_a_supervisor_admits_with_no_server_gets_its_own_token(
             assert jobs.get(first["id"])["status"] == "SUCCEEDED"
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("job_api", ["pytorchjob", "trainjob"])
+def test_kubernetes_ranks_get_neither_the_database_url_nor_a_token(
+    services: Services, root: Path, labrig_env: Path, kube: Any, notebook: Any, job_api: str
+) -> None:
+    """What reaches a cluster (the job object and its ConfigMap) names no database and holds
+    no token: those ranks stage what they register on the job's storage."""
+    from labrig.k8s.client import CONFIGMAP, PYTORCHJOB, TRAINJOB
+
+    if job_api == "trainjob":
+        kube.cluster.add_runtime(image=IMAGE)
+    jobs = JobService(services.db, labrig_env, root, backend=kube.backend(job_api=job_api))
+    notebook("work.ipynb", "print(1)")
+    job = jobs.submit({"notebook_path": "work.ipynb", "nodes": 2})
+    try:
+        kind = TRAINJOB if job_api == "trainjob" else PYTORCHJOB
+        sent = [
+            json.dumps(item)
+            for title in (kind.title, CONFIGMAP.title)
+            for item in kube.emu.store.select(title)
+            if job["id"] in json.dumps(item["metadata"])
+        ]
+        assert len(sent) == 2
+        for text in sent:
+            for needle in (
+                services.db.url,
+                "LABRIG_DATABASE_URL",
+                "LABRIG_API_TOKEN",
+                "labrig-job-",
+            ):
+                assert needle not in text
+    finally:
+        if jobs.get(job["id"])["status"] not in FINAL:
+            jobs.cancel(job["id"])
+        jobs.backend.stop()
