@@ -20,10 +20,10 @@ def server_url(app: Any) -> str | None:
     configured = str(getattr(app, "kernel_server_url", "") or "")
     if configured:
         return configured.rstrip("/") + "/"
-    serverapp = getattr(app, "serverapp", None)
+    serverapp: Any = getattr(app, "serverapp", None)
     # A server that serves has its web app; a LabrigApp no server linked makes up a blank one.
     serving = getattr(serverapp, "web_app", None) is not None
-    if serving and not getattr(serverapp, "sock", ""):
+    if serving and not serverapp.sock:
         ip = "127.0.0.1" if serverapp.ip in WILDCARD_IPS else serverapp.ip
         host = f"[{ip}]" if ":" in ip else ip
         scheme = "https" if serverapp.certfile else "http"
