@@ -63,7 +63,7 @@ class JobLifecycle(JobQueries):
         self.finalize()
         with self.db.session() as session:
             session.execute(delete(Job).where(Job.id == job_id))
-        self.tokens.revoke("job", job_id)  # one a crashed finalization left behind
+        self.tokens.revoke("job", job_id)  # a job of another host that never finalized it
         if self._owns(row):
             self.backend.forget(self.ref(row))
         if output_folder is not None:

@@ -18,12 +18,14 @@ import nbformat
 import pytest
 from identities import API, Caller, as_user_fixture, server_config_fixture
 from k8s.rig import IMAGE
+from sqlalchemy import select
 
 from labrig import identity
 from labrig.app import LabrigApp
 from labrig.jobs.runtime import JobLayout
 from labrig.jobs.service import JobService
 from labrig.services import Services, build_services
+from labrig.store.tables import ApiToken
 from labrig.tokens import ApiTokens, TokenGrant
 
 __all__ = ["as_user_fixture", "server_config_fixture"]
@@ -265,3 +267,17 @@ def test_kubernetes_ranks_get_neither_the_database_url_nor_a_token(
         if jobs.get(job["id"])["status"] not in FINAL:
             jobs.cancel(job["id"])
         jobs.backend.stop()
+
+
+def test_deleting_a_running_job_revokes_its_token(
+    local_jobs: JobService, notebook: Any, wait: Any
+) -> None:
+    notebook("sleep.ipynb", "import time\ntime.sleep(300)")
+    job = local_jobs.submit({"notebook_path": "sleep.ipynb"})
+    wait(local_jobs, job["id"], ("RUNNING",))
+    with local_jobs.db.session() as session:
+        minted = session.scalars(select(ApiToken).where(ApiToken.subject == job["id"])).all()
+        assert [(t.kind, t.owner) for t in minted] == [("job", job["owner"])]
+    local_jobs.delete(job["id"])
+    with local_jobs.db.session() as session:
+        assert session.scalars(select(ApiToken).where(ApiToken.subject == job["id"])).all() == []
