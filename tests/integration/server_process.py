@@ -16,7 +16,8 @@ from typing import Any
 
 from labrig.jobs.supervisor import free_port
 
-TOKEN = "labrig-server-process-test"
+#: Not "labrig-...": the server takes such a header for one of labrig's own API tokens.
+TOKEN = "server-process-test-token"
 
 
 class ServerProcess:

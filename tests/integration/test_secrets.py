@@ -41,6 +41,10 @@ root = ds.path("loop-ds")
 print("dataset files:", sorted(p.name for p in root.iterdir()))
 open("model.bin", "wb").write(b"weights" + (root / "part-0002.bin").read_bytes())""",
     'print("registered", models.register("loop-rank", "model.bin")["ref"])',
+    # The job's API token, kept where the test finds it to search for it like the secrets.
+    """import os
+with open(os.environ["TOKEN_SEEN"], "w") as f:
+    f.write(os.environ["LABRIG_API_TOKEN"])""",
 )
 
 
@@ -195,6 +199,7 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
     server_log: Recorder,
     s3_server: S3Server,
     labrig_env: Path,
+    tmp_path: Path,
 ) -> None:
     replies: list[str] = []
 
@@ -231,6 +236,7 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
     assert shown["mount_path"] == str(planted["mounts"] / "loop-ds")
 
     # One job of one rank: reads the dataset, registers a model itself and declares another.
+    token_seen = tmp_path / "job-token"  # outside every folder searched below
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.cells = [nbformat.v4.new_code_cell(cell) for cell in JOB_CELLS]
@@ -243,6 +249,7 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
             "notebook_path": "train.ipynb",
             "datasets": ["loop-ds"],
             "outputs": [{"name": "loop-declared", "path": "model.bin"}],
+            "env": {"TOKEN_SEEN": str(token_seen)},
         },
     )
     for _ in range(1200):
@@ -254,10 +261,12 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
     assert done["status"] == "SUCCEEDED", (done, logs)
     await fetch("jobs", job["id"], "events")
     output = await fetch("jobs", job["id"], "output")
-    assert b"registered loop-rank/1" in output
+    # The rank staged its registration: the server registers it with the declared output.
+    assert f"registered loop-rank (staged: registered when job {job['id']} ends)".encode() in output
     await call(f"jobs/{job['id']}/metrics", 200)
-    for _ in range(600):  # the server registers the declared output once the job ended
-        if (await api("models/loop-declared/versions/1"))[0] == 200:
+    for _ in range(600):  # the server registers both once the job ended
+        declared = (await api("models/loop-declared/versions/1"))[0]
+        if declared == (await api("models/loop-rank/versions/1"))[0] == 200:
             break
         await asyncio.sleep(0.1)
     await call("models/loop-declared/versions/1", 200)
@@ -286,7 +295,7 @@ async def test_planted_secrets_appear_nowhere_after_the_whole_loop(
     finally:
         s3_server.counter.refused_keys.difference_update({planted["ds_key"], planted["store_key"]})
 
-    secrets = [planted["ds_secret"], planted["store_secret"]]
+    secrets = [planted["ds_secret"], planted["store_secret"], token_seen.read_text()]
     if planted["database_url"].startswith("postgresql"):
         secrets.append(PASSWORD)
     dump = await asyncio.to_thread(database_dump, planted["database_url"])

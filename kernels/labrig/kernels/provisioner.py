@@ -198,6 +198,9 @@ class LabrigLocalProvisioner(LocalProvisioner):  # type: ignore[misc]
         return plan.notebook_path, plan.request
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        if "LABRIG_RANK" in os.environ:  # a job rank's kernel: the job holds its resources
+            started: dict[str, Any] = await super().pre_launch(**kwargs)  # and no database
+            return started
         env: dict[str, str] = dict(kwargs.get("env") or os.environ)
         for name in PROPAGATED:
             if name in os.environ:

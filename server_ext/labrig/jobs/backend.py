@@ -45,6 +45,9 @@ class LaunchRequest:
     #: The launching service's settings as JSON (``services.settings_json``), so processes that
     #: outlive it can act as it would; None when it was not built from settings.
     settings: dict[str, Any] | None = None
+    #: The job's API token (``labrig.tokens``) when the backend's ranks take one
+    #: (``ranks_use_api_token``): a secret, for the ranks' process environment only.
+    api_token: str | None = None
 
     @property
     def world_size(self) -> int:
@@ -118,6 +121,11 @@ class JobBackend(Backend):
     #: job over at once and reports the cluster's reasons. False when labrig's own ledger of this
     #: host's CPUs, memory and GPUs admits them.
     admits_in_cluster: bool = False
+    #: True when the ranks reach the server's REST API with a token scoped to their job (the
+    #: service mints one per launch, ``LaunchRequest.api_token``, and revokes it when the job
+    #: ends) instead of opening the database. Ranks on a cluster need neither: they stage what
+    #: they register on the job's storage.
+    ranks_use_api_token: bool = False
 
     def bind(self, data_dir: Path, root_dir: Path, database_url: str) -> None:
         """Where this server keeps its state and serves notebooks from (called once, by the

@@ -22,6 +22,7 @@ from ..errors import NotFound
 from ..owners import acting
 from ..store import Database
 from ..store.tables import Job, JobSchedule
+from ..tokens import ApiTokens
 from .backend import JobBackend, JobRef
 from .capacity import HostCapacity, HostTotals, Ledger
 from .local import LocalJobBackend
@@ -84,6 +85,9 @@ class JobServiceBase:
         #: Optional hooks ``build_services`` wires: ``services.datasets`` and ``services.models``.
         self.dataset_mounts: DatasetMounts | None = None
         self.model_outputs: ModelOutputs | None = None
+        #: The API tokens of job ranks (the server's ``services.tokens`` when it is wired, so a
+        #: revocation here takes effect at once in the server's checks).
+        self.tokens = ApiTokens(db)
         #: The settings this service was built from (``services.settings_json``), handed to
         #: backends so that processes outliving the server act as it would.
         self.settings: dict[str, Any] | None = None

@@ -63,6 +63,7 @@ class JobLifecycle(JobQueries):
         self.finalize()
         with self.db.session() as session:
             session.execute(delete(Job).where(Job.id == job_id))
+        self.tokens.revoke("job", job_id)  # a job of another host that never finalized it
         if self._owns(row):
             self.backend.forget(self.ref(row))
         if output_folder is not None:
@@ -254,6 +255,14 @@ class JobLifecycle(JobQueries):
             }
         )
         output = self.root_dir / (row.output_path or f"labrig-jobs/{row.id}/output.ipynb")
+        # Ranks that reach the server act as the job's owner, with a token good for this job
+        # only (revoked when it ends, ``finalize``), whoever launches it: the server, or a
+        # supervisor admitting the next job while no server runs.
+        token = (
+            self.tokens.mint(row.owner or "", "job", row.id)
+            if self.backend.ranks_use_api_token
+            else None
+        )
         return LaunchRequest(
             job_id=row.id,
             name=row.name,
@@ -267,6 +276,7 @@ class JobLifecycle(JobQueries):
             output_notebook=output,
             datasets=datasets,
             settings=self.settings,
+            api_token=token,
         )
 
     # --- following the backend ---------------------------------------------------------------
@@ -331,6 +341,7 @@ class JobLifecycle(JobQueries):
             if row.status == "CANCELLED" and row.handle:
                 self.backend.cancel(ref)
             self._release(row)
+            self.tokens.revoke("job", row.id)  # its ranks have stopped, or are being stopped
             if row.output_path:
                 self.backend.fetch_output(ref, self.root_dir / row.output_path)
             values: dict[str, Any] = {"finalized": True, "holds_resources": False}
@@ -351,8 +362,8 @@ class JobLifecycle(JobQueries):
             "snapshot_sha256": row.snapshot_sha256,
             "parameters": row.spec.get("parameters", {}),
             "datasets": dict(row.dataset_versions or {}),
-            # Declared outputs are registered by the job's owner (a rank's own register()
-            # call records its LABRIG_USER, which the server set to the owner too).
+            # Everything a job leaves is registered by its owner (what a rank staged may not
+            # say otherwise).
             "user": row.owner or "",
         }
         with tempfile.TemporaryDirectory(prefix=f"labrig-job-{row.id}-") as tmp:

@@ -6,6 +6,11 @@ snapshot with papermill. The supervisor writes the job's transitions to the stat
 itself and, once the job ends, releases what it held and admits the next queued job, so jobs
 move on with no server running. Ranks report through files in the job's folder
 (``<data_dir>/jobs/<id>/``, see ``runtime.JobLayout``).
+
+Ranks never get the database URL: they reach the server's REST API with a token scoped to their
+job (``$LABRIG_SERVER_URL``, ``$LABRIG_API_TOKEN``), and what they register with
+``labrig.models.register`` is staged in the job's folder and registered under the job's owner
+when the job ends, as for ranks on a cluster.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from traitlets import Float, Unicode, default
 
@@ -25,8 +30,11 @@ from labrig.dataset_mounts.mount_dirs import remove_tree
 
 from ..processes import process_alive, process_started
 from .backend import JobBackend, JobRef, LaunchRequest, LogChunk, Observation, RankReport, Staged
+from .env_names import API_TOKEN_ENV, SERVER_URL_ENV, STORE_ENV
 from .runtime import JobLayout, json_points, kill_tree, last_json_line, read_chunk
 from .secret_settings import DATABASE_URL_ENV, secrets_env, split_secrets
+from .server_url import server_url
+from .transport import JobFolder
 
 VANISHED = "processes vanished (killed outside labrig?)"
 NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
@@ -36,6 +44,7 @@ class LocalJobBackend(JobBackend):
     """Ranks as local processes detached from the Jupyter server."""
 
     kind = "local"
+    ranks_use_api_token = True
 
     launch_grace = Float(
         60.0,
@@ -83,9 +92,12 @@ class LocalJobBackend(JobBackend):
             (None, []) if request.settings is None else split_secrets(request.settings)
         )
         layout.job_file.write_text(json.dumps(self._job_file(request, settings), indent=1))
-        # What must not be on disk reaches the supervisor through its environment only.
-        env = {**os.environ, DATABASE_URL_ENV: self.database_url, **secrets_env(secrets)}
+        # What must not be on disk reaches the supervisor through its environment only (a
+        # supervisor launching the next job passes on none of its own job's).
+        env = {k: v for k, v in os.environ.items() if k not in (API_TOKEN_ENV, SERVER_URL_ENV)}
+        env.update({DATABASE_URL_ENV: self.database_url, **secrets_env(secrets)})
         with layout.supervisor_log.open("ab") as log:
+            env.update(self._server_access(request, log))
             proc = subprocess.Popen(
                 [sys.executable, "-m", "labrig.jobs.supervisor", str(layout.root)],
                 stdin=subprocess.DEVNULL,
@@ -98,6 +110,19 @@ class LocalJobBackend(JobBackend):
         self._children = [p for p in getattr(self, "_children", []) if p.poll() is None] + [proc]
         started = process_started(proc.pid)
         return {"host": self.host_id, "pid": proc.pid, "started": started}
+
+    def _server_access(self, request: LaunchRequest, log: IO[bytes]) -> dict[str, str]:
+        """How the ranks reach the server's API: its URL and the job's token (the supervisor
+        keeps the database URL to itself)."""
+        access = {API_TOKEN_ENV: request.api_token} if request.api_token else {}
+        url = server_url(self.parent)
+        if url is None:
+            log.write(
+                b"labrig: this process does not know the Jupyter server's URL (set "
+                b"LabrigApp.kernel_server_url): the ranks cannot reach labrig's API\n"
+            )
+            return access
+        return {**access, SERVER_URL_ENV: url}
 
     def _job_file(self, request: LaunchRequest, settings: dict[str, Any] | None) -> dict[str, Any]:
         """Everything the detached processes need, so they never ask the server, and no secret:
@@ -120,10 +145,12 @@ class LocalJobBackend(JobBackend):
             "procs_per_node": int(spec["procs_per_node"]),
             "timeout": spec.get("timeout"),
             "memory": spec.get("memory"),
-            # Local ranks open the same state as the server (``labrig.models.register``); the
-            # database URL they inherit from the supervisor's environment.
+            # Local ranks never open the database: they reach the server's API with their job's
+            # token (from the supervisor's environment), and ``labrig.models.register`` stages
+            # into the job's folder, registered when the job ends, as on a cluster.
             "env": {
                 **request.env,
+                STORE_ENV: str(self.layout(request.job_id).root),
                 "LABRIG_DATA_DIR": str(self.data_dir),
                 # ... and may register files from anywhere under the server root, as kernels.
                 "LABRIG_ROOT_DIR": str(self.root_dir),
@@ -173,9 +200,10 @@ class LocalJobBackend(JobBackend):
         return dest.is_file()  # rank 0 writes it there itself
 
     def staged_outputs(self, job: JobRef, into: Path) -> list[Staged]:
-        """The declared outputs, on this host's disk beside the notebook (ranks register their
-        own ``labrig.models.register`` calls directly)."""
-        return [
+        """The declared outputs, on this host's disk beside the notebook, and the
+        ``labrig.models.register`` calls the ranks staged in the job's folder."""
+        staged = JobFolder.open(str(self.layout(job.id).root)).staged(into)
+        return staged + [
             Staged(
                 output["name"],
                 job.notebook_dir / output["path"],  # resolved (and confined) when registered

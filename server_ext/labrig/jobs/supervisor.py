@@ -7,6 +7,9 @@ moves the job to RUNNING once every rank's kernel is up, enforces the timeout an
 limit, stops the ranks when the job is cancelled from anywhere, and writes the final state with a
 one-line reason. Then it releases what the job held and admits the next queued jobs, so the
 queue moves on with no Jupyter server running.
+
+It keeps the database URL and the settings' secrets (from its environment) to itself: its ranks
+and their kernels get the server's URL and the job's API token instead (``local.py``).
 """
 
 from __future__ import annotations
@@ -237,9 +240,10 @@ def _run(job: dict[str, Any], layout: JobLayout, db: Database) -> str:
     return status
 
 
-def move_queue_on(job: dict[str, Any]) -> None:
-    """Release what the ended job held and admit the next queued ones, as the server that
-    launched it would: with its configuration, so jobs move on when no server runs."""
+def move_queue_on(job: dict[str, Any], database_url: str) -> None:
+    """Release what the ended job held (its token revoked, its staged registrations
+    registered) and admit the next queued ones, as the server that launched it would: with its
+    configuration, so jobs move on when no server runs."""
     from traitlets.config import Config
 
     from ..app import LabrigApp
@@ -247,7 +251,7 @@ def move_queue_on(job: dict[str, Any]) -> None:
 
     app = LabrigApp(config=Config(job.get("config") or {}))
     app.data_dir = job["data_dir"]
-    app.database_url = os.environ[DATABASE_URL_ENV]
+    app.database_url = database_url
     app.migrate_on_start = False
     services = build_services(app, root_dir=job["root_dir"])
     try:
@@ -264,14 +268,17 @@ def supervise(layout: JobLayout) -> int:
     secrets = take_secrets_from_env()
     if job.get("config") is not None:
         job["config"] = with_secrets(job["config"], secrets)
-    db = Database(os.environ[DATABASE_URL_ENV])
+    # So is the database URL: ranks and their kernels reach the server's API with the job's
+    # token instead, acting as its owner and no one else.
+    database_url = os.environ.pop(DATABASE_URL_ENV)
+    db = Database(database_url)
     try:
         status = _run(job, layout, db)
     finally:
         db.dispose()
     try:
         if job.get("config") is not None:
-            move_queue_on(job)
+            move_queue_on(job, database_url)
     except Exception as err:  # noqa: BLE001 - the job's state is written; a server tick retries
         print(f"labrig: could not admit the next jobs: {type(err).__name__}: {err}", flush=True)
     return 0 if status == "SUCCEEDED" else 1

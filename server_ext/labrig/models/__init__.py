@@ -39,6 +39,12 @@ def register(
 
     Lineage (job, rank, notebook, parameters, datasets, package versions, git commit) is taken
     from the environment. Returns the new version, e.g. ``{"ref": "resnet-mini/3", ...}``.
+
+    Inside a job's rank (local or on a cluster) the registration is staged instead: the files
+    go to the job's folder and become a version, registered by the job's owner with the job's
+    lineage, when the job ends (whether or not a server runs meanwhile). The reply then says
+    so: ``{"model": "resnet-mini", "version": None, "staged": True, "ref": "resnet-mini
+    (staged: registered when job 4f2a... ends)"}``.
     """
     from .python_api import register as _register
 

@@ -56,12 +56,12 @@ class JobOutputs(ModelRegistration):
                     field="outputs",
                 )
             path = str(output["path"])
-            job_lineage = {
-                **(output.get("lineage") or {}),
-                **lineage,
-                "job_id": job_id,
-                "rank": rank,
-            }
+            noted = output.get("lineage") or {}
+            job_lineage = {**noted, **lineage, "job_id": job_id, "rank": rank}
+            # What the job mounted, and what the rank's notebook mounted itself on first use.
+            datasets = {**(noted.get("datasets") or {}), **(lineage.get("datasets") or {})}
+            if datasets:
+                job_lineage["datasets"] = datasets
             registered.append(
                 self.register(
                     output["name"],
