@@ -9,7 +9,10 @@ one listening on a unix socket has no URL that ``urllib`` or the ``requests`` li
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from .jobs.env_names import SERVER_URL_ENV
 
 #: Wildcard addresses (``""`` is what Jupyter makes of ``*``) and the loopback that reaches them.
 LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
@@ -36,6 +39,19 @@ def for_local_kernels(configured: str, serverapp: Any) -> str | None:
     if configured:
         return with_slash(configured)
     return None if serverapp is None else own_url(serverapp)
+
+
+def for_job_ranks(app: Any) -> str | None:
+    """What a local job's ranks get (``app`` the launching ``LabrigApp``): the configured URL,
+    else the serving server's own, else the URL this process was itself given (a job's
+    supervisor admitting the next job while no server runs passes on its server's)."""
+    if app.kernel_server_url:
+        return with_slash(app.kernel_server_url)
+    serverapp: Any = getattr(app, "serverapp", None)
+    # A server that serves has its web app; a LabrigApp no server linked makes up a blank one.
+    if getattr(serverapp, "web_app", None) is not None:
+        return own_url(serverapp)
+    return os.environ.get(SERVER_URL_ENV) or None
 
 
 def for_pods(configured: str) -> str | None:

@@ -200,6 +200,7 @@ class Services:
         )
         jobs.settings = settings_json(self.app)
         jobs.admin_users = tuple(self.app.admin_users)
+        jobs.tokens = self.tokens  # one token cache: a revocation shows in this server at once
         # Jobs take GPUs from the ledger kernels use, mount datasets like kernels do, register
         # their declared outputs as model versions, and are refused while their notebook's
         # scratch disk is over its quota. Each of those services is built when a job first

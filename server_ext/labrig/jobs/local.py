@@ -29,11 +29,11 @@ from traitlets import Float, Unicode, default
 from labrig.dataset_mounts.mount_dirs import remove_tree
 
 from ..processes import process_alive, process_started
+from ..server_url import for_job_ranks
 from .backend import JobBackend, JobRef, LaunchRequest, LogChunk, Observation, RankReport, Staged
 from .env_names import API_TOKEN_ENV, SERVER_URL_ENV, STORE_ENV
 from .runtime import JobLayout, json_points, kill_tree, last_json_line, read_chunk
 from .secret_settings import DATABASE_URL_ENV, secrets_env, split_secrets
-from .server_url import server_url
 from .transport import JobFolder
 
 VANISHED = "processes vanished (killed outside labrig?)"
@@ -115,7 +115,7 @@ class LocalJobBackend(JobBackend):
         """How the ranks reach the server's API: its URL and the job's token (the supervisor
         keeps the database URL to itself)."""
         access = {API_TOKEN_ENV: request.api_token} if request.api_token else {}
-        url = server_url(self.parent)
+        url = for_job_ranks(self.parent)
         if url is None:
             log.write(
                 b"labrig: this process does not know the Jupyter server's URL (set "
