@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from .links import Links, short
+from .links import HIDDEN_DATASET, Links, short
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -68,7 +68,11 @@ class LineageGraph:
             versions = self.links.job_dataset_versions(job, registered)
         else:
             versions = dict(lineage.get("datasets") or {})
-        for index, dataset in enumerate(self.links.datasets(versions)):
+        datasets = self.links.datasets(versions)
+        # The version's lineage, as this user reads it, counts the private datasets it leaves out.
+        unnamed = int(lineage.get("private_datasets") or 0) - sum(d["hidden"] for d in datasets)
+        datasets += [dict(HIDDEN_DATASET) for _ in range(max(unnamed, 0))]
+        for index, dataset in enumerate(datasets):
             self._edge(self._dataset(index, dataset), target, "read by")
         return {"model": name, "version": version, "nodes": self.nodes, "edges": self.edges}
 

@@ -176,11 +176,11 @@ class Links:
                     )
                 )
             }
-        refs = []
+        refs, hidden = [], []
         for name, version in sorted(versions.items()):
             row = found.get(name)
             if row is not None and row.private and not principal.owns(row.owner):
-                refs.append(dict(HIDDEN_DATASET))
+                hidden.append(dict(HIDDEN_DATASET))  # last: where its name sorts says nothing
                 continue
             refs.append(
                 {
@@ -192,7 +192,7 @@ class Links:
                     "hidden": False,
                 }
             )
-        return refs
+        return refs + hidden
 
     def dataset_users(self, name: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
         """Running kernels that see the dataset's host mount and active jobs that mount it.

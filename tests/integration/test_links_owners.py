@@ -168,3 +168,45 @@ async def test_a_gpu_held_by_alices_rank_is_a_job_of_another_user_to_bob(
     mine = await gpu(as_user("alice"), check)
     assert mine["job"]["name"] == "alices-training"
     assert (mine["job"]["hidden"], mine["notebook_path"]) == (False, "nb/alice-secret-plan.ipynb")
+
+
+@pytest.mark.usefixtures("alices_version")
+async def test_the_version_itself_leaves_her_private_dataset_out_for_bob(as_user: Any) -> None:
+    status, shown = await as_user("bob").api("models/demo/versions/1")
+    assert status == 200, shown
+    assert shown["lineage"]["datasets"] == {"moons": "v1"}
+    assert shown["lineage"]["private_datasets"] == 1
+    status, page = await as_user("bob").api("models/demo/versions")
+    assert status == 200, page
+    assert PRIVATE not in json.dumps(page)
+    assert PRIVATE not in json.dumps(shown)
+    for user in ("alice", ADMIN):
+        status, shown = await as_user(user).api("models/demo/versions/1")
+        assert shown["lineage"]["datasets"][PRIVATE] == PRIVATE_VERSION
+        assert "private_datasets" not in shown["lineage"]
+
+
+@pytest.mark.usefixtures("alices_version")
+async def test_bobs_own_job_names_no_private_dataset_of_alice(
+    as_user: Any, server_services: Services, check: Any
+) -> None:
+    """A job of bob's that recorded alice's private dataset (a record from before it was hers
+    alone, say) links it as "a private dataset", never by name."""
+    with server_services.db.session() as session:
+        session.add(
+            Job(
+                id="b0b000000001",
+                name="bobs-run",
+                notebook_path="nb/bob.ipynb",
+                status="SUCCEEDED",
+                spec={"notebook_path": "nb/bob.ipynb", "datasets": ["moons", PRIVATE]},
+                dataset_versions={"moons": "v1", PRIVATE: PRIVATE_VERSION},
+                owner="bob",
+            )
+        )
+    status, links = await as_user("bob").api("jobs/b0b000000001/links")
+    assert status == 200, links
+    check(status, links, "/jobs/{job_id}/links", "get")
+    assert [(d["name"], d["hidden"]) for d in links["datasets"]] == [("moons", False), (None, True)]
+    assert PRIVATE not in json.dumps(links)
+    assert PRIVATE_VERSION not in json.dumps(links)

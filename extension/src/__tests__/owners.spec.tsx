@@ -238,9 +238,12 @@ describe('owners in the panel', () => {
     expect(byTestId('labrig-version-user').map(cell => cell.textContent)).toEqual(['bob']);
   });
 
-  it('shows on one version who registered it and who created the model', async () => {
+  it('shows on one version who registered it, who created the model, and no private dataset', async () => {
     serve({
-      'models/resnet/versions/1': VERSION,
+      'models/resnet/versions/1': {
+        ...VERSION,
+        lineage: { datasets: { moons: 'v1' }, private_datasets: 1 }
+      },
       'models/resnet/versions/1/lineage': { model: 'resnet', version: 1, nodes: [], edges: [] }
     });
     await render(<ModelsBrowser items={[MODEL]} view={{ model: 'resnet', version: 1 }} />);
@@ -251,6 +254,12 @@ describe('owners in the panel', () => {
     expect(tags.getAttribute('aria-label')).toBe('Tags of the model resnet');
     expect(tags.textContent).toContain('team=vision');
     expect(host.querySelector('img')).toBeNull();
+    // The server left another user's private dataset out of the lineage, and counted it.
+    const lineage = byTestId('labrig-lineage')[0];
+    expect(lineage.textContent).toContain('moons');
+    expect(byTestId('labrig-hidden-entity').map(e => e.textContent)).toEqual([
+      '1 private dataset of another user'
+    ]);
   });
 
   it('marks a private dataset and names who added it', async () => {

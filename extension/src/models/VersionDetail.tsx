@@ -6,10 +6,10 @@
 import * as React from 'react';
 
 import { IModel } from '../api';
-import { EntityLink } from '../links/links';
+import { EntityLink, HiddenEntity } from '../links/links';
 import { LineageView } from '../links/LineageView';
 import { short } from '../links/api';
-import { formatAbsolute, formatBytes, formatNumber, formatRelative } from '../panel/format';
+import { formatAbsolute, formatBytes, formatNumber, formatRelative, plural } from '../panel/format';
 import { FieldError, useFormErrors } from '../panel/forms';
 import { ByOwner, TagList } from '../panel/owner';
 import { toLabrigError } from '../request';
@@ -172,6 +172,16 @@ export function VersionDetail(props: {
                 </dd>
               </React.Fragment>
             ))}
+            {lineage.private_datasets ? (
+              <>
+                <dt>Dataset</dt>
+                <dd>
+                  <HiddenEntity>
+                    {plural(lineage.private_datasets, 'private dataset')} of another user
+                  </HiddenEntity>
+                </dd>
+              </>
+            ) : null}
             {lineage.git && (
               <>
                 <dt>Git</dt>
