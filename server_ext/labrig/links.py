@@ -274,6 +274,17 @@ class Links:
             gpus.append(item)
         return {"gpus": gpus}
 
+    def capacity(self) -> dict[str, Any]:
+        """The capacity report as the acting user may read it: a GPU held by a rank of another
+        user's job keeps its holder (the job's id, as in the holders list) but not the notebook
+        that job runs."""
+        report = self.services.resources.capacity()
+        for gpu in report["gpu_devices"]:
+            match = JOB_HOLDER.fullmatch(gpu.get("holder") or "")
+            if match and self.visible_job(match["id"])[1]:
+                gpu["notebook_path"] = None
+        return report
+
     def _job_ref(self, job_id: str, rank: int) -> dict[str, Any]:
         """The job a GPU's holder names. Another user's job keeps only its id (already in the
         holder, and useless to anyone but its owner and administrators) and ``hidden``; a

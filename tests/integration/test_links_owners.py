@@ -210,3 +210,18 @@ async def test_bobs_own_job_names_no_private_dataset_of_alice(
     assert [(d["name"], d["hidden"]) for d in links["datasets"]] == [("moons", False), (None, True)]
     assert PRIVATE not in json.dumps(links)
     assert PRIVATE_VERSION not in json.dumps(links)
+
+
+@pytest.mark.usefixtures("alices_rank_holds_a_gpu")
+async def test_the_capacity_report_keeps_the_notebook_of_alices_job_from_bob(
+    as_user: Any, check: Any
+) -> None:
+    seen = {}
+    for user in ("alice", "bob"):
+        status, body = await as_user(user).api("resource-capacity")
+        assert status == 200, body
+        check(status, body, "/resource-capacity", "get")
+        [held] = body["gpu_devices"]
+        seen[user] = (held["holder"], held["notebook_path"])
+    assert seen["alice"] == (f"job:{JOB}/rank0", "nb/alice-secret-plan.ipynb")
+    assert seen["bob"] == (f"job:{JOB}/rank0", None)
