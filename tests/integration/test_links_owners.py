@@ -1,7 +1,8 @@
 """Cross-links with alice, bob and an administrator: a model version is everyone's, the job
 behind it and a private dataset it read are not. To bob, alice's job is "a job of another user"
 (never "deleted"), shown by id only, in the version's lineage graph and as a GPU's holder; her
-private dataset is "a private dataset", its name and version nowhere in the answer."""
+private dataset is "a private dataset", its name and version nowhere in the answer. On SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ JOB = "a1ce0000b0b0"
 PRIVATE = "faces-of-alice"
 PRIVATE_VERSION = "c0ffee12"
 LINEAGE = "models/demo/versions/1/lineage"
+
+
+@pytest.fixture(autouse=True)
+def _each_database(on_each_database: str) -> str:
+    return on_each_database
 
 
 @pytest.fixture
