@@ -49,6 +49,8 @@ export interface IResourceRequest {
   /** Bytes of scratch disk. */
   disk: number | null;
   updated_at: string;
+  /** Who saved it: only they (and administrators) may change it; null on records from before owners were recorded (everyone's). */
+  owner: string | null;
 }
 
 /**
@@ -75,6 +77,10 @@ export interface IDataset {
   /** Hash of the pinned manifest. */
   version: string | null;
   created_at: string;
+  /** Who added it; null also for the administrator's datasets; null on records from before owners were recorded (everyone's). */
+  owner: string | null;
+  /** Seen, warmed and mounted by its owner and administrators only. */
+  private: boolean;
   /** How this host's mount is protected; null when it is not mounted. */
   mount_protection?: MountProtection | null;
 }
@@ -96,6 +102,8 @@ export interface IJob {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Who submitted it (a schedule's runs are the schedule owner's); null on records from before owners were recorded (everyone's). */
+  owner: string | null;
 }
 
 /**
@@ -106,6 +114,8 @@ export interface IModel {
   description: string;
   tags: { [key: string]: string };
   created_at: string;
+  /** Who created the model (registered its first version); null on records from before owners were recorded (everyone's). */
+  owner: string | null;
   latest_version: number | null;
   /** Alias name -> version number. */
   aliases?: { [alias: string]: number };

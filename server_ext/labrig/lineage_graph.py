@@ -3,6 +3,12 @@ parameters) -> job (ranks, resources, duration, final state) -> model version.
 
 One shape for the panel (it draws the graph, each node a link) and the CLI. A node whose object
 was deleted since stays in the graph with ``exists: false``, so the history still reads whole.
+
+Models are readable by everyone, but the jobs and private datasets behind them are not: a node
+for another user's job or its snapshot says only that it exists and is theirs (``hidden: true``;
+the job's id stays, as the version's own lineage already shows it, but not its name, state,
+resources or times), and another user's private dataset is "a private dataset", without its
+name or version (to them it does not exist).
 """
 
 from __future__ import annotations
@@ -11,8 +17,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from .errors import NotFound
-from .links import Links, short
+from .links import HIDDEN_DATASET, Links, short
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -63,35 +68,50 @@ class LineageGraph:
             versions = self.links.job_dataset_versions(job, registered)
         else:
             versions = dict(lineage.get("datasets") or {})
-        for dataset in self.links.datasets(versions):
-            node = self._add(
-                {
-                    "id": f"dataset:{dataset['name']}@{dataset['version'] or ''}",
-                    "kind": "dataset",
-                    "label": dataset["name"],
-                    **dataset,
-                    "current": dataset["exists"]
-                    and dataset["version"] is not None
-                    and dataset["version"] == dataset["current_version"],
-                }
-            )
-            self._edge(node, target, "read by")
+        datasets = self.links.datasets(versions)
+        # The version's lineage, as this user reads it, counts the private datasets it leaves out.
+        unnamed = int(lineage.get("private_datasets") or 0) - sum(d["hidden"] for d in datasets)
+        datasets += [dict(HIDDEN_DATASET) for _ in range(max(unnamed, 0))]
+        for index, dataset in enumerate(datasets):
+            self._edge(self._dataset(index, dataset), target, "read by")
         return {"model": name, "version": version, "nodes": self.nodes, "edges": self.edges}
+
+    def _dataset(self, index: int, dataset: dict[str, Any]) -> str:
+        if dataset["hidden"]:
+            # Numbered, not named: two private datasets stay two nodes, and say nothing more.
+            return self._add(
+                {"id": f"dataset:private:{index}", "kind": "dataset", "label": "a private dataset"}
+                | dataset
+                | {"current": False}
+            )
+        return self._add(
+            {
+                "id": f"dataset:{dataset['name']}@{dataset['version'] or ''}",
+                "kind": "dataset",
+                "label": dataset["name"],
+                **dataset,
+                "current": dataset["exists"]
+                and dataset["version"] is not None
+                and dataset["version"] == dataset["current_version"],
+            }
+        )
 
     def _job(self, lineage: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         job_id = lineage.get("job_id")
         if not job_id:
             return None, None
-        try:
-            job: dict[str, Any] | None = self.links.services.jobs.get(str(job_id))
-        except NotFound:
-            job = None
+        job, hidden = self.links.visible_job(str(job_id))
+        if hidden:
+            label = "a job of another user"
+        else:
+            label = job["name"] if job else f"job {short(str(job_id))}"
         node: dict[str, Any] = {
             "id": f"job:{job_id}",
             "kind": "job",
             "job_id": job_id,
-            "exists": job is not None,
-            "label": job["name"] if job else f"job {short(str(job_id))}",
+            "exists": job is not None or hidden,
+            "hidden": hidden,
+            "label": label,
             "rank": lineage.get("rank"),
         }
         if job is not None:
@@ -115,6 +135,7 @@ class LineageGraph:
         if parameters is None and job is not None:
             parameters = (job.get("spec") or {}).get("parameters")
         if sha:
+            exists = self.links.snapshot_file(sha).is_file()
             return self._add(
                 {
                     "id": f"snapshot:{sha}",
@@ -123,7 +144,9 @@ class LineageGraph:
                     "sha256": sha,
                     "notebook_path": path,
                     "parameters": parameters or {},
-                    "exists": self.links.snapshot_file(sha).is_file(),
+                    "exists": exists,
+                    # Only those whose jobs ran it may open it.
+                    "hidden": exists and self.links.snapshot_hidden(sha),
                 }
             )
         if path:
@@ -141,6 +164,7 @@ class LineageGraph:
         return None
 
     def _add(self, node: dict[str, Any]) -> str:
+        node.setdefault("hidden", False)
         if all(n["id"] != node["id"] for n in self.nodes):
             self.nodes.append(node)
         return str(node["id"])

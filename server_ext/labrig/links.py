@@ -31,6 +31,15 @@ JOB_HOLDER = re.compile(r"job:(?P<id>.+)/rank(?P<rank>\d+)")
 ACTIVE = ("QUEUED", "STARTING", "RUNNING")
 #: Most jobs of one status looked at when asking who uses a dataset.
 ACTIVE_SCAN = 500
+#: Another user's private dataset as a cross-link shows it: that one was read, never which.
+HIDDEN_DATASET: dict[str, Any] = {
+    "name": None,
+    "version": None,
+    "exists": True,
+    "current_version": None,
+    "private": True,
+    "hidden": True,
+}
 
 
 def short(value: str) -> str:
@@ -64,6 +73,19 @@ class Links:
                 "the jobs there are",
                 field="job_id",
             ) from err
+
+    def visible_job(self, job_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """The job as the acting user sees it, and whether it is hidden from them.
+
+        ``(job, False)`` for their own (or, for an administrator, any) job; ``(None, True)``
+        for another user's job, which exists but shows nothing about itself; ``(None, False)``
+        for a job that was deleted.
+        """
+        try:
+            return self.services.jobs.get(job_id), False
+        except NotFound:
+            with self.services.db.session() as session:
+                return None, session.get(Job, job_id) is not None
 
     def job_links(self, job_id: str) -> dict[str, Any]:
         """The datasets (with versions) and resources a job ran with, its notebook snapshot and
@@ -139,22 +161,38 @@ class Links:
     # -- datasets ----------------------------------------------------------------------------
 
     def datasets(self, versions: dict[str, str | None]) -> list[dict[str, Any]]:
-        """Each (name, version) with whether the catalog still has it and its pinned version."""
+        """Each (name, version) with whether the catalog still has it and its pinned version.
+
+        Another user's private dataset does not exist for the acting user (the catalog answers
+        404 for it), so its reference names neither it nor its version: ``HIDDEN_DATASET``.
+        """
+        principal = self.services.jobs.acting()
         with self.services.db.session() as session:
-            pinned = dict(
-                session.execute(
-                    select(Dataset.name, Dataset.version).where(Dataset.name.in_(list(versions)))
-                ).all()
-            )
-        return [
-            {
-                "name": name,
-                "version": version,
-                "exists": name in pinned,
-                "current_version": pinned.get(name),
+            found = {
+                row.name: row
+                for row in session.execute(
+                    select(Dataset.name, Dataset.version, Dataset.private, Dataset.owner).where(
+                        Dataset.name.in_(list(versions))
+                    )
+                )
             }
-            for name, version in sorted(versions.items())
-        ]
+        refs, hidden = [], []
+        for name, version in sorted(versions.items()):
+            row = found.get(name)
+            if row is not None and row.private and not principal.owns(row.owner):
+                hidden.append(dict(HIDDEN_DATASET))  # last: where its name sorts says nothing
+                continue
+            refs.append(
+                {
+                    "name": name,
+                    "version": version,
+                    "exists": row is not None,
+                    "current_version": row.version if row is not None else None,
+                    "private": bool(row is not None and row.private),
+                    "hidden": False,
+                }
+            )
+        return refs + hidden
 
     def dataset_users(self, name: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
         """Running kernels that see the dataset's host mount and active jobs that mount it.
@@ -229,17 +267,36 @@ class Links:
             match = JOB_HOLDER.fullmatch(holder or "")
             if match:
                 item["job"] = self._job_ref(match["id"], int(match["rank"]))
+                if item["job"]["hidden"]:
+                    item["notebook_path"] = None  # what another user's job runs is theirs
             elif holder and holder.startswith("kernel:"):
                 item["kernel_id"] = holder.removeprefix("kernel:")
             gpus.append(item)
         return {"gpus": gpus}
 
+    def capacity(self) -> dict[str, Any]:
+        """The capacity report as the acting user may read it: a GPU held by a rank of another
+        user's job keeps its holder (the job's id, as in the holders list) but not the notebook
+        that job runs."""
+        report = self.services.resources.capacity()
+        for gpu in report["gpu_devices"]:
+            match = JOB_HOLDER.fullmatch(gpu.get("holder") or "")
+            if match and self.visible_job(match["id"])[1]:
+                gpu["notebook_path"] = None
+        return report
+
     def _job_ref(self, job_id: str, rank: int) -> dict[str, Any]:
-        try:
-            job = self.services.jobs.get(job_id)
-        except NotFound:
-            return {"id": job_id, "rank": rank, "name": None, "status": None}
-        return {"id": job_id, "rank": rank, "name": job["name"], "status": job["status"]}
+        """The job a GPU's holder names. Another user's job keeps only its id (already in the
+        holder, and useless to anyone but its owner and administrators) and ``hidden``; a
+        deleted one has neither name nor status and is not hidden."""
+        job, hidden = self.visible_job(job_id)
+        return {
+            "id": job_id,
+            "rank": rank,
+            "name": job["name"] if job else None,
+            "status": job["status"] if job else None,
+            "hidden": hidden,
+        }
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -250,6 +307,18 @@ class Links:
         if not sha256:
             return None
         return {"sha256": sha256, "exists": self.snapshot_file(sha256).is_file()}
+
+    def snapshot_hidden(self, sha256: str) -> bool:
+        """Whether the snapshot is kept for other users' jobs or schedules only: it exists, but
+        the acting user may not read it (``snapshot`` answers 404 to them)."""
+        if self._snapshot_jobs(sha256) or self._snapshot_scheduled(sha256):
+            return False
+        with self.services.db.session() as session:
+            for table in (Job, JobSchedule):
+                stmt = select(table.id).where(table.snapshot_sha256 == sha256).limit(1)
+                if session.scalar(stmt) is not None:
+                    return True
+        return False
 
     def snapshot(self, sha256: str) -> dict[str, Any]:
         """A notebook snapshot as its jobs ran it, and the jobs that ran it (newest first)."""

@@ -98,7 +98,14 @@ async def test_a_job_links_its_datasets_resources_snapshot_and_versions(
     assert status == 200, links
     check(status, links, "/jobs/{job_id}/links", "get")
     assert links["datasets"] == [
-        {"name": "moons", "version": "v1", "exists": True, "current_version": "v2"}
+        {
+            "name": "moons",
+            "version": "v1",
+            "exists": True,
+            "current_version": "v2",
+            "private": False,
+            "hidden": False,
+        }
     ]
     assert links["resources"]["world_size"] == 2
     assert links["resources"]["memory"] == 2**30
@@ -220,7 +227,13 @@ def test_gpu_holders_name_the_job_rank_or_kernel_and_free_nothing(
         ("GPU-b", "kernel:k1"),
         ("GPU-c", None),
     ]
-    assert gpus[0]["job"] == {"id": JOB, "rank": 1, "name": "train-moons", "status": "RUNNING"}
+    assert gpus[0]["job"] == {
+        "id": JOB,
+        "rank": 1,
+        "name": "train-moons",
+        "status": "RUNNING",
+        "hidden": False,
+    }
     assert (gpus[1]["kernel_id"], gpus[1]["notebook_path"]) == ("k1", "nb/a.ipynb")
     # Reading changed nothing (the capacity report would have freed holders it cannot see).
     with services.db.session() as session:

@@ -156,9 +156,11 @@ test.describe('untrusted text', () => {
       `'${SCRIPT}' is not allowed`
     );
 
-    // Lists: the dataset's source, the model's description, the job's name.
+    // Lists: the dataset's source, the model's description and tags, the job's name.
     await expect(datasets.row(DATASET)).toContainText(IMG);
     await expect(panel.model(MODEL)).toContainText(IMG);
+    const modelTags = `${SCRIPT}=${IMG}`;
+    await expect(panel.model(MODEL).getByTestId('labrig-model-tags')).toHaveText(modelTags);
     const row = jobs.jobRows.filter({ hasText: JOB });
     await expect(row).toBeVisible();
     await nothingRan(page, dialogs);
@@ -178,15 +180,17 @@ test.describe('untrusted text', () => {
     await expect(await tooltipOf(page, plot)).toContainText(IMG);
     await nothingRan(page, dialogs);
 
-    // The model: versions with the metric named by the payload, plotted with a tooltip.
+    // The model: its tags, versions with the metric named by the payload, plotted with a tooltip.
     await models.openModel(MODEL);
     await expect(panel.section('models').getByTestId('labrig-model-detail')).toContainText(IMG);
+    await expect(panel.section('models').getByTestId('labrig-model-tags')).toHaveText(modelTags);
     await expect(models.versionRows).toHaveCount(2);
     const versionsPlot = panel.section('models').getByTestId('labrig-metric-plot');
     await expect(await tooltipOf(page, versionsPlot)).toContainText(IMG);
 
-    // A version: note, metrics, parameters, tags, lineage.
+    // A version: the model's tags, note, metrics, parameters, tags, lineage.
     await models.openVersion(MODEL, 1);
+    await expect(models.detail.getByTestId('labrig-model-tags')).toHaveText(modelTags);
     await expect(models.detail.locator('.labrig-Note')).toHaveText(SCRIPT);
     await expect(models.value(IMG)).toHaveText('0.5');
     await expect(models.value('label')).toHaveText(JSON.stringify(IMG));

@@ -24,6 +24,8 @@ function dataset(overrides: Partial<IDatasetInfo> = {}): IDatasetInfo {
     include: null,
     version: 'abcdef0123456789',
     created_at: '2024-01-01T00:00:00Z',
+    owner: null,
+    private: false,
     options: {},
     admin: false,
     pinned: false,

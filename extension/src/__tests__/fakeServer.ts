@@ -58,6 +58,7 @@ export class FakeServer {
         description: body.description ?? '',
         tags: {},
         created_at: '2024-01-01T00:00:00Z',
+        owner: null,
         latest_version: null
       };
       this.lists.models.push(model);

@@ -134,8 +134,22 @@ describe('links', () => {
       parameters: { lr: 0.05, epochs: 7 },
       snapshot: { sha256: 'ab'.repeat(32), exists: true },
       datasets: [
-        { name: 'moons', version: 'abcdef0123', exists: true, current_version: 'abcdef0123' },
-        { name: 'gone', version: 'v1', exists: false, current_version: null }
+        {
+          name: 'moons',
+          version: 'abcdef0123',
+          exists: true,
+          current_version: 'abcdef0123',
+          private: false,
+          hidden: false
+        },
+        {
+          name: 'gone',
+          version: 'v1',
+          exists: false,
+          current_version: null,
+          private: false,
+          hidden: false
+        }
       ],
       resources: {
         nodes: 1,
@@ -174,7 +188,8 @@ describe('links', () => {
       reason: null,
       created_at: '2026-12-01T00:00:00Z',
       started_at: null,
-      finished_at: null
+      finished_at: null,
+      owner: null
     });
     serve({
       'jobs?limit=100': {
@@ -340,9 +355,29 @@ describe('links', () => {
       model: 'm',
       version: 1,
       nodes: [
-        { id: 'model_version:m/1', kind: 'model_version', label: 'm v1', exists: true },
-        { id: 'dataset:a', kind: 'dataset', label: 'a', exists: true, version: null },
-        { id: 'dataset:b', kind: 'dataset', label: 'b', exists: true, version: 'abc' }
+        {
+          id: 'model_version:m/1',
+          kind: 'model_version',
+          label: 'm v1',
+          exists: true,
+          hidden: false
+        },
+        {
+          id: 'dataset:a',
+          kind: 'dataset',
+          label: 'a',
+          exists: true,
+          hidden: false,
+          version: null
+        },
+        {
+          id: 'dataset:b',
+          kind: 'dataset',
+          label: 'b',
+          exists: true,
+          hidden: false,
+          version: 'abc'
+        }
       ],
       edges: []
     };

@@ -21,7 +21,8 @@ function job(id: string, notebook = 'train.ipynb'): IJob {
     reason: null,
     created_at: '2024-01-01T00:00:00Z',
     started_at: null,
-    finished_at: null
+    finished_at: null,
+    owner: null
   };
 }
 

@@ -56,6 +56,7 @@ const MODELS: IModel[] = [
     description: 'tiny',
     tags: {},
     created_at: '2026-11-30T00:00:00Z',
+    owner: null,
     latest_version: 3,
     aliases: { production: 2 }
   }
@@ -211,7 +212,7 @@ describe('models browser', () => {
     await React.act(async () => root.render(<ModelsBrowser items={MODELS} />));
     await click(button('resnet-mini'));
     const headers = all('th').map(th => th.textContent);
-    expect(headers).toEqual(['Compare', 'Version ▼', 'acc', 'loss', 'Aliases', 'Registered']);
+    expect(headers).toEqual(['Compare', 'Version ▼', 'acc', 'loss', 'Aliases', 'Registered', 'By']);
     const versions = () =>
       all('[data-testid="labrig-version-row"] td:nth-child(2)').map(td => td.textContent);
     expect(versions()).toEqual(['v3', 'v2', 'v1']);

@@ -25,12 +25,13 @@ function job(id: string, status: string, created_at = BEFORE, reason: string | n
     reason,
     created_at,
     started_at: null,
-    finished_at: null
+    finished_at: null,
+    owner: null
   };
 }
 
 function model(name: string, latest: number | null, created_at = BEFORE): IModel {
-  return { name, description: '', tags: {}, created_at, latest_version: latest };
+  return { name, description: '', tags: {}, created_at, owner: null, latest_version: latest };
 }
 
 function dataset(name: string, warmup: { id: string; state: string; error?: string } | null) {

@@ -10,7 +10,8 @@ function job(id: string, second: number, status: IJob['status'] = 'SUCCEEDED'): 
     reason: null,
     created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, second)).toISOString(),
     started_at: null,
-    finished_at: null
+    finished_at: null,
+    owner: null
   };
 }
 

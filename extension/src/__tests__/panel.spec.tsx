@@ -33,7 +33,8 @@ function manyJobs(count: number): IJob[] {
     reason: null,
     created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, count - i)).toISOString(),
     started_at: null,
-    finished_at: null
+    finished_at: null,
+    owner: null
   }));
 }
 

@@ -50,6 +50,8 @@ function show(overrides: Partial<IResourceShow> = {}): IResourceShow {
         acquired_at: '2026-11-30T00:00:00+00:00'
       }
     ],
+    owner: null,
+    may_change: true,
     scratch_dir: '/tmp/scratch',
     enforcement: ENFORCEMENT,
     last_stop: null,

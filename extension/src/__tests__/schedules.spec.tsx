@@ -23,7 +23,8 @@ const NIGHTLY: ISchedule = {
   created_at: '2024-01-01T00:00:00+00:00',
   last_occurrence: '2024-01-02T03:00:00+00:00',
   last_job_id: 'j7',
-  next_run_at: '2099-01-03T03:00:00+00:00'
+  next_run_at: '2099-01-03T03:00:00+00:00',
+  owner: null
 };
 
 describe('SchedulesList', () => {

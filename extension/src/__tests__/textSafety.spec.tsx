@@ -108,6 +108,8 @@ describe('user text in the panel', () => {
                 include: null,
                 version: null,
                 created_at: '2024-01-01T00:00:00Z',
+                owner: null,
+                private: false,
                 options: {},
                 admin: false,
                 pinned: false,

@@ -9,6 +9,7 @@ import { ActionButton } from '../panel/ActionButton';
 import { FieldError, FormError, useFormErrors } from '../panel/forms';
 import { formatBytes, plural } from '../panel/format';
 import { useAction } from '../panel/hooks';
+import { ByOwner } from '../panel/owner';
 import {
   IDatasetInfo,
   IRefreshPreview,
@@ -165,6 +166,15 @@ export function DatasetRow(props: {
           {item.name}
         </span>
         {item.read_only && <span className="labrig-Tag">read-only</span>}
+        {item.private && (
+          <span
+            className="labrig-Tag"
+            data-testid="labrig-dataset-private"
+            title="Private: only its owner and administrators see, warm and mount it"
+          >
+            private
+          </span>
+        )}
         {item.mount_path && (
           <span className="labrig-Tag" data-testid="labrig-dataset-mounted" title={item.mount_path}>
             mounted
@@ -176,6 +186,8 @@ export function DatasetRow(props: {
           {item.source_url}
         </span>
         {facts.length > 0 && <span data-testid="labrig-dataset-facts"> · {facts.join(' · ')}</span>}
+        {item.owner && ' · '}
+        <ByOwner owner={item.owner} role="Added by" />
       </div>
       {item.mount_path && (
         <div className="labrig-Item-secondary" data-testid="labrig-dataset-path">
@@ -360,7 +372,8 @@ const ADD_FIELDS: ReadonlyArray<[string, string, string]> = [
 export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
   const empty = { name: '', source_url: '', include: '', options: '' };
   const [values, setValues] = React.useState<{ [field: string]: string }>(empty);
-  const form = useFormErrors(ADD_FIELDS.map(([, field]) => field));
+  const [isPrivate, setPrivate] = React.useState(false);
+  const form = useFormErrors([...ADD_FIELDS.map(([, field]) => field), 'private']);
   const ids = React.useId();
 
   const submit = async (event: React.FormEvent): Promise<void> => {
@@ -370,11 +383,13 @@ export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
         name: values.name.trim(),
         source_url: values.source_url.trim(),
         ...(values.include.trim() ? { include: values.include.trim() } : {}),
-        ...(values.options.trim() ? { options: { endpoint_url: values.options.trim() } } : {})
+        ...(values.options.trim() ? { options: { endpoint_url: values.options.trim() } } : {}),
+        ...(isPrivate ? { private: true } : {})
       })
     );
     if (ok) {
       setValues(empty);
+      setPrivate(false);
       props.onAdded();
     }
   };
@@ -403,6 +418,16 @@ export function AddDatasetForm(props: { onAdded: () => void }): JSX.Element {
           <FieldError form={form} field={field} />
         </div>
       ))}
+      <label className="labrig-Field">
+        <input
+          type="checkbox"
+          name="private"
+          checked={isPrivate}
+          onChange={event => setPrivate(event.target.checked)}
+        />{' '}
+        Private: only I (and administrators) see, warm and mount it
+      </label>
+      <FieldError form={form} field="private" />
       <button
         type="submit"
         className="jp-mod-styled jp-mod-accept"

@@ -53,6 +53,8 @@ export interface IDatasetCreate {
   source_url: string;
   include?: string;
   options?: { endpoint_url?: string; region?: string; anonymous?: boolean };
+  /** Only its owner (and administrators) see, warm and mount it; default false. */
+  private?: boolean;
 }
 
 /**

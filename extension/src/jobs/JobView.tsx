@@ -6,6 +6,7 @@ import * as React from 'react';
 
 import { CompareWith, JobLinksView } from '../links/JobLinksView';
 import { short } from '../links/api';
+import { ByOwner } from '../panel/owner';
 import { toLabrigError } from '../request';
 import {
   cancelJob,
@@ -118,6 +119,11 @@ export function JobView(props: IJobViewProps): JSX.Element {
           {job.status.toLowerCase()}
         </span>
       </h3>
+      {job.owner && (
+        <p className="labrig-Item-secondary">
+          Submitted <ByOwner owner={job.owner} role="Submitted by" />
+        </p>
+      )}
       {job.reason && (
         <p className="labrig-JobReason" data-testid="labrig-job-reason">
           {job.reason}

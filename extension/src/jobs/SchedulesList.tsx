@@ -7,6 +7,7 @@ import * as React from 'react';
 import { ActionButton } from '../panel/ActionButton';
 import { basename, formatAbsolute, formatRelative } from '../panel/format';
 import { useAction } from '../panel/hooks';
+import { ByOwner } from '../panel/owner';
 import { confirmDialog } from '../resources/confirm';
 import { LabrigAPIError } from '../request';
 import {
@@ -117,6 +118,8 @@ function ScheduleRow(props: { item: ISchedule } & ISchedulesListProps): JSX.Elem
         <span data-testid="labrig-schedule-next" title={formatAbsolute(item.next_run_at)}>
           {item.paused || !item.next_run_at ? 'paused' : `next ${formatRelative(item.next_run_at)}`}
         </span>
+        {item.owner && ' · '}
+        <ByOwner owner={item.owner} role="Created by" />
       </div>
       <div className="labrig-Item-secondary" data-testid="labrig-schedule-last">
         {item.last_job_id ? (

@@ -110,6 +110,8 @@ export interface ISchedule {
   last_job_id?: string | null;
   /** Null while paused. */
   next_run_at: string | null;
+  /** Who created it; the jobs it fires are theirs; null on records from before owners were recorded (everyone's). */
+  owner: string | null;
 }
 
 const job = (id: string, rest = ''): string => `jobs/${encodeURIComponent(id)}${rest}`;

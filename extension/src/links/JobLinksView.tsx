@@ -8,7 +8,7 @@ import { IJob, listJobs } from '../api';
 import { useLoad } from '../models/common';
 import { formatRelative } from '../panel/format';
 import { getJobLinks, IJobLinks, short } from './api';
-import { EntityLink, useLinks } from './links';
+import { EntityLink, HiddenEntity, useLinks } from './links';
 import { describeParameters, describeResources } from './LineageView';
 
 function DatasetsLine(props: { links: IJobLinks }): JSX.Element {
@@ -17,23 +17,29 @@ function DatasetsLine(props: { links: IJobLinks }): JSX.Element {
   }
   return (
     <ul className="labrig-InlineList">
-      {props.links.datasets.map(d => (
-        <li key={d.name} data-testid="labrig-job-dataset">
-          <EntityLink
-            exists={d.exists}
-            label={`Open dataset ${d.name}`}
-            open={l => l.openDataset(d.name)}
-          >
-            {d.name}
-          </EntityLink>{' '}
-          <span className="labrig-Muted" title={d.version ?? undefined}>
-            {d.version ? `@ ${short(d.version)}` : '(version not recorded)'}
-            {d.exists && d.version && d.current_version && d.current_version !== d.version
-              ? ` · pinned now: ${short(d.current_version)}`
-              : ''}
-          </span>
-        </li>
-      ))}
+      {props.links.datasets.map((d, index) =>
+        d.name === null ? (
+          <li key={`hidden-${index}`} data-testid="labrig-job-dataset">
+            <HiddenEntity>a private dataset</HiddenEntity>
+          </li>
+        ) : (
+          <li key={d.name} data-testid="labrig-job-dataset">
+            <EntityLink
+              exists={d.exists}
+              label={`Open dataset ${d.name}`}
+              open={l => l.openDataset(d.name as string)}
+            >
+              {d.name}
+            </EntityLink>{' '}
+            <span className="labrig-Muted" title={d.version ?? undefined}>
+              {d.version ? `@ ${short(d.version)}` : '(version not recorded)'}
+              {d.exists && d.version && d.current_version && d.current_version !== d.version
+                ? ` · pinned now: ${short(d.current_version)}`
+                : ''}
+            </span>
+          </li>
+        )
+      )}
     </ul>
   );
 }

@@ -1,7 +1,9 @@
 /**
  * The lineage of a model version as a small graph in the panel: dataset versions -> notebook
  * snapshot (with its parameters) -> job (ranks, resources, duration, final state) -> the
- * version. Each node is a link; a node deleted since reads "(deleted)".
+ * version. Each node is a link; a node deleted since reads "(deleted)", and one that is another
+ * user's (their job, its snapshot, their private dataset) is plain text saying so, with no more
+ * than the server shows of it.
  *
  * The server returns the chain this draws (`GET /models/{name}/versions/{v}/lineage`): every
  * edge goes from one layer to the next, so layers stacked top to bottom with arrows between
@@ -12,7 +14,7 @@ import * as React from 'react';
 import { useLoad } from '../models/common';
 import { formatBytes, formatNumber, plural } from '../panel/format';
 import { getLineage, IJobResources, ILineageGraph, ILineageNode, short } from './api';
-import { EntityLink } from './links';
+import { EntityLink, HiddenEntity } from './links';
 
 /** Layers from the sources down to the version. */
 const LAYERS: ReadonlyArray<ReadonlyArray<ILineageNode['kind']>> = [
@@ -79,6 +81,9 @@ export function formatDuration(seconds: number | null | undefined): string {
 
 /** The lines under a node's title. */
 export function nodeDetails(node: ILineageNode): string[] {
+  if (node.hidden && node.kind !== 'snapshot') {
+    return []; // another user's job or private dataset: nothing more to say
+  }
   switch (node.kind) {
     case 'dataset': {
       const version = node.version
@@ -132,6 +137,13 @@ function NodeTitle(props: { node: ILineageNode; current: boolean }): JSX.Element
   const text = <span className="labrig-LineageNode-title">{node.label}</span>;
   if (props.current) {
     return <span aria-current="true">{text}</span>;
+  }
+  if (node.hidden) {
+    return (
+      <HiddenEntity note={node.kind === 'snapshot' ? "(another user's job)" : undefined}>
+        {text}
+      </HiddenEntity>
+    );
   }
   switch (node.kind) {
     case 'dataset':
@@ -238,7 +250,7 @@ export function LineageGraphView(props: { graph: ILineageGraph; current?: string
             {layer.map(node => (
               <li
                 key={node.id}
-                className={`labrig-LineageNode labrig-LineageNode-${node.kind}${node.exists ? '' : ' labrig-mod-gone'}`}
+                className={`labrig-LineageNode labrig-LineageNode-${node.kind}${node.exists ? '' : ' labrig-mod-gone'}${node.hidden ? ' labrig-mod-hidden' : ''}`}
                 data-testid={`labrig-lineage-${node.kind}`}
               >
                 <span className="labrig-LineageNode-kind">{KIND_LABELS[node.kind]}</span>

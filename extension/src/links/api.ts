@@ -4,14 +4,19 @@
  */
 import { requestAPI } from '../request';
 
-/** A dataset version something used, and whether the catalog still has it. */
+/**
+ * A dataset version something used, and whether the catalog still has it. Another user's
+ * private dataset is `hidden`: its name and versions are null.
+ */
 export interface IDatasetRef {
-  name: string;
+  name: string | null;
   /** The version used; null when it was never recorded. */
   version: string | null;
   exists: boolean;
   /** The catalog's pinned version now. */
   current_version: string | null;
+  private: boolean;
+  hidden: boolean;
 }
 
 export interface IJobResources {
@@ -87,8 +92,14 @@ export interface ILineageNode {
   kind: LineageKind;
   label: string;
   exists: boolean;
+  /**
+   * It exists but is another user's: a job keeps only `job_id` and `rank`, a snapshot cannot
+   * be opened, a private dataset has no name or version.
+   */
+  hidden: boolean;
   // dataset
-  name?: string;
+  name?: string | null;
+  private?: boolean;
   version?: string | number | null;
   current_version?: string | null;
   current?: boolean;

@@ -74,6 +74,28 @@ export async function checkTarget(
 }
 
 /**
+ * Something that exists but is another user's (their job, its snapshot, their private
+ * dataset): plain text, never a link, since opening it would only be refused.
+ */
+export function HiddenEntity(props: {
+  children: React.ReactNode;
+  /** Said after the text, e.g. "(another user's job)". */
+  note?: string;
+  testId?: string;
+}): JSX.Element {
+  return (
+    <span
+      className="labrig-Link labrig-mod-hidden"
+      data-testid={props.testId ?? 'labrig-hidden-entity'}
+      title="Another user's: only they and administrators can open it"
+    >
+      {props.children}
+      {props.note && <span className="labrig-Muted"> {props.note}</span>}
+    </span>
+  );
+}
+
+/**
  * A link-styled button that opens a target through `ILabrigLinks`, and says so beside itself
  * when the target was deleted. With `exists` false it is plain text marked "(deleted)".
  */

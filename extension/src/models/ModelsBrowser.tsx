@@ -9,6 +9,7 @@ import { IModelsView } from '../model';
 import { useLinks } from '../links/links';
 import { formatAbsolute, formatNumber, formatRelative } from '../panel/format';
 import { FieldError, FormError, useFormErrors } from '../panel/forms';
+import { ByOwner, TagList } from '../panel/owner';
 import { toLabrigError } from '../request';
 import { deleteModel, IModelVersion, IVersionListOptions, listVersions } from './api';
 import { Confirm } from './common';
@@ -34,6 +35,7 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
       <VersionDetail
         name={selected}
         version={version}
+        model={props.items.find(item => item.name === selected) ?? null}
         onBack={() => navigate({ model: selected, version: null })}
         onChanged={props.onChanged}
         onDeleted={() => {
@@ -88,6 +90,12 @@ export function ModelsBrowser(props: IModelsBrowserProps): JSX.Element | null {
               {model.description}
             </div>
           )}
+          {model.owner && (
+            <div className="labrig-Item-secondary">
+              <ByOwner owner={model.owner} role="Created by" />
+            </div>
+          )}
+          <TagList tags={model.tags} label={`Tags of ${model.name}`} testId="labrig-model-tags" />
         </li>
       ))}
     </ul>
@@ -246,6 +254,16 @@ export function ModelDetail(props: {
       {props.model?.description && (
         <p className="labrig-Item-secondary">{props.model.description}</p>
       )}
+      {props.model?.owner && (
+        <p className="labrig-Item-secondary">
+          Created <ByOwner owner={props.model.owner} role="Created by" />
+        </p>
+      )}
+      <TagList
+        tags={props.model?.tags}
+        label={`Tags of ${props.name}`}
+        testId="labrig-model-tags"
+      />
       <button
         type="button"
         className="labrig-LinkButton"
@@ -337,6 +355,7 @@ export function ModelDetail(props: {
                 ))}
                 <th scope="col">Aliases</th>
                 {header('created_at', 'Registered')}
+                <th scope="col">By</th>
               </tr>
             </thead>
             <tbody>
@@ -366,6 +385,7 @@ export function ModelDetail(props: {
                   ))}
                   <td>{v.aliases.join(', ')}</td>
                   <td title={formatAbsolute(v.created_at)}>{formatRelative(v.created_at)}</td>
+                  <td data-testid="labrig-version-user">{v.user}</td>
                 </tr>
               ))}
             </tbody>

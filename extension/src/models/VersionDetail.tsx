@@ -5,11 +5,13 @@
  */
 import * as React from 'react';
 
-import { EntityLink } from '../links/links';
+import { IModel } from '../api';
+import { EntityLink, HiddenEntity } from '../links/links';
 import { LineageView } from '../links/LineageView';
 import { short } from '../links/api';
-import { formatAbsolute, formatBytes, formatNumber, formatRelative } from '../panel/format';
+import { formatAbsolute, formatBytes, formatNumber, formatRelative, plural } from '../panel/format';
 import { FieldError, useFormErrors } from '../panel/forms';
+import { ByOwner, TagList } from '../panel/owner';
 import { toLabrigError } from '../request';
 import { deleteAlias, deleteVersion, fileUrl, getVersion, loadSnippet, setAlias } from './api';
 import { Confirm, useLoad } from './common';
@@ -17,6 +19,8 @@ import { Confirm, useLoad } from './common';
 export function VersionDetail(props: {
   name: string;
   version: number;
+  /** The model, for its creator and tags (the list's entry; none when not loaded). */
+  model?: IModel | null;
   onBack: () => void;
   onDeleted: () => void;
   onChanged?: () => void;
@@ -60,10 +64,25 @@ export function VersionDetail(props: {
           {error ?? actionError}
         </div>
       )}
+      {props.model?.owner && (
+        <p className="labrig-Item-secondary">
+          Model created <ByOwner owner={props.model.owner} role="Model created by" />
+        </p>
+      )}
+      <TagList
+        tags={props.model?.tags}
+        label={`Tags of the model ${props.name}`}
+        testId="labrig-model-tags"
+      />
       {v && (
         <>
           <p className="labrig-Item-secondary">
-            {v.user && <>by {v.user} · </>}
+            {v.user && (
+              <>
+                registered{' '}
+                <ByOwner owner={v.user} role="Registered by" testId="labrig-version-user" /> ·{' '}
+              </>
+            )}
             <span title={formatAbsolute(v.created_at)}>{formatRelative(v.created_at)}</span> ·{' '}
             {formatBytes(v.size)} in {v.file_count} file{v.file_count === 1 ? '' : 's'}
           </p>
@@ -153,6 +172,16 @@ export function VersionDetail(props: {
                 </dd>
               </React.Fragment>
             ))}
+            {lineage.private_datasets ? (
+              <>
+                <dt>Dataset</dt>
+                <dd>
+                  <HiddenEntity>
+                    {plural(lineage.private_datasets, 'private dataset')} of another user
+                  </HiddenEntity>
+                </dd>
+              </>
+            ) : null}
             {lineage.git && (
               <>
                 <dt>Git</dt>

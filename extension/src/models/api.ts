@@ -47,6 +47,8 @@ export interface ILineage {
   source_path?: string;
   parameters?: { [name: string]: unknown };
   datasets?: { [name: string]: string };
+  /** How many other users' private datasets were read (left out of `datasets`). */
+  private_datasets?: number;
   environment?: { [name: string]: string };
   git?: { commit: string; dirty: boolean };
   [key: string]: unknown;

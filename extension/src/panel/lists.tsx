@@ -2,6 +2,7 @@ import * as React from 'react';
 
 import { IJob } from '../api';
 import { basename, formatAbsolute, formatRelative } from './format';
+import { ByOwner } from './owner';
 import { VirtualList } from './VirtualList';
 
 /** Pixel height of one row of the jobs list (two lines). */
@@ -52,7 +53,7 @@ export function JobsList(props: {
               disabled={!onOpen}
               aria-label={`Open job ${job.name}, ${status}, ${basename(job.notebook_path)}${
                 job.created_at ? `, ${formatRelative(job.created_at)}` : ''
-              }`}
+              }${job.owner ? `, by ${job.owner}` : ''}`}
               onClick={() => onOpen?.(job.id)}
             >
               <span className="labrig-Item-primary">
@@ -74,6 +75,8 @@ export function JobsList(props: {
                     · {formatRelative(job.created_at)}
                   </span>
                 )}
+                {job.owner && ' · '}
+                <ByOwner owner={job.owner} role="Submitted by" />
               </span>
             </button>
           </li>

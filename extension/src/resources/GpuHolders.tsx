@@ -5,7 +5,7 @@
 import * as React from 'react';
 
 import { short } from '../links/api';
-import { EntityLink } from '../links/links';
+import { EntityLink, HiddenEntity } from '../links/links';
 import { useLoad } from '../models/common';
 import { basename } from '../panel/format';
 import { getGpuHolders, IGpuHolder } from './api';
@@ -16,6 +16,14 @@ function Holder(props: { gpu: IGpuHolder }): JSX.Element {
     return <span className="labrig-Muted">free</span>;
   }
   const stale = props.gpu.alive ? '' : ' (its process is gone; freed at the next grant)';
+  if (job?.hidden) {
+    return (
+      <>
+        held by <HiddenEntity>a job of another user</HiddenEntity> rank {job.rank}
+        {stale}
+      </>
+    );
+  }
   if (job) {
     return (
       <>

@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { basename, formatBytes, plural } from '../panel/format';
+import { ByOwner } from '../panel/owner';
 import { LabrigAPIError, toLabrigError } from '../request';
 import {
   getResourceUsage,
@@ -196,6 +197,9 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
   const lastStop = usage?.last_stop ?? shown?.last_stop ?? null;
   const allocation = shown?.allocations[shown.allocations.length - 1] ?? null;
   const request = shown?.request ?? null;
+  // Another user's request: the server would refuse a save (403), so say so before one.
+  const readOnly = shown !== null && !shown.may_change;
+  const locked = busy || readOnly;
 
   return (
     <div className="labrig-Resources" data-testid="labrig-resources-view">
@@ -221,6 +225,8 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
         <div className="labrig-Resources-now" data-testid="labrig-resources-now">
           <div className="labrig-Item-secondary">
             {request ? describe(request) : 'Server defaults (no request saved)'}
+            {shown.owner && request && ' · saved '}
+            {request && <ByOwner owner={shown.owner} role="Saved by" />}
             {usage && ` · ${kernelStatus(usage)}`}
           </div>
           {usage?.waiting && <KernelWaiting waiting={usage.waiting} />}
@@ -237,9 +243,17 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
         aria-label="Request resources"
         onSubmit={event => {
           event.preventDefault();
-          void apply();
+          if (!locked) {
+            void apply(); // Enter in a field submits even while Apply is disabled
+          }
         }}
       >
+        {readOnly && (
+          <p className="labrig-ReadOnlyNote" role="note" data-testid="labrig-resources-read-only">
+            These resources were saved by {shown?.owner ?? 'another user'}: only they or an
+            administrator can change or release them.
+          </p>
+        )}
         <label className="labrig-Field">
           <span className="labrig-Field-label">Profile</span>
           <select
@@ -247,7 +261,7 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
             name="profile"
             value={profile}
             onChange={event => setProfile(event.target.value)}
-            disabled={busy || profiles.length === 0}
+            disabled={locked || profiles.length === 0}
             {...invalid('profile')}
           >
             {profiles.map(p => (
@@ -269,7 +283,7 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
                   name={field}
                   value={values[field]}
                   placeholder={placeholder(selected, field)}
-                  disabled={busy}
+                  disabled={locked}
                   onChange={event => setValues({ ...values, [field]: event.target.value })}
                   {...invalid(field)}
                 />
@@ -288,14 +302,18 @@ export function ResourcesView(props: IResourcesViewProps): JSX.Element {
           </div>
         )}
         <div className="labrig-Resources-actions">
-          <button type="submit" className="jp-mod-styled jp-mod-accept" disabled={busy || !profile}>
+          <button
+            type="submit"
+            className="jp-mod-styled jp-mod-accept"
+            disabled={locked || !profile}
+          >
             Apply
           </button>
           {request && (
             <button
               type="button"
               className="jp-mod-styled"
-              disabled={busy}
+              disabled={locked}
               onClick={() => void release()}
             >
               Release

@@ -55,6 +55,10 @@ export interface IAllocation {
 export interface IResourceShow {
   notebook_path: string;
   request: IResolvedRequest | null;
+  /** Who saved the request; null when none is saved. */
+  owner: string | null;
+  /** Whether this user may change or release it (else saving answers 403). */
+  may_change: boolean;
   allocations: IAllocation[];
   scratch_dir: string;
   enforcement: IEnforcementMap;
@@ -171,8 +175,17 @@ export interface IGpuHolder extends IGpu {
   alive: boolean;
   notebook_path: string | null;
   kernel_id: string | null;
-  /** The job a rank belongs to; `name` is null when the job was deleted. */
-  job: { id: string; rank: number; name: string | null; status: string | null } | null;
+  /**
+   * The job a rank belongs to; `name` is null when the job was deleted or is `hidden` (another
+   * user's job: only its id is shown, and `notebook_path` is null).
+   */
+  job: {
+    id: string;
+    rank: number;
+    name: string | null;
+    status: string | null;
+    hidden: boolean;
+  } | null;
 }
 
 /**

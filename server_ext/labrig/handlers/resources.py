@@ -7,6 +7,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..links import Links
 from ..resources.restarts import KernelRestarts
 from .base import LabrigHandler
 
@@ -86,7 +87,8 @@ class ResourceCapacityHandler(ResourcesSection):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json(await self.call(self.services.resources.capacity))
+        # Through the cross-links: they know whose job holds a GPU.
+        self.write_json(await self.call(Links(self.services).capacity))
 
 
 ROUTES: list[tuple[str, type[LabrigHandler]]] = [

@@ -20,7 +20,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..paths import confine_relative, relative_part
 from ..store import Database, Page, PageRequest
 from ..store.pagination import paginate
-from ..store.tables import RegisteredModel
+from ..store.tables import Dataset, RegisteredModel
 from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
 from .permissions import ModelPolicy
@@ -199,6 +199,16 @@ class ModelQueries:
             found.setdefault(row.version, []).append(row.alias)
         return found
 
+    def _hidden_datasets(self, session: Session) -> frozenset[str]:
+        """Other users' private datasets: the acting user reads versions without them."""
+        principal = self.policy.acting()
+        if principal.admin:
+            return frozenset()
+        stmt = select(Dataset.name).where(
+            Dataset.private.is_(True), Dataset.owner.not_in(("", principal.name))
+        )
+        return frozenset(session.scalars(stmt))
+
     def get_version(self, name: str, version: int | str) -> dict[str, Any]:
         name = check_model_name(name)
         number = check_version(version)
@@ -209,7 +219,8 @@ class ModelQueries:
                     select(ModelFile).where(ModelFile.version_id == row.id).order_by(ModelFile.path)
                 )
             )
-            return version_json(row, self._aliases_of(session, name).get(number, []), files)
+            aliases = self._aliases_of(session, name).get(number, [])
+            return version_json(row, aliases, files, self._hidden_datasets(session))
 
     def get_ref(self, ref: str) -> dict[str, Any]:
         name, version = self.resolve(ref)
@@ -244,7 +255,8 @@ class ModelQueries:
                     select(ModelVersion).where(ModelVersion.model_name == name), session, name
                 )
                 rows = paginate(session, stmt, order, page, descending=descending)
-            return rows.map(lambda r: version_json(r, aliases.get(r.version, [])))
+            hidden = self._hidden_datasets(session)
+            return rows.map(lambda r: version_json(r, aliases.get(r.version, []), None, hidden))
 
     def _versions_by_metric(
         self,

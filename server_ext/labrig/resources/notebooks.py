@@ -232,6 +232,8 @@ class NotebookResources(ResourceLedger):
             "notebook_path": path,
             "request": None if request is None else request.json(),
             "owner": saved.owner if saved is not None else None,
+            # So the panel says up front that saving would be refused (403), not after.
+            "may_change": saved is None or acting(self.admin_users).owns(saved.owner),
             "allocations": allocations,
             "scratch_dir": str(self.scratch_dir(path)),
             "enforcement": (
