@@ -45,8 +45,9 @@ def for_job_ranks(app: Any) -> str | None:
     """What a local job's ranks get (``app`` the launching ``LabrigApp``): the configured URL,
     else the serving server's own, else the URL this process was itself given (a job's
     supervisor admitting the next job while no server runs passes on its server's)."""
-    if app.kernel_server_url:
-        return with_slash(app.kernel_server_url)
+    configured = str(getattr(app, "kernel_server_url", "") or "")  # no app: a bare backend
+    if configured:
+        return with_slash(configured)
     serverapp: Any = getattr(app, "serverapp", None)
     # A server that serves has its web app; a LabrigApp no server linked makes up a blank one.
     if getattr(serverapp, "web_app", None) is not None:
