@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from typing import Any
 import nbformat
 
 SPEC = Path(str(files("labrig").joinpath("openapi.yaml")))
-HOOKS = Path(__file__).with_name("fuzz_hooks.py")
+HERE = Path(__file__).parent
+HOOKS = HERE / "fuzz_hooks.py"
 API_PREFIX = "/labrig/api/v1"
 #: How Jupyter Server logs a request that was answered 5xx.
 SERVER_ERROR_LINE = re.compile(r"\] 5\d\d [A-Z]+ /")
@@ -77,6 +78,17 @@ PROFILES = {
 
 
 @dataclass(frozen=True)
+class FuzzCaller:
+    """Who the run acts as and what it checks: ``token`` None sends no credentials; ``env``
+    reaches the hooks (the rules between users, in ``fuzz_user_hooks.py``)."""
+
+    token: str | None
+    checks: str = CHECKS
+    hooks: Path = HOOKS
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FuzzResult:
     exit_code: int
     output: str
@@ -102,9 +114,10 @@ class FuzzResult:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, body: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.body = body
 
 
 def free_port() -> int:
@@ -117,8 +130,11 @@ def free_port() -> int:
 class LiveServer:
     """``jupyter server`` with labrig in a subprocess; its log goes to ``server.log``."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None) -> None:
+        """``users``: token -> user name, each a user of ``identities.TokenUsers`` (the run
+        with several identities); without it the server has one user, with its own token."""
         self.workdir = workdir
+        self.users = users or {}
         self.root = workdir / "root"
         self.data = workdir / "data"
         self.log_path = workdir / "server.log"
@@ -127,19 +143,24 @@ class LiveServer:
         self.api_url = f"http://127.0.0.1:{self.port}{API_PREFIX}"
         self.seeded: dict[str, list[str]] = {}
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        """The API as the user of ``token`` (the server's own one when not given)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.api_url + path,
             data=data,
             method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"token {token or self.token}",
+                "Content-Type": "application/json",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 raw = response.read()
         except urllib.error.HTTPError as err:
-            raise ApiError(err.code, f"{method} {path}: {err.code} {err.read().decode()}") from err
+            body = err.read().decode()
+            raise ApiError(err.code, f"{method} {path}: {err.code} {body}", body) from err
         return json.loads(raw) if raw else None
 
     @contextmanager
@@ -163,6 +184,7 @@ class LiveServer:
             f"--LabrigApp.data_dir={self.data}",
             # Dataset mounts stay in the run's folder (they are bind mounts where allowed).
             f"--DatasetCache.mount_root={self.workdir / 'mounts'}",
+            *self.identity_options(env),
         ]
         with self.log_path.open("wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -171,6 +193,24 @@ class LiveServer:
                 yield self
             finally:
                 self.stop(process)
+
+    def identity_options(self, env: dict[str, str]) -> list[str]:
+        """With ``users``: a configuration file naming ``identities.TokenUsers`` (importable
+        from this folder) as the identity provider, and a server token that is one of theirs."""
+        if not self.users:
+            return []
+        self.token = next(iter(self.users))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+        config = self.workdir / "identities_config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "ServerApp": {"identity_provider_class": "identities.TokenUsers"},
+                    "TokenUsers": {"users": self.users},
+                }
+            )
+        )
+        return [f"--config={config}"]
 
     def wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 120
@@ -198,16 +238,20 @@ class LiveServer:
                     process.wait()
 
     def release_everything(self) -> None:
-        for status in ("QUEUED", "STARTING", "RUNNING"):
-            for job in self.call("GET", f"/jobs?status={status}&limit=500")["items"]:
-                self.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel")
-        for dataset in self.call("GET", "/datasets?limit=500")["items"]:
-            if dataset["mount_path"]:
-                self.call_allowing_conflict("DELETE", f"/datasets/{dataset['name']}/mount")
+        """Cancel running jobs and unmount datasets, as each user (each sees only their own)."""
+        for token in list(self.users) or [self.token]:
+            for status in ("QUEUED", "STARTING", "RUNNING"):
+                jobs = self.call("GET", f"/jobs?status={status}&limit=500", token=token)
+                for job in jobs["items"]:
+                    self.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel", token)
+            for dataset in self.call("GET", "/datasets?limit=500", token=token)["items"]:
+                if dataset["mount_path"]:
+                    path = f"/datasets/{dataset['name']}/mount"
+                    self.call_allowing_conflict("DELETE", path, token)
 
-    def call_allowing_conflict(self, method: str, path: str) -> None:
+    def call_allowing_conflict(self, method: str, path: str, token: str | None = None) -> None:
         try:
-            self.call(method, path)
+            self.call(method, path, token=token)
         except ApiError as err:
             if err.code not in (404, 409):  # gone or ended meanwhile
                 raise
@@ -273,13 +317,20 @@ class LiveServer:
 
 
 def run_schemathesis(
-    server: LiveServer, profile: Profile, *extra: str, spec_path: Path = SPEC
+    server: LiveServer,
+    profile: Profile,
+    *extra: str,
+    spec_path: Path = SPEC,
+    caller: FuzzCaller | None = None,
 ) -> FuzzResult:
-    """Run ``st run`` against the server; ``extra`` narrows it (``--include-path``, ...)."""
+    """Run ``st run`` against the server as ``caller`` (the server's own token when not given);
+    ``extra`` narrows it (``--include-path``, ...)."""
+    caller = caller or FuzzCaller(server.token)
     config = server.workdir / "schemathesis.toml"
     config.write_text(server.config())
     report = server.workdir / f"report-{secrets.token_hex(4)}.json"
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
+    credentials = ["--header", f"Authorization: token {caller.token}"] if caller.token else []
     command = [
         st,
         "--config-file",
@@ -288,10 +339,9 @@ def run_schemathesis(
         str(spec_path),
         "--url",
         server.api_url,
-        "--header",
-        f"Authorization: token {server.token}",
+        *credentials,
         "--checks",
-        CHECKS,
+        caller.checks,
         "--mode",
         "all",
         "--phases",
@@ -313,9 +363,11 @@ def run_schemathesis(
     ]
     env = {
         **os.environ,
-        "SCHEMATHESIS_HOOKS": str(HOOKS),
+        **caller.env,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "SCHEMATHESIS_HOOKS": str(caller.hooks),
         "LABRIG_FUZZ_URL": server.api_url,
-        "LABRIG_FUZZ_TOKEN": server.token,
+        "LABRIG_FUZZ_TOKEN": caller.token or "",
     }
     started = time.monotonic()
     done = subprocess.run(
