@@ -101,7 +101,9 @@ def seed_alice(server: LiveServer) -> AlicesHidden:
     notebook_path = f"alice-{SECRET_MARK}/private-{SECRET_MARK}.ipynb"
     notebook = server.root / notebook_path
     notebook.parent.mkdir()
-    notebook.write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    # Bytes of hers alone: a snapshot bob's jobs could share would not be hidden.
+    private = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {SECRET_MARK}")])
+    notebook.write_text(nbformat.writes(private))
     job_name = f"alice-job-{SECRET_MARK}"
     job = server.call("POST", "/jobs", {"notebook_path": notebook_path, "name": job_name})
     server.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel")
@@ -123,7 +125,7 @@ def seed_alice(server: LiveServer) -> AlicesHidden:
     seeded = server.seeded
     seeded["job_id"].append(hidden.job_id)
     seeded["schedule_id"].append(hidden.schedule_id)
-    seeded["sha256"] = [hidden.snapshot_sha256]  # both of alice's jobs' snapshot
+    seeded["sha256"].append(hidden.snapshot_sha256)
     seeded["name"].append(hidden.dataset)
     return hidden
 
