@@ -61,27 +61,24 @@ SECRET_MARK = "c7f3e9"
 
 @dataclass(frozen=True)
 class AlicesHidden:
-    """What the rules hide from bob: identifiers (for path parameters) and names."""
+    """What the rules hide from bob: identifiers (in path parameters) and names (in text)."""
 
-    job_id: str
-    schedule_id: str
-    snapshot_sha256: str
+    job_ids: tuple[str, ...]
+    schedule_ids: tuple[str, ...]
+    snapshot_sha256: str  # of her private notebook (the shared one's bob may share)
     dataset: str
-    job_name: str
+    job_names: tuple[str, ...]
     notebook_path: str
 
     def identifiers(self) -> dict[str, str]:
         """Each hidden identifier and a stand-in of the same shape that nobody uses."""
-        return {
-            self.job_id: secrets.token_hex(len(self.job_id) // 2),
-            self.schedule_id: secrets.token_hex(len(self.schedule_id) // 2),
-            self.snapshot_sha256: secrets.token_hex(32),
-            self.dataset: f"nobody-{secrets.token_hex(4)}-data",
-        }
+        ids = [*self.job_ids, *self.schedule_ids, self.snapshot_sha256]
+        stand_ins = {real: secrets.token_hex(len(real) // 2) for real in ids}
+        return {**stand_ins, self.dataset: f"nobody-{secrets.token_hex(4)}-data"}
 
     def names(self) -> list[str]:
         """Text no answer to bob may contain (unless he sent it himself)."""
-        return [self.dataset, self.job_name, self.notebook_path]
+        return [self.dataset, *self.job_names, self.notebook_path]
 
 
 #: Alice's visible objects that bob may read but not change (seeded by ``LiveServer.seed``).
@@ -91,12 +88,14 @@ ALICES_VISIBLE = {
     "dataset": "fuzz-data",
     "notebook": "fuzz.ipynb",
 }
+SEEDED_JOB_NAME = "fuzz-job"  # what ``LiveServer.seed`` calls its job
 ALICES_RESOURCES = {"profile": "custom", "cpus": "500m", "memory": "1Gi"}
 
 
 def seed_alice(server: LiveServer) -> AlicesHidden:
     """``LiveServer.seed`` as alice, then her hidden objects; their identifiers join the
-    dictionaries bob's requests draw path parameters from."""
+    dictionaries bob's requests draw path parameters from. All her jobs and schedules (the
+    seeded ones too) are hidden from bob."""
     server.seed()
     notebook_path = f"alice-{SECRET_MARK}/private-{SECRET_MARK}.ipynb"
     notebook = server.root / notebook_path
@@ -119,14 +118,19 @@ def seed_alice(server: LiveServer) -> AlicesHidden:
     )
     server.wait_for_warm_up(dataset)
     server.call("PUT", f"/resources/{ALICES_VISIBLE['notebook']}", ALICES_RESOURCES)
-    hidden = AlicesHidden(
-        job["id"], schedule["id"], job["snapshot_sha256"], dataset, job_name, notebook_path
-    )
     seeded = server.seeded
-    seeded["job_id"].append(hidden.job_id)
-    seeded["schedule_id"].append(hidden.schedule_id)
-    seeded["sha256"].append(hidden.snapshot_sha256)
-    seeded["name"].append(hidden.dataset)
+    seeded["job_id"].append(job["id"])
+    seeded["schedule_id"].append(schedule["id"])
+    seeded["sha256"].append(job["snapshot_sha256"])
+    seeded["name"].append(dataset)
+    hidden = AlicesHidden(
+        tuple(seeded["job_id"]),
+        tuple(seeded["schedule_id"]),
+        job["snapshot_sha256"],
+        dataset,
+        (SEEDED_JOB_NAME, job_name),
+        notebook_path,
+    )
     return hidden
 
 
