@@ -83,6 +83,7 @@ class AlicesHidden:
 
 #: Alice's visible objects that bob may read but not change (seeded by ``LiveServer.seed``).
 ALICES_VISIBLE = {
+    "owner": "alice",
     "model": "fuzz-model",
     "model_versions": ["1", "production"],
     "dataset": "fuzz-data",
