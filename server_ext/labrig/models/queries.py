@@ -23,6 +23,7 @@ from ..store.pagination import paginate
 from ..store.tables import RegisteredModel
 from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
+from .lineage_view import visible_lineage
 from .permissions import ModelPolicy
 from .serialize import decode_metric_token, encode_metric_token, model_json, version_json
 from .store import BlobStore, Progress
@@ -209,7 +210,8 @@ class ModelQueries:
                     select(ModelFile).where(ModelFile.version_id == row.id).order_by(ModelFile.path)
                 )
             )
-            return version_json(row, self._aliases_of(session, name).get(number, []), files)
+            aliases = self._aliases_of(session, name).get(number, [])
+            return self._shown(session, version_json(row, aliases, files))
 
     def get_ref(self, ref: str) -> dict[str, Any]:
         name, version = self.resolve(ref)
@@ -244,7 +246,14 @@ class ModelQueries:
                     select(ModelVersion).where(ModelVersion.model_name == name), session, name
                 )
                 rows = paginate(session, stmt, order, page, descending=descending)
-            return rows.map(lambda r: version_json(r, aliases.get(r.version, [])))
+            return rows.map(lambda r: self._shown(session, version_json(r, aliases.get(r.version))))
+
+    def _shown(self, session: Session, version: dict[str, Any]) -> dict[str, Any]:
+        """A version as the acting user may see it: without another user's hidden job and
+        private datasets in its lineage."""
+        reader = self.policy.acting()
+        version["lineage"] = visible_lineage(session, reader, version["user"], version["lineage"])
+        return version
 
     def _versions_by_metric(
         self,

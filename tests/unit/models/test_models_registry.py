@@ -64,7 +64,10 @@ def test_a_version_keeps_metrics_params_tags_note_and_lineage(
             note="first",
             lineage={"job_id": "j1"},
         )
-    got = reg.get_version("a", v["version"])
+        got = reg.get_version("a", v["version"])
+    # Another reader gets the version without the job, which is ana's (she registered it).
+    with acting_as(Principal("bo")):
+        assert reg.get_version("a", v["version"])["lineage"] == {}
     assert got["metrics"] == {"acc": 0.91, "loss": 3.0}
     assert got["params"] == {"lr": 0.1, "layers": [1, 2]}
     assert got["tags"] == {"team": "vision"}
