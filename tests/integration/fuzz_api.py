@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -40,6 +40,7 @@ SPEC = Path(str(files("labrig").joinpath("openapi.yaml")))
 HERE = Path(__file__).parent
 HOOKS = HERE / "fuzz_hooks.py"
 API_PREFIX = "/labrig/api/v1"
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 #: How Jupyter Server logs a request that was answered 5xx.
 SERVER_ERROR_LINE = re.compile(r"\] 5\d\d [A-Z]+ /")
 
@@ -238,7 +239,8 @@ class LiveServer:
                     process.wait()
 
     def release_everything(self) -> None:
-        """Cancel running jobs and unmount datasets, as each user (each sees only their own)."""
+        """Cancel running jobs, unmount datasets and delete the jobs that ended (a job keeps
+        its datasets mounted until it is deleted), as each user (each sees only their own)."""
         for token in list(self.users) or [self.token]:
             for status in ("QUEUED", "STARTING", "RUNNING"):
                 jobs = self.call("GET", f"/jobs?status={status}&limit=500", token=token)
@@ -248,6 +250,9 @@ class LiveServer:
                 if dataset["mount_path"]:
                     path = f"/datasets/{dataset['name']}/mount"
                     self.call_allowing_conflict("DELETE", path, token)
+            for job in self.call("GET", "/jobs?limit=500", token=token)["items"]:
+                if job["status"] in FINAL:
+                    self.call_allowing_conflict("DELETE", f"/jobs/{job['id']}", token)
 
     def call_allowing_conflict(self, method: str, path: str, token: str | None = None) -> None:
         try:
@@ -294,10 +299,21 @@ class LiveServer:
 
     def wait_for_warm_up(self, name: str) -> None:
         self.call("POST", f"/datasets/{name}/warm")
-        deadline = time.monotonic() + 60
-        while self.call("GET", f"/datasets/{name}/warm")["state"] not in ("succeeded", "failed"):
+        self.wait_until(
+            lambda: self.call("GET", f"/datasets/{name}/warm")["state"] in ("succeeded", "failed")
+        )
+
+    def wait_for_job(self, job_id: str) -> Any:
+        """The job once it ended."""
+        self.wait_until(lambda: self.call("GET", f"/jobs/{job_id}")["status"] in FINAL)
+        return self.call("GET", f"/jobs/{job_id}")
+
+    @staticmethod
+    def wait_until(done: Callable[[], bool], seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while not done():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"warming the seeded dataset {name} took over 60 s")
+                raise TimeoutError(f"seeding waited over {seconds} s for {done}")
             time.sleep(0.2)
 
     def config(self) -> str:

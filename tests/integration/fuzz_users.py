@@ -78,14 +78,14 @@ class AlicesHidden:
 
     def names(self) -> list[str]:
         """Text no answer to bob may contain (unless he sent it himself)."""
-        return [self.dataset, *self.job_names, self.notebook_path]
+        return [self.dataset, *self.job_names, self.notebook_path, self.snapshot_sha256]
 
 
 #: Alice's visible objects that bob may read but not change (seeded by ``LiveServer.seed``).
 ALICES_VISIBLE = {
     "owner": "alice",
     "model": "fuzz-model",
-    "model_versions": ["1", "production"],
+    "model_versions": ["1", "2", "production"],
     "dataset": "fuzz-data",
     "notebook": "fuzz.ipynb",
 }
@@ -98,41 +98,57 @@ def seed_alice(server: LiveServer) -> AlicesHidden:
     dictionaries bob's requests draw path parameters from. All her jobs and schedules (the
     seeded ones too) are hidden from bob."""
     server.seed()
-    notebook_path = f"alice-{SECRET_MARK}/private-{SECRET_MARK}.ipynb"
-    notebook = server.root / notebook_path
-    notebook.parent.mkdir()
-    # Bytes of hers alone: a snapshot bob's jobs could share would not be hidden.
-    private = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {SECRET_MARK}")])
-    notebook.write_text(nbformat.writes(private))
-    job_name = f"alice-job-{SECRET_MARK}"
-    job = server.call("POST", "/jobs", {"notebook_path": notebook_path, "name": job_name})
-    server.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel")
-    schedule = server.call(
-        "POST",
-        "/job-schedules",
-        {"cron": "0 3 * * *", "paused": True, "job": {"notebook_path": notebook_path}},
-    )
     dataset = f"alice-data-{SECRET_MARK}"
     source = server.root / "dataset-source"
     server.call(
         "POST", "/datasets", {"name": dataset, "source_url": source.as_uri(), "private": True}
     )
     server.wait_for_warm_up(dataset)
+    job = run_private_job(server, dataset)
+    schedule = server.call(
+        "POST",
+        "/job-schedules",
+        {"cron": "0 3 * * *", "paused": True, "job": {"notebook_path": job["notebook_path"]}},
+    )
     server.call("PUT", f"/resources/{ALICES_VISIBLE['notebook']}", ALICES_RESOURCES)
     seeded = server.seeded
     seeded["job_id"].append(job["id"])
     seeded["schedule_id"].append(schedule["id"])
     seeded["sha256"].append(job["snapshot_sha256"])
     seeded["name"].append(dataset)
-    hidden = AlicesHidden(
+    return AlicesHidden(
         tuple(seeded["job_id"]),
         tuple(seeded["schedule_id"]),
         job["snapshot_sha256"],
         dataset,
-        (SEEDED_JOB_NAME, job_name),
-        notebook_path,
+        (SEEDED_JOB_NAME, job["name"]),
+        job["notebook_path"],
     )
-    return hidden
+
+
+def run_private_job(server: LiveServer, dataset: str) -> dict[str, Any]:
+    """Alice's job on a notebook of hers, reading her private dataset, run to the end: its
+    output becomes version 2 of her (readable) model, whose lineage records the job."""
+    notebook_path = f"alice-{SECRET_MARK}/private-{SECRET_MARK}.ipynb"
+    notebook = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        # Bytes of hers alone: a snapshot bob's jobs could share would not be hidden.
+        cells=[nbformat.v4.new_code_cell(f"open('weights.bin', 'w').write('{SECRET_MARK}')")],
+    )
+    (server.root / notebook_path).parent.mkdir()
+    (server.root / notebook_path).write_text(nbformat.writes(notebook))
+    model = ALICES_VISIBLE["model"]
+    body = {
+        "notebook_path": notebook_path,
+        "name": f"alice-job-{SECRET_MARK}",
+        "datasets": [dataset],
+        "outputs": [{"name": model, "path": "weights.bin"}],
+    }
+    job = server.wait_for_job(server.call("POST", "/jobs", body)["id"])
+    if job["status"] != "SUCCEEDED":
+        raise RuntimeError(f"alice's seeded job did not succeed: {job}")
+    server.wait_until(lambda: server.call("GET", f"/models/{model}")["latest_version"] == 2)
+    return job
 
 
 def as_bob(hidden: AlicesHidden) -> FuzzCaller:
