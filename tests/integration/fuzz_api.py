@@ -9,7 +9,8 @@ that fits the documented schema, invalid input refused, and nothing answered wit
 
 ``tests/integration/test_fuzz_api.py`` runs a bounded profile in the normal test run;
 ``make fuzz`` runs ``python tests/integration/fuzz_api.py`` (a longer profile, with stateful
-sequences) and prints the summary.
+sequences) and prints the summary. ``fuzz_users.py`` runs the same against a server with several
+users (``LiveServer(users=...)``), as one user against another's objects.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ class LiveServer:
         self.root = workdir / "root"
         self.data = workdir / "data"
         self.log_path = workdir / "server.log"
-        self.token = secrets.token_hex(16)
+        #: The token ``call`` sends unless told otherwise: the first user's, with ``users``.
+        self.token = next(iter(self.users), None) or secrets.token_hex(16)
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}{API_PREFIX}"
         self.seeded: dict[str, list[str]] = {}
@@ -196,11 +198,10 @@ class LiveServer:
                 self.stop(process)
 
     def identity_options(self, env: dict[str, str]) -> list[str]:
-        """With ``users``: a configuration file naming ``identities.TokenUsers`` (importable
-        from this folder) as the identity provider, and a server token that is one of theirs."""
+        """With ``users``: a configuration file naming ``identities.TokenUsers`` as the identity
+        provider (``env`` gets this folder on its path to import it from)."""
         if not self.users:
             return []
-        self.token = next(iter(self.users))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
         config = self.workdir / "identities_config.json"
         config.write_text(
