@@ -1,8 +1,8 @@
 """A model version's lineage keeps its job's secrets: alice's job reads her private dataset and
 registers an output; everyone reads the version, but bob's copy of its lineage (the version, the
 version list and the lineage graph) names neither her job, its notebook, snapshot and parameters,
-nor her private dataset, while alice and the administrator see it whole. Found by the fuzz run
-with two identities."""
+nor her private dataset, while alice and the administrator see it whole (on SQLite and
+PostgreSQL). Found by the fuzz run with two identities."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ Users = Callable[[str], Caller]
 NOTEBOOK = "alice-only/train.ipynb"
 DATASET = "alice-secret-ds"
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+@pytest.fixture(autouse=True)
+def _each_database(on_each_database: str) -> str:
+    return on_each_database
 
 
 @pytest.fixture
