@@ -16,6 +16,8 @@ import nbformat
 import pytest
 from identities import ADMIN, API, Caller, as_user_fixture, server_config
 
+from labrig.models.job_outputs import idempotency_key_for
+
 __all__ = ["as_user_fixture"]
 
 Users = Callable[[str], Caller]
@@ -105,6 +107,18 @@ async def test_bob_reads_alices_version_without_her_job_or_private_dataset(
     graph = json.loads(answers["models/m/versions/1/lineage"])
     assert [node["kind"] for node in graph["nodes"]] == ["model_version"]
     assert job_id not in answers["models/m/versions/1/lineage"]
+
+    # Registering again under the key of alice's output (the job's id is in the version's note,
+    # the output's path can be guessed) answers her version, as bob may see it.
+    output = (jp_root_dir / NOTEBOOK).parent / "weights.bin"
+    key = idempotency_key_for(job_id, 0, str(output.resolve()))
+    (jp_root_dir / "bobs.bin").write_bytes(b"b")
+    replay = {"path": "bobs.bin", "idempotency_key": key}
+    response = await bob.fetch(*API, "models/bobs/versions", method="POST", body=json.dumps(replay))
+    assert response.code == 201, response.body
+    answer = response.body.decode()
+    assert (json.loads(answer)["ref"], json.loads(answer)["lineage"]) == ("m/1", shown)
+    assert [secret for secret in secrets if secret in answer] == [], answer
 
     # The owner and the administrator see it whole, the job and the dataset in the graph.
     for caller in (alice, admin):
