@@ -145,6 +145,7 @@ class LiveServer:
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}{API_PREFIX}"
         self.seeded: dict[str, list[str]] = {}
+        self.body_seeded: dict[str, list[str]] = {}
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         """The API as the user of ``token`` (the server's own one when not given)."""
@@ -319,10 +320,12 @@ class LiveServer:
 
     def config(self) -> str:
         """schemathesis.toml: half of each path parameter is a seeded object's identifier, and
-        a third of the submitted notebooks are the seeded one (the hooks cancel those jobs)."""
+        a third of the submitted notebooks are the seeded one (the hooks cancel those jobs), as
+        are the body fields of ``body_seeded`` (a body field -> seeded values)."""
+        dictionaries = {**self.seeded, **self.body_seeded}
         lines = ["[dictionaries]"]
         lines += [
-            f"{key} = {{ values = {json.dumps(values)} }}" for key, values in self.seeded.items()
+            f"{key} = {{ values = {json.dumps(values)} }}" for key, values in dictionaries.items()
         ]
         lines.append("[parameters]")
         lines += [
@@ -330,6 +333,10 @@ class LiveServer:
         ]
         for body_path in ("body.notebook_path", "body.job.notebook_path"):
             lines.append(f'"{body_path}" = {{ dictionary = "notebook_path", probability = 0.3 }}')
+        lines += [
+            f'"body.{key}" = {{ dictionary = "{key}", probability = 0.5 }}'
+            for key in self.body_seeded
+        ]
         return "\n".join(lines) + "\n"
 
 
