@@ -2,9 +2,9 @@
 loaded by ``st`` through SCHEMATHESIS_HOOKS, with ``fuzz_hooks`` (which stops what runs).
 
 From the environment: LABRIG_FUZZ_HIDDEN maps each identifier the rules hide from the caller to
-a stand-in nobody uses; LABRIG_FUZZ_SECRETS lists names no answer may show; LABRIG_FUZZ_OTHERS
-names the other user (owner), their visible model (its versions), shared dataset and the
-notebook whose resource request is theirs.
+a stand-in nobody uses and the routes it names an object on; LABRIG_FUZZ_SECRETS lists names no
+answer may show; LABRIG_FUZZ_OTHERS names the other user (owner), their visible model (its
+versions), shared dataset and the notebook whose resource request is theirs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import fuzz_hooks  # noqa: F401 - its after_call hook cancels the jobs the fuzze
 import requests
 import schemathesis
 
-HIDDEN: dict[str, str] = json.loads(os.environ.get("LABRIG_FUZZ_HIDDEN", "{}"))
+HIDDEN: dict[str, list[str]] = json.loads(os.environ.get("LABRIG_FUZZ_HIDDEN", "{}"))
 SECRETS: list[str] = json.loads(os.environ.get("LABRIG_FUZZ_SECRETS", "[]"))
 OTHERS: dict[str, Any] = json.loads(os.environ.get("LABRIG_FUZZ_OTHERS", "{}"))
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -52,7 +52,9 @@ def hidden_answers_as_missing(ctx: Any, response: schemathesis.Response, case: A
     identifier nobody uses does: the same status and, but for the identifier, the same message
     (messages may shorten ids to their first 8 characters)."""
     for real in {str(value) for value in (case.path_parameters or {}).values()} & set(HIDDEN):
-        stand_in = HIDDEN[real]
+        stand_in, routes = HIDDEN[real]
+        if not case.operation.path.startswith(routes):
+            continue
         missing = replayed_with(response, real, stand_in)
         expected = json.dumps(message(missing), default=str)
         for old, new in ((stand_in, real), (stand_in[:8], real[:8])):

@@ -99,7 +99,7 @@ def test_the_checks_speak_the_servers_words(
     "planted",
     [
         {"LABRIG_FUZZ_SECRETS": '["alice"]'},
-        {"LABRIG_FUZZ_HIDDEN": '{"fuzz-data": "nobody-s-data"}'},
+        {"LABRIG_FUZZ_HIDDEN": '{"fuzz-data": ["nobody-s-data", "/datasets/"]}'},
     ],
     ids=["the-owners-name-called-secret", "a-visible-dataset-called-hidden"],
 )
