@@ -86,11 +86,15 @@ jest: env
 ui-test: env chromium
 	$(JLPM) test:ui
 
-# schemathesis against openapi.yaml on a live server, longer than the bounded profile that
-# `make test` runs (tests/integration/test_fuzz_api.py). FUZZ_EXAMPLES: cases per operation.
+# schemathesis against openapi.yaml on a live server, longer than the bounded profiles that
+# `make test` runs (tests/integration/test_fuzz_api.py, test_fuzz_users.py): as the server's
+# one user, then as bob against alice's objects and without valid credentials.
+# FUZZ_EXAMPLES: cases per operation.
 FUZZ_EXAMPLES ?= 150
 fuzz: env
 	$(BIN)/python tests/integration/fuzz_api.py \
+		--profile long --max-examples $(FUZZ_EXAMPLES)
+	$(BIN)/python tests/integration/fuzz_users.py \
 		--profile long --max-examples $(FUZZ_EXAMPLES)
 
 clean:

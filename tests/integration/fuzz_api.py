@@ -9,7 +9,8 @@ that fits the documented schema, invalid input refused, and nothing answered wit
 
 ``tests/integration/test_fuzz_api.py`` runs a bounded profile in the normal test run;
 ``make fuzz`` runs ``python tests/integration/fuzz_api.py`` (a longer profile, with stateful
-sequences) and prints the summary.
+sequences) and prints the summary. ``fuzz_users.py`` runs the same against a server with several
+users (``LiveServer(users=...)``), as one user against another's objects.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,10 @@ from typing import Any
 import nbformat
 
 SPEC = Path(str(files("labrig").joinpath("openapi.yaml")))
-HOOKS = Path(__file__).with_name("fuzz_hooks.py")
+HERE = Path(__file__).parent
+HOOKS = HERE / "fuzz_hooks.py"
 API_PREFIX = "/labrig/api/v1"
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 #: How Jupyter Server logs a request that was answered 5xx.
 SERVER_ERROR_LINE = re.compile(r"\] 5\d\d [A-Z]+ /")
 
@@ -77,6 +80,17 @@ PROFILES = {
 
 
 @dataclass(frozen=True)
+class FuzzCaller:
+    """Who the run acts as and what it checks: ``token`` None sends no credentials; ``env``
+    reaches the hooks (the rules between users, in ``fuzz_user_hooks.py``)."""
+
+    token: str | None
+    checks: str = CHECKS
+    hooks: Path = HOOKS
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FuzzResult:
     exit_code: int
     output: str
@@ -102,9 +116,10 @@ class FuzzResult:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, body: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.body = body
 
 
 def free_port() -> int:
@@ -117,29 +132,39 @@ def free_port() -> int:
 class LiveServer:
     """``jupyter server`` with labrig in a subprocess; its log goes to ``server.log``."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None) -> None:
+        """``users``: token -> user name, each a user of ``identities.TokenUsers`` (the run
+        with several identities); without it the server has one user, with its own token."""
         self.workdir = workdir
+        self.users = users or {}
         self.root = workdir / "root"
         self.data = workdir / "data"
         self.log_path = workdir / "server.log"
-        self.token = secrets.token_hex(16)
+        #: The token ``call`` sends unless told otherwise: the first user's, with ``users``.
+        self.token = next(iter(self.users), None) or secrets.token_hex(16)
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}{API_PREFIX}"
         self.seeded: dict[str, list[str]] = {}
+        self.body_seeded: dict[str, list[str]] = {}
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        """The API as the user of ``token`` (the server's own one when not given)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.api_url + path,
             data=data,
             method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"token {token or self.token}",
+                "Content-Type": "application/json",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 raw = response.read()
         except urllib.error.HTTPError as err:
-            raise ApiError(err.code, f"{method} {path}: {err.code} {err.read().decode()}") from err
+            body = err.read().decode()
+            raise ApiError(err.code, f"{method} {path}: {err.code} {body}", body) from err
         return json.loads(raw) if raw else None
 
     @contextmanager
@@ -163,6 +188,7 @@ class LiveServer:
             f"--LabrigApp.data_dir={self.data}",
             # Dataset mounts stay in the run's folder (they are bind mounts where allowed).
             f"--DatasetCache.mount_root={self.workdir / 'mounts'}",
+            *self.identity_options(env),
         ]
         with self.log_path.open("wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -171,6 +197,23 @@ class LiveServer:
                 yield self
             finally:
                 self.stop(process)
+
+    def identity_options(self, env: dict[str, str]) -> list[str]:
+        """With ``users``: a configuration file naming ``identities.TokenUsers`` as the identity
+        provider (``env`` gets this folder on its path to import it from)."""
+        if not self.users:
+            return []
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+        config = self.workdir / "identities_config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "ServerApp": {"identity_provider_class": "identities.TokenUsers"},
+                    "TokenUsers": {"users": self.users},
+                }
+            )
+        )
+        return [f"--config={config}"]
 
     def wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 120
@@ -198,16 +241,24 @@ class LiveServer:
                     process.wait()
 
     def release_everything(self) -> None:
-        for status in ("QUEUED", "STARTING", "RUNNING"):
-            for job in self.call("GET", f"/jobs?status={status}&limit=500")["items"]:
-                self.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel")
-        for dataset in self.call("GET", "/datasets?limit=500")["items"]:
-            if dataset["mount_path"]:
-                self.call_allowing_conflict("DELETE", f"/datasets/{dataset['name']}/mount")
+        """Cancel running jobs, unmount datasets and delete the jobs that ended (a job keeps
+        its datasets mounted until it is deleted), as each user (each sees only their own)."""
+        for token in list(self.users) or [self.token]:
+            for status in ("QUEUED", "STARTING", "RUNNING"):
+                jobs = self.call("GET", f"/jobs?status={status}&limit=500", token=token)
+                for job in jobs["items"]:
+                    self.call_allowing_conflict("POST", f"/jobs/{job['id']}/cancel", token)
+            for dataset in self.call("GET", "/datasets?limit=500", token=token)["items"]:
+                if dataset["mount_path"]:
+                    path = f"/datasets/{dataset['name']}/mount"
+                    self.call_allowing_conflict("DELETE", path, token)
+            for job in self.call("GET", "/jobs?limit=500", token=token)["items"]:
+                if job["status"] in FINAL:
+                    self.call_allowing_conflict("DELETE", f"/jobs/{job['id']}", token)
 
-    def call_allowing_conflict(self, method: str, path: str) -> None:
+    def call_allowing_conflict(self, method: str, path: str, token: str | None = None) -> None:
         try:
-            self.call(method, path)
+            self.call(method, path, token=token)
         except ApiError as err:
             if err.code not in (404, 409):  # gone or ended meanwhile
                 raise
@@ -250,18 +301,31 @@ class LiveServer:
 
     def wait_for_warm_up(self, name: str) -> None:
         self.call("POST", f"/datasets/{name}/warm")
-        deadline = time.monotonic() + 60
-        while self.call("GET", f"/datasets/{name}/warm")["state"] not in ("succeeded", "failed"):
+        self.wait_until(
+            lambda: self.call("GET", f"/datasets/{name}/warm")["state"] in ("succeeded", "failed")
+        )
+
+    def wait_for_job(self, job_id: str) -> Any:
+        """The job once it ended."""
+        self.wait_until(lambda: self.call("GET", f"/jobs/{job_id}")["status"] in FINAL)
+        return self.call("GET", f"/jobs/{job_id}")
+
+    @staticmethod
+    def wait_until(done: Callable[[], bool], seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while not done():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"warming the seeded dataset {name} took over 60 s")
+                raise TimeoutError(f"seeding waited over {seconds} s for {done}")
             time.sleep(0.2)
 
     def config(self) -> str:
         """schemathesis.toml: half of each path parameter is a seeded object's identifier, and
-        a third of the submitted notebooks are the seeded one (the hooks cancel those jobs)."""
+        a third of the submitted notebooks are the seeded one (the hooks cancel those jobs), as
+        are the body fields of ``body_seeded`` (a body field -> seeded values)."""
+        dictionaries = {**self.seeded, **self.body_seeded}
         lines = ["[dictionaries]"]
         lines += [
-            f"{key} = {{ values = {json.dumps(values)} }}" for key, values in self.seeded.items()
+            f"{key} = {{ values = {json.dumps(values)} }}" for key, values in dictionaries.items()
         ]
         lines.append("[parameters]")
         lines += [
@@ -269,17 +333,28 @@ class LiveServer:
         ]
         for body_path in ("body.notebook_path", "body.job.notebook_path"):
             lines.append(f'"{body_path}" = {{ dictionary = "notebook_path", probability = 0.3 }}')
+        lines += [
+            f'"body.{key}" = {{ dictionary = "{key}", probability = 0.5 }}'
+            for key in self.body_seeded
+        ]
         return "\n".join(lines) + "\n"
 
 
 def run_schemathesis(
-    server: LiveServer, profile: Profile, *extra: str, spec_path: Path = SPEC
+    server: LiveServer,
+    profile: Profile,
+    *extra: str,
+    spec_path: Path = SPEC,
+    caller: FuzzCaller | None = None,
 ) -> FuzzResult:
-    """Run ``st run`` against the server; ``extra`` narrows it (``--include-path``, ...)."""
+    """Run ``st run`` against the server as ``caller`` (the server's own token when not given);
+    ``extra`` narrows it (``--include-path``, ...)."""
+    caller = caller or FuzzCaller(server.token)
     config = server.workdir / "schemathesis.toml"
     config.write_text(server.config())
     report = server.workdir / f"report-{secrets.token_hex(4)}.json"
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
+    credentials = ["--header", f"Authorization: token {caller.token}"] if caller.token else []
     command = [
         st,
         "--config-file",
@@ -288,10 +363,9 @@ def run_schemathesis(
         str(spec_path),
         "--url",
         server.api_url,
-        "--header",
-        f"Authorization: token {server.token}",
+        *credentials,
         "--checks",
-        CHECKS,
+        caller.checks,
         "--mode",
         "all",
         "--phases",
@@ -313,9 +387,11 @@ def run_schemathesis(
     ]
     env = {
         **os.environ,
-        "SCHEMATHESIS_HOOKS": str(HOOKS),
+        **caller.env,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "SCHEMATHESIS_HOOKS": str(caller.hooks),
         "LABRIG_FUZZ_URL": server.api_url,
-        "LABRIG_FUZZ_TOKEN": server.token,
+        "LABRIG_FUZZ_TOKEN": caller.token or "",
     }
     started = time.monotonic()
     done = subprocess.run(

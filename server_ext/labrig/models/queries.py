@@ -20,9 +20,10 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..paths import confine_relative, relative_part
 from ..store import Database, Page, PageRequest
 from ..store.pagination import paginate
-from ..store.tables import Dataset, RegisteredModel
+from ..store.tables import RegisteredModel
 from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
+from .lineage_view import visible_lineage
 from .permissions import ModelPolicy
 from .serialize import decode_metric_token, encode_metric_token, model_json, version_json
 from .store import BlobStore, Progress
@@ -199,16 +200,6 @@ class ModelQueries:
             found.setdefault(row.version, []).append(row.alias)
         return found
 
-    def _hidden_datasets(self, session: Session) -> frozenset[str]:
-        """Other users' private datasets: the acting user reads versions without them."""
-        principal = self.policy.acting()
-        if principal.admin:
-            return frozenset()
-        stmt = select(Dataset.name).where(
-            Dataset.private.is_(True), Dataset.owner.not_in(("", principal.name))
-        )
-        return frozenset(session.scalars(stmt))
-
     def get_version(self, name: str, version: int | str) -> dict[str, Any]:
         name = check_model_name(name)
         number = check_version(version)
@@ -220,7 +211,7 @@ class ModelQueries:
                 )
             )
             aliases = self._aliases_of(session, name).get(number, [])
-            return version_json(row, aliases, files, self._hidden_datasets(session))
+            return self._shown(session, version_json(row, aliases, files))
 
     def get_ref(self, ref: str) -> dict[str, Any]:
         name, version = self.resolve(ref)
@@ -255,8 +246,14 @@ class ModelQueries:
                     select(ModelVersion).where(ModelVersion.model_name == name), session, name
                 )
                 rows = paginate(session, stmt, order, page, descending=descending)
-            hidden = self._hidden_datasets(session)
-            return rows.map(lambda r: version_json(r, aliases.get(r.version, []), None, hidden))
+            return rows.map(lambda r: self._shown(session, version_json(r, aliases.get(r.version))))
+
+    def _shown(self, session: Session, version: dict[str, Any]) -> dict[str, Any]:
+        """A version as the acting user may see it: without another user's hidden job and
+        private datasets in its lineage."""
+        reader = self.policy.acting()
+        version["lineage"] = visible_lineage(session, reader, version["user"], version["lineage"])
+        return version
 
     def _versions_by_metric(
         self,

@@ -78,7 +78,9 @@ class ModelRegistration(ModelQueries):
         row = session.scalar(select(ModelVersion).where(ModelVersion.idempotency_key == key))
         if row is None:
             return None
-        return version_json(row, self._aliases_of(session, row.model_name).get(row.version, []))
+        aliases = self._aliases_of(session, row.model_name).get(row.version, [])
+        # Anyone may send a key: the version it finds is shown as to any other reader.
+        return self._shown(session, version_json(row, aliases))
 
     def register(
         self,

@@ -33,22 +33,10 @@ def model_json(row: RegisteredModel, aliases: dict[str, int] | None = None) -> d
     }
 
 
-def visible_lineage(lineage: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
-    """The lineage without the datasets in ``hidden`` (other users' private datasets, which do
-    not exist for the reader): their names and versions are left out, and
-    ``private_datasets`` counts them, so the reader still learns that more was read."""
-    datasets = lineage.get("datasets")
-    if not hidden or not isinstance(datasets, dict) or hidden.isdisjoint(datasets):
-        return lineage
-    kept = {name: version for name, version in datasets.items() if name not in hidden}
-    return {**lineage, "datasets": kept, "private_datasets": len(datasets) - len(kept)}
-
-
 def version_json(
     row: ModelVersion,
     aliases: list[str] | None = None,
     files: list[ModelFile] | None = None,
-    hidden_datasets: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     value: dict[str, Any] = {
         "model": row.model_name,
@@ -61,7 +49,7 @@ def version_json(
         "metrics": row.metrics,
         "params": row.params,
         "tags": row.tags,
-        "lineage": visible_lineage(row.lineage or {}, hidden_datasets),
+        "lineage": row.lineage or {},
         "size": row.size,
         "file_count": row.file_count,
         "aliases": sorted(aliases or []),

@@ -62,13 +62,17 @@ def test_a_version_keeps_metrics_params_tags_note_and_lineage(
             params={"lr": 0.1, "layers": [1, 2]},
             tags={"team": "vision"},
             note="first",
-            lineage={"job_id": "j1"},
+            lineage={"job_id": "j1", "notebook_path": "ana/plan.ipynb"},
         )
-    got = reg.get_version("a", v["version"])
+        got = reg.get_version("a", v["version"])
+    # Another reader gets the job's id only: the job is ana's (she registered the version).
+    with acting_as(Principal("bo")):
+        assert reg.get_version("a", v["version"])["lineage"] == {"job_id": "j1"}
     assert got["metrics"] == {"acc": 0.91, "loss": 3.0}
     assert got["params"] == {"lr": 0.1, "layers": [1, 2]}
     assert got["tags"] == {"team": "vision"}
-    assert (got["note"], got["user"], got["lineage"]) == ("first", "ana", {"job_id": "j1"})
+    assert (got["note"], got["user"]) == ("first", "ana")
+    assert got["lineage"] == {"job_id": "j1", "notebook_path": "ana/plan.ipynb"}
     assert got["files"] == [{"path": "m.bin", "sha256": v["files"][0]["sha256"], "size": 3}]
 
 
