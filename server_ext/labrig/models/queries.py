@@ -24,7 +24,13 @@ from ..store.tables import RegisteredModel
 from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
 from .permissions import ModelPolicy
-from .serialize import decode_metric_token, encode_metric_token, model_json, version_json
+from .serialize import (
+    MODEL_COLUMNS,
+    decode_metric_token,
+    encode_metric_token,
+    model_json,
+    version_json,
+)
 from .store import BlobStore, Progress
 from .tables import (
     ModelAlias,
@@ -73,14 +79,18 @@ class ModelQueries:
     ) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {name: {} for name in names}
         if names:
-            for row in session.scalars(select(ModelAlias).where(ModelAlias.model_name.in_(names))):
-                found[row.model_name][row.alias] = row.version
+            # Plain rows, not ORM objects: the panel polls the list that calls this.
+            stmt = select(ModelAlias.model_name, ModelAlias.alias, ModelAlias.version)
+            for model_name, alias, version in session.execute(
+                stmt.where(ModelAlias.model_name.in_(names))
+            ):
+                found[model_name][alias] = version
         return found
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         with self.db.session() as session:
-            stmt = select(RegisteredModel)
-            rows = paginate(session, stmt, [RegisteredModel.name], page)
+            stmt = select(*MODEL_COLUMNS)
+            rows = paginate(session, stmt, [RegisteredModel.name], page, columns=True)
             aliases = self._aliases_by_model(session, [r.name for r in rows.items])
             return rows.map(lambda r: model_json(r, aliases[r.name]))
 
