@@ -36,13 +36,14 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -312,15 +313,14 @@ def idle_rate(pid: int, seconds: float) -> float:
 
 @dataclass
 class Server:
-    """One server under measurement, and what its requests cost so far."""
+    """One server under measurement, and what each round of its requests cost."""
 
     name: str
     process: subprocess.Popen[bytes]
     client: Any
     background: float = 0.0
-    cpu: float = 0.0
-    wall: float = 0.0
-    requests: int = 0
+    #: Per round: (CPU seconds, wall seconds, requests).
+    rounds: list[tuple[float, float, int]] = field(default_factory=list)
     body: bytes = b""
 
     def send(self, path: str, requests: int) -> None:
@@ -328,21 +328,25 @@ class Server:
         for _ in range(requests):
             reply = self.client.get(f"{API}/{path}")
             reply.raise_for_status()
-        self.wall += time.monotonic() - started
-        self.cpu += cpu_seconds(self.process.pid) - before
-        self.requests += requests
+        wall = time.monotonic() - started
+        self.rounds.append((cpu_seconds(self.process.pid) - before, wall, requests))
         self.body = reply.content
 
     def figures(self) -> dict[str, Any]:
-        """CPU-ms per request, less the idle server's, and raw; then start afresh."""
-        net = max(0.0, self.cpu - self.background * self.wall)
+        """CPU-ms per request, less the idle server's: the median of the rounds (a busy spell
+        on the machine inflates a round or two), the mean, and the mean raw; then start
+        afresh."""
+        net = [max(0.0, cpu - self.background * wall) / n for cpu, wall, n in self.rounds]
+        requests = sum(n for _, _, n in self.rounds)
         row = {
-            "cpu_ms": round(net / self.requests * 1000, 2),
-            "cpu_ms_raw": round(self.cpu / self.requests * 1000, 2),
+            "cpu_ms": round(statistics.median(net) * 1000, 2),
+            "cpu_ms_mean": round(
+                sum(c - self.background * w for c, w, _ in self.rounds) / requests * 1000, 2
+            ),
+            "cpu_ms_raw": round(sum(c for c, _, _ in self.rounds) / requests * 1000, 2),
             "bytes": len(self.body),
         }
-        self.cpu = self.wall = 0.0
-        self.requests = 0
+        self.rounds = []
         return row
 
 
@@ -467,17 +471,20 @@ def run(args: argparse.Namespace, root: Path, state: Path) -> dict[str, Any]:
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     idle = ", ".join(f"{n} {v}" for n, v in report["idle_cpu_ms_per_s"].items())
     print(
-        f"server CPU-ms per request ({args.requests} requests per endpoint, one at a time, "
-        f"in {args.rounds} rounds); seeded with {args.jobs} jobs, {args.models} models, "
-        f"{args.datasets} datasets, {args.users} users; idle servers' CPU-ms/s subtracted "
-        f"({idle})"
+        f"server CPU-ms per request: the median of {args.rounds} rounds, then the mean, and "
+        f"the mean with the idle server's CPU ({idle} CPU-ms/s) not subtracted; "
+        f"{args.requests} requests per endpoint, one at a time; seeded with {args.jobs} jobs, "
+        f"{args.models} models, {args.datasets} datasets, {args.users} users"
     )
     names = list(report["idle_cpu_ms_per_s"])
-    header = "".join(f"{n + ' ms':>14}{'raw':>8}" for n in names)
+    header = "".join(f"{n + ' ms':>14}{'mean':>7}{'raw':>7}" for n in names)
     compare = len(names) > 1
     print(f"{'endpoint':<16}{header}{'bytes':>8}" + ("   ratio  same reply" if compare else ""))
     for endpoint, row in report["endpoints"].items():
-        cells = "".join(f"{row[n]['cpu_ms']:>14}{row[n]['cpu_ms_raw']:>8}" for n in names)
+        cells = "".join(
+            f"{row[n]['cpu_ms']:>14}{row[n]['cpu_ms_mean']:>7}{row[n]['cpu_ms_raw']:>7}"
+            for n in names
+        )
         line = f"{endpoint:<16}{cells}{row[names[0]]['bytes']:>8}"
         if compare:
             base = row[names[1]]["cpu_ms"]
@@ -504,7 +511,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--datasets", type=int, default=20)
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=5, help="turns each server takes")
+    parser.add_argument("--rounds", type=int, default=10, help="turns each server takes")
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -525,7 +532,7 @@ def main() -> None:
     try:
         report = run(args, root, state)
     except BaseException:
-        print(f"server log kept in {state / 'server.log'}", file=sys.stderr)
+        print(f"server logs kept in {state}", file=sys.stderr)
         raise
     shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
