@@ -9,7 +9,7 @@ from labrig import identity
 from labrig.errors import InvalidInput
 from labrig.services import Services
 from labrig.store import PageRequest
-from labrig.store.tables import Job
+from labrig.store.tables import Job, JobSchedule, ResourceRequest
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(None, 50), ("", 50), ("1", 1), ("500", 500)])
@@ -132,3 +132,49 @@ def test_job_list_items_are_what_get_shows(on_each_database: str, services: Serv
         shown.pop("ranks")
         assert job == shown
         assert job["world_size"] == 4
+
+
+def test_schedule_and_resource_list_items_are_what_get_shows(
+    on_each_database: str, services: Services
+) -> None:
+    """Both lists read every column as plain rows; each item is what ``get`` shows."""
+    now = datetime.now(UTC)
+    with services.db.session() as session:
+        for index in range(3):
+            session.add(
+                JobSchedule(
+                    id=f"schedule-{index}",
+                    name=f"nightly {index}",
+                    cron="0 3 * * *",
+                    notebook_path="train.ipynb",
+                    spec={"nodes": 1, "parameters": {"lr": 0.1}},
+                    snapshot_sha256="0" * 64,
+                    paused=index == 1,
+                    created_at=now - timedelta(days=index),
+                    last_occurrence=now - timedelta(hours=index),
+                    owner=identity.process_user(),
+                )
+            )
+            session.add(
+                ResourceRequest(
+                    notebook_path=f"notebook-{index}.ipynb",
+                    cpus=1.5,
+                    memory=2**30,
+                    gpus=0,
+                    disk=None if index else 2**30,
+                    owner=identity.process_user(),
+                )
+            )
+    first = services.jobs.list_schedules(PageRequest(limit=2))
+    second = services.jobs.list_schedules(PageRequest(2, first.next_page_token))
+    schedules = [*first.items, *second.items]
+    assert [s["id"] for s in schedules] == ["schedule-0", "schedule-1", "schedule-2"]
+    assert [s["next_run_at"] is None for s in schedules] == [False, True, False]
+    for schedule in schedules:
+        assert schedule == services.jobs.get_schedule(schedule["id"])
+    first = services.resources.list(PageRequest(limit=2))
+    second = services.resources.list(PageRequest(2, first.next_page_token))
+    requests = [*first.items, *second.items]
+    assert [r["notebook_path"] for r in requests] == [f"notebook-{i}.ipynb" for i in range(3)]
+    for request in requests:
+        assert request == services.resources.get(request["notebook_path"])

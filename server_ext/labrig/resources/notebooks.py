@@ -11,7 +11,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, CapacityExceeded, InvalidInput, NotFound
@@ -28,7 +28,7 @@ from .quantity import format_bytes
 from .tables import ResourceEvent, ResourceHolder
 
 
-def _request_json(row: ResourceRequestRow) -> dict[str, Any]:
+def _request_json(row: ResourceRequestRow | Row[Any]) -> dict[str, Any]:
     return {
         "notebook_path": row.notebook_path,
         "profile": row.profile,
@@ -151,11 +151,11 @@ class NotebookResources(ResourceLedger):
             )
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
+        # Every column, as plain rows: the panel polls this list.
+        stmt = select(ResourceRequestRow.__table__)
         with self.db.session() as session:
-            rows = paginate(
-                session, select(ResourceRequestRow), [ResourceRequestRow.notebook_path], page
-            )
-            return rows.map(_request_json)
+            order = [ResourceRequestRow.notebook_path]
+            return paginate(session, stmt, order, page, columns=True).map(_request_json)
 
     def get(self, notebook_path: str) -> dict[str, Any]:
         path = self.check_path(notebook_path)
