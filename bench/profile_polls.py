@@ -98,10 +98,11 @@ def seed_jobs(services: Any, users: list[str], count: int) -> None:
 
     now = datetime.now(UTC)
     statuses = ["SUCCEEDED", "FAILED", "CANCELLED"]
-    spec = {
+    parameters = {"lr": 0.001, "epochs": 10, "model": "resnet18"}
+    spec: dict[str, Any] = {
         "nodes": 1,
         "procs_per_node": 2,
-        "parameters": {"lr": 0.001, "epochs": 10, "model": "resnet18"},
+        "parameters": parameters,
         "cpus": 2,
         "memory": 4 * 2**30,
         "gpus": 0,
@@ -120,7 +121,7 @@ def seed_jobs(services: Any, users: list[str], count: int) -> None:
                 created_at=now - timedelta(minutes=10 * i),
                 started_at=now - timedelta(minutes=10 * i - 1),
                 finished_at=now - timedelta(minutes=10 * i - 5),
-                spec={**spec, "parameters": {**spec["parameters"], "lr": 0.001 * (1 + i % 50)}},
+                spec={**spec, "parameters": {**parameters, "lr": 0.001 * (1 + i % 50)}},
                 snapshot_sha256=f"{i:064x}",
                 output_path=f".labrig/outputs/job-{i:05d}/train.ipynb",
                 dataset_versions={"dataset-00": f"{i:064x}"},
@@ -458,7 +459,7 @@ def run(args: argparse.Namespace, root: Path, state: Path) -> dict[str, Any]:
             for _ in range(args.rounds):
                 for server in servers:
                     server.send(path, max(1, args.requests // args.rounds))
-            row = {server.name: server.figures() for server in servers}
+            row: dict[str, Any] = {server.name: server.figures() for server in servers}
             if len(servers) > 1:
                 row["same_reply"] = same_reply(servers[0].body, servers[1].body)
             report["endpoints"][name] = row
