@@ -63,3 +63,9 @@ def test_upgrade_if_needed_migrates_old_databases_and_skips_current_ones(
     assert upgrades == [empty.url]
     db.dispose()
     empty.dispose()
+
+
+def test_current_revision_of_a_database_never_migrated_is_none(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    assert db.current_revision() is None
+    db.dispose()

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
+from sqlalchemy.orm import Session
 
 from labrig import identity
 from labrig.errors import AccessDenied, Conflict, InvalidInput, NotFound, Unavailable
@@ -46,7 +47,34 @@ T = TypeVar("T")
 CREATE_FIELDS = {"name", "source_url", "options", "include", "read_only", "pinned", "private"}
 
 
-def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[str, Any]:
+#: What ``dataset_json`` reads of a dataset and of its version: the list selects these as plain
+#: rows, and never a version's manifest (every file of it, decoded from JSON on each poll).
+DATASET_COLUMNS = (
+    Dataset.name,
+    Dataset.source_url,
+    Dataset.options,
+    Dataset.read_only,
+    Dataset.include,
+    Dataset.version,
+    Dataset.admin,
+    Dataset.pinned,
+    Dataset.mount_path,
+    Dataset.created_at,
+    Dataset.owner,
+    Dataset.private,
+)
+VERSION_COLUMNS = (
+    DatasetVersion.dataset,
+    DatasetVersion.version,
+    DatasetVersion.files,
+    DatasetVersion.bytes,
+    DatasetVersion.complete,
+)
+
+
+def dataset_json(
+    row: Dataset | Row[Any], version: DatasetVersion | Row[Any] | None = None
+) -> dict[str, Any]:
     # Credentials never leave the server: options say only where they come from.
     out: dict[str, Any] = {
         "name": row.name,
@@ -68,6 +96,16 @@ def dataset_json(row: Dataset, version: DatasetVersion | None = None) -> dict[st
     else:
         out.update(files=None, bytes=None, complete=False)
     return out
+
+
+def _versions_of_page(session: Session, names: list[str]) -> dict[tuple[str, str], Row[Any]]:
+    """The versions (without manifests) of a page of datasets, by (dataset, version). The page
+    is a range of names: one range on the key reads them (and those of any hidden dataset
+    between them, which nobody looks up), rather than an IN of every name."""
+    if not names:
+        return {}
+    stmt = select(*VERSION_COLUMNS).where(DatasetVersion.dataset.between(names[0], names[-1]))
+    return {(v.dataset, v.version): v for v in session.execute(stmt)}
 
 
 def retry_busy(fn: Callable[[], T]) -> T:
@@ -203,19 +241,12 @@ class CatalogRecords:
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         self.sync_admin()
         principal = self.acting()
-        query = select(Dataset)
+        query = select(*DATASET_COLUMNS)
         if not principal.admin:
             query = query.where(or_(Dataset.private.is_(False), Dataset.owner == principal.name))
         with self.db.session() as session:
-            result = paginate(session, query, [Dataset.name], page)
-            versions = {
-                (v.dataset, v.version): v
-                for v in session.scalars(
-                    select(DatasetVersion).where(
-                        DatasetVersion.dataset.in_([r.name for r in result.items])
-                    )
-                )
-            }
+            result = paginate(session, query, [Dataset.name], page, columns=True)
+            versions = _versions_of_page(session, [r.name for r in result.items])
             items = [dataset_json(r, versions.get((r.name, r.version or ""))) for r in result.items]
         # In-memory, so free to add: the panel's poll sees warm-ups other clients started.
         for item in items:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from ..errors import InvalidInput, NotFound
 from ..paths import confine_relative
@@ -26,7 +26,37 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_json(row: Job) -> dict[str, Any]:
+#: What ``job_json`` reads: the list selects these as plain rows, since building ORM objects
+#: (and decoding the handle and GPU grants, which it does not show) cost more than the query.
+JSON_COLUMNS = (
+    Job.id,
+    Job.name,
+    Job.notebook_path,
+    Job.status,
+    Job.reason,
+    Job.backend,
+    Job.priority,
+    Job.spec,
+    Job.created_at,
+    Job.starting_at,
+    Job.started_at,
+    Job.finished_at,
+    Job.snapshot_sha256,
+    Job.dataset_versions,
+    Job.output_path,
+    Job.schedule_id,
+    Job.rerun_of,
+    Job.owner,
+)
+
+
+#: The list's statement, built once: constructing a select of 18 columns costs some 5% of the
+#: list's CPU (statements are immutable: each request adds its conditions to a copy).
+LIST_QUERY = select(*JSON_COLUMNS)
+
+
+def job_json(row: Job | Row[Any]) -> dict[str, Any]:
+    """A job as the API shows it, from its ORM row or a row of ``JSON_COLUMNS``."""
     spec = row.spec or {}
     return {
         "id": row.id,
@@ -53,7 +83,7 @@ def job_json(row: Job) -> dict[str, Any]:
 
 class JobQueries(JobServiceBase):
     def list(self, page: PageRequest, status: str | None = None) -> Page[dict[str, Any]]:
-        stmt = self.visible(select(Job), Job)
+        stmt = self.visible(LIST_QUERY, Job)
         if status:
             if status not in STATUSES:
                 raise InvalidInput(
@@ -66,7 +96,7 @@ class JobQueries(JobServiceBase):
             # OR-form keyset condition, so page 200 costs what page 1 does.
             stmt = stmt.where(Job.created_at <= decode_token(page.page_token, order)[0])
         with self.db.session() as session:
-            return paginate(session, stmt, order, page, descending=True).map(job_json)
+            return paginate(session, stmt, order, page, descending=True, columns=True).map(job_json)
 
     def get(self, job_id: str) -> dict[str, Any]:
         row = self._row(job_id)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from .spec import parse_spec
 from .submission import JobSubmission, new_id
 
 
-def schedule_json(row: JobSchedule, next_run: datetime | None) -> dict[str, Any]:
+def schedule_json(row: JobSchedule | Row[Any], next_run: datetime | None) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -54,7 +54,7 @@ class JobSchedules(JobSubmission):
             )
         return cron
 
-    def _next_run(self, row: JobSchedule) -> datetime | None:
+    def _next_run(self, row: JobSchedule | Row[Any]) -> datetime | None:
         if row.paused:
             return None
         nxt: datetime = croniter(row.cron, row.last_occurrence).get_next(datetime)
@@ -90,8 +90,9 @@ class JobSchedules(JobSubmission):
     def list_schedules(self, page: PageRequest) -> Page[dict[str, Any]]:
         with self.db.session() as session:
             order = [JobSchedule.created_at, JobSchedule.id]
-            stmt = self.visible(select(JobSchedule), JobSchedule)
-            rows = paginate(session, stmt, order, page, descending=True)
+            # Every column, as plain rows: the panel polls this list.
+            stmt = self.visible(select(JobSchedule.__table__), JobSchedule)
+            rows = paginate(session, stmt, order, page, descending=True, columns=True)
             return rows.map(lambda row: schedule_json(row, self._next_run(row)))
 
     def get_schedule(self, schedule_id: str) -> dict[str, Any]:

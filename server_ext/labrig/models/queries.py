@@ -25,7 +25,13 @@ from ..validation import check_fields, check_tags, check_text
 from .checks import check_model_name, check_version, parse_ref
 from .lineage_view import visible_lineage
 from .permissions import ModelPolicy
-from .serialize import decode_metric_token, encode_metric_token, model_json, version_json
+from .serialize import (
+    MODEL_COLUMNS,
+    decode_metric_token,
+    encode_metric_token,
+    model_json,
+    version_json,
+)
 from .store import BlobStore, Progress
 from .tables import (
     ModelAlias,
@@ -70,19 +76,30 @@ class ModelQueries:
     # -- models -----------------------------------------------------------------------------
 
     def _aliases_by_model(
-        self, session: Session, names: builtins.list[str]
+        self, session: Session, names: builtins.list[str], *, in_order: bool = False
     ) -> dict[str, dict[str, int]]:
+        """The aliases of each model in ``names``. ``in_order``: the names are a page of the
+        list (every model from the first name to the last), so one range on the key reads
+        them, rather than an IN of every name."""
         found: dict[str, dict[str, int]] = {name: {} for name in names}
-        if names:
-            for row in session.scalars(select(ModelAlias).where(ModelAlias.model_name.in_(names))):
-                found[row.model_name][row.alias] = row.version
+        if not names:
+            return found
+        # Plain rows, not ORM objects: the panel polls the list that calls this.
+        stmt = select(ModelAlias.model_name, ModelAlias.alias, ModelAlias.version)
+        if in_order:
+            stmt = stmt.where(ModelAlias.model_name.between(names[0], names[-1]))
+        else:
+            stmt = stmt.where(ModelAlias.model_name.in_(names))
+        for model_name, alias, version in session.execute(stmt):
+            found[model_name][alias] = version
         return found
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
         with self.db.session() as session:
-            stmt = select(RegisteredModel)
-            rows = paginate(session, stmt, [RegisteredModel.name], page)
-            aliases = self._aliases_by_model(session, [r.name for r in rows.items])
+            stmt = select(*MODEL_COLUMNS)
+            rows = paginate(session, stmt, [RegisteredModel.name], page, columns=True)
+            names = [r.name for r in rows.items]
+            aliases = self._aliases_by_model(session, names, in_order=True)
             return rows.map(lambda r: model_json(r, aliases[r.name]))
 
     def names(self, prefix: str = "", limit: int = 50) -> builtins.list[str]:

@@ -12,6 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from ..errors import InvalidInput
 from ..store.tables import RegisteredModel
 from .tables import ModelAliasEvent, ModelFile, ModelVersion
@@ -21,7 +23,20 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def model_json(row: RegisteredModel, aliases: dict[str, int] | None = None) -> dict[str, Any]:
+#: What ``model_json`` reads: the list selects these as plain rows (no ORM objects to build).
+MODEL_COLUMNS = (
+    RegisteredModel.name,
+    RegisteredModel.description,
+    RegisteredModel.tags,
+    RegisteredModel.created_at,
+    RegisteredModel.owner,
+    RegisteredModel.latest_version,
+)
+
+
+def model_json(
+    row: RegisteredModel | Row[Any], aliases: dict[str, int] | None = None
+) -> dict[str, Any]:
     return {
         "name": row.name,
         "description": row.description,

@@ -9,6 +9,7 @@ the panel, the stop messages) lives above it, in the ``ResourceService``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import signal
@@ -70,6 +71,13 @@ class KernelBackend(Backend):
         """Release what the backend holds for the server (called when the server stops)."""
 
 
+@functools.cache
+def nvml_installed() -> bool:
+    """Whether ``pynvml`` can be imported; looked for once (each look searches every
+    ``sys.path`` entry), as GPU discovery runs once: the status the panel polls reports it."""
+    return importlib.util.find_spec("pynvml") is not None
+
+
 def describe_cgroups(support: enforce.HostSupport) -> str:
     """``v1 (labrig creates cpuset, cpu, memory groups)``, ``v2 (labrig creates ... under
     /sys/fs/cgroup/labrig)``, ``v2 (not usable here: why; ...)``, ``none``."""
@@ -96,10 +104,9 @@ class LocalKernelBackend(KernelBackend):
         return "labrig-local-provisioner"
 
     def capabilities(self) -> dict[str, str]:
-        nvml = importlib.util.find_spec("pynvml") is not None
         return {
             "kernels.cgroups": describe_cgroups(enforce.detect()),
-            "kernels.gpu_discovery": "nvml" if nvml else "configured inventory only",
+            "kernels.gpu_discovery": "nvml" if nvml_installed() else "configured inventory only",
         }
 
     def waiting(self, notebook_path: str) -> KernelWait | None:

@@ -60,6 +60,8 @@ def discover_nvml() -> list[Gpu]:
 
 def nvml_usage(uuids: list[str]) -> dict[str, dict[str, int | None]]:
     """Utilisation (%) and memory used (bytes) per GPU UUID, where NVML can tell."""
+    if not uuids:
+        return {}  # no NVML to start (nor pynvml to look for) for a kernel without GPUs
     nvml = _nvml()
     result: dict[str, dict[str, int | None]] = {}
     for uuid in uuids:

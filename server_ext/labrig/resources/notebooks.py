@@ -11,7 +11,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, CapacityExceeded, InvalidInput, NotFound
 from ..owners import acting
@@ -27,7 +28,7 @@ from .quantity import format_bytes
 from .tables import ResourceEvent, ResourceHolder
 
 
-def _request_json(row: ResourceRequestRow) -> dict[str, Any]:
+def _request_json(row: ResourceRequestRow | Row[Any]) -> dict[str, Any]:
     return {
         "notebook_path": row.notebook_path,
         "profile": row.profile,
@@ -39,6 +40,21 @@ def _request_json(row: ResourceRequestRow) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat(),
         "owner": row.owner,
     }
+
+
+def _request_of(row: ResourceRequestRow | None, path: str) -> ResourceRequest | None:
+    """The saved request of the notebook at ``path`` (``check_path``'s), if there is one."""
+    if row is None:
+        return None
+    return ResourceRequest(
+        notebook_path=path,
+        profile=row.profile,
+        cpus=row.cpus,
+        memory=row.memory,
+        gpus=row.gpus,
+        gpu_type=row.gpu_type,
+        disk=row.disk,
+    )
 
 
 def _allocation_json(holder: ResourceHolder, inventory: dict[str, Gpu]) -> dict[str, Any]:
@@ -100,14 +116,21 @@ class NotebookResources(ResourceLedger):
         return text
 
     def scratch_dir(self, notebook_path: str) -> Path:
-        path = self.check_path(notebook_path)
+        return self.checked_scratch_dir(self.check_path(notebook_path))
+
+    def checked_scratch_dir(self, path: str) -> Path:
+        """The scratch dir of a path ``check_path`` gave."""
         digest = hashlib.sha256(path.encode()).hexdigest()[:10]
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(path).name)[:80]
         return Path(self.scratch_root) / f"{stem}-{digest}"
 
     def scratch_used(self, notebook_path: str) -> int:
+        return self.checked_scratch_used(self.check_path(notebook_path))
+
+    def checked_scratch_used(self, path: str) -> int:
+        """The bytes in the scratch dir of a path ``check_path`` gave."""
         total = 0
-        for dirpath, _dirs, files in os.walk(self.scratch_dir(notebook_path)):
+        for dirpath, _dirs, files in os.walk(self.checked_scratch_dir(path)):
             for name in files:
                 with contextlib.suppress(OSError):
                     total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
@@ -128,11 +151,11 @@ class NotebookResources(ResourceLedger):
             )
 
     def list(self, page: PageRequest) -> Page[dict[str, Any]]:
+        # Every column, as plain rows: the panel polls this list.
+        stmt = select(ResourceRequestRow.__table__)
         with self.db.session() as session:
-            rows = paginate(
-                session, select(ResourceRequestRow), [ResourceRequestRow.notebook_path], page
-            )
-            return rows.map(_request_json)
+            order = [ResourceRequestRow.notebook_path]
+            return paginate(session, stmt, order, page, columns=True).map(_request_json)
 
     def get(self, notebook_path: str) -> dict[str, Any]:
         path = self.check_path(notebook_path)
@@ -149,18 +172,7 @@ class NotebookResources(ResourceLedger):
     def request_for(self, notebook_path: str) -> ResourceRequest | None:
         path = self.check_path(notebook_path)
         with self.db.session() as session:
-            row = session.get(ResourceRequestRow, path)
-            if row is None:
-                return None
-            return ResourceRequest(
-                notebook_path=path,
-                profile=row.profile,
-                cpus=row.cpus,
-                memory=row.memory,
-                gpus=row.gpus,
-                gpu_type=row.gpu_type,
-                disk=row.disk,
-            )
+            return _request_of(session.get(ResourceRequestRow, path), path)
 
     def resolve(self, notebook_path: str, body: dict[str, Any]) -> ResourceRequest:
         """Validate a request body against profiles, bounds, the inventory and capacity."""
@@ -216,10 +228,12 @@ class NotebookResources(ResourceLedger):
     def show(self, notebook_path: str) -> dict[str, Any]:
         """The saved request, what the notebook's kernels hold now, and how it is enforced."""
         path = self.check_path(notebook_path)
-        request = self.request_for(path)
         inventory = {g.uuid: g for g in self.inventory()}
+        # One transaction and one path check: the panel polls this (through ``usage``).
         with self.db.session() as session:
             saved = session.get(ResourceRequestRow, path)
+            request = _request_of(saved, path)
+            last_stop = self._last_stop_in(session, path)
             holders = list(
                 session.scalars(
                     select(ResourceHolder)
@@ -235,11 +249,11 @@ class NotebookResources(ResourceLedger):
             # So the panel says up front that saving would be refused (403), not after.
             "may_change": saved is None or acting(self.admin_users).owns(saved.owner),
             "allocations": allocations,
-            "scratch_dir": str(self.scratch_dir(path)),
+            "scratch_dir": str(self.checked_scratch_dir(path)),
             "enforcement": (
                 allocations[-1]["enforcement"] if allocations else self.host_support().labels()
             ),
-            "last_stop": self.last_stop(path),
+            "last_stop": last_stop,
         }
 
     def record_event(self, notebook_path: str | None, holder: str, kind: str, message: str) -> None:
@@ -254,12 +268,16 @@ class NotebookResources(ResourceLedger):
 
     def last_stop(self, notebook_path: str) -> dict[str, Any] | None:
         with self.db.session() as session:
-            event = session.scalars(
-                select(ResourceEvent)
-                .where(ResourceEvent.notebook_path == notebook_path)
-                .order_by(ResourceEvent.id.desc())
-                .limit(1)
-            ).first()
-            if event is None:
-                return None
-            return {"holder": event.holder, "message": event.message, "at": event.at.isoformat()}
+            return self._last_stop_in(session, notebook_path)
+
+    @staticmethod
+    def _last_stop_in(session: Session, notebook_path: str) -> dict[str, Any] | None:
+        event = session.scalars(
+            select(ResourceEvent)
+            .where(ResourceEvent.notebook_path == notebook_path)
+            .order_by(ResourceEvent.id.desc())
+            .limit(1)
+        ).first()
+        if event is None:
+            return None
+        return {"holder": event.holder, "message": event.message, "at": event.at.isoformat()}

@@ -87,7 +87,7 @@ def usage(service: ResourceService, notebook_path: str) -> dict[str, Any]:
     _forget_dead()
     gpu_live = nvml_usage(uuids)
     quota = request.get("disk")
-    used = service.scratch_used(path)
+    used = service.checked_scratch_used(path)  # as ``show`` checked it
     over = quota is not None and used > quota
     return {
         "notebook_path": path,

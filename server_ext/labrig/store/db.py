@@ -195,8 +195,14 @@ class Database:
             return None
 
     def current_revision(self) -> str | None:
+        # The status the panel polls shows it: one plain query when the table has its one row,
+        # rather than Alembic's context (a new Table and compiled statements each time).
+        recorded = self._recorded_revisions()
+        if recorded is not None and len(recorded) == 1:
+            return recorded[0]
         from alembic.runtime.migration import MigrationContext
 
+        # No table (None), an empty one, or several heads (Alembic's error): as Alembic says.
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 

@@ -88,18 +88,22 @@ def _is_datetime(column: InstrumentedAttribute[Any]) -> bool:
 
 def paginate(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[*tuple[Any, ...]],
     order: Sequence[InstrumentedAttribute[Any]],
     request: PageRequest,
     *,
     descending: bool = False,
+    columns: bool = False,
 ) -> Page[Any]:
-    """Run ``stmt`` ordered by the unique key ``order`` and return one page of ORM rows."""
+    """Run ``stmt`` ordered by the unique key ``order`` and return one page of ORM rows, or of
+    plain rows when ``columns`` (``stmt`` selects columns, ``order``'s among them): a list the
+    panel polls reads them at a fraction of the CPU that building ORM objects costs."""
     if request.page_token:
         after = _decode(request.page_token, order)
         stmt = stmt.where(_after(order, after, descending))
     keys = [col.desc() if descending else col.asc() for col in order]
-    rows = list(session.scalars(stmt.order_by(*keys).limit(request.limit + 1)))
+    stmt = stmt.order_by(*keys).limit(request.limit + 1)
+    rows = list(session.execute(stmt) if columns else session.scalars(stmt))
     more = len(rows) > request.limit
     rows = rows[: request.limit]
     token = _encode([getattr(rows[-1], col.key) for col in order]) if more else None
