@@ -59,6 +59,7 @@ DATASET_COLUMNS = (
     Dataset.admin,
     Dataset.pinned,
     Dataset.mount_path,
+    Dataset.mounted_by,
     Dataset.created_at,
     Dataset.owner,
     Dataset.private,
