@@ -192,7 +192,8 @@ def python_reference() -> str:
         "# labrig Python API reference\n",
         "The same services as the panel and the CLI, in-process: in a notebook, a script or a "
         "job rank. Inside kernels and job ranks started by labrig they find the server's state "
-        "by themselves (`LABRIG_DATA_DIR`, `LABRIG_DATABASE_URL`, `LABRIG_CONFIG_FILE`); "
+        "through the server's REST API with a token of their own (`LABRIG_SERVER_URL`, "
+        "`LABRIG_API_TOKEN`), as their owner, never with the database; "
         "elsewhere they read the same configuration as the server. Runnable examples are in "
         "the [user guide](user-guide.md#from-python).\n",
     ]
