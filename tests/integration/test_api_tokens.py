@@ -122,3 +122,52 @@ def test_only_the_digest_is_stored(services: Services) -> None:
     assert token not in digests[0]
     assert len(digests[0]) == 64
     assert services.tokens.verify(token) is not None
+
+
+def tar_of(name: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+async def test_an_upload_vouches_for_its_kernel_and_cannot_claim_another_users_job(
+    jp_fetch: Any, tokens: ApiTokens, jp_root_dir: Path, server_services: Services
+) -> None:
+    from labrig import identity
+
+    notebook = jp_root_dir / "nb.ipynb"
+    notebook.write_text(
+        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    with identity.acting_as(identity.Principal("bob")):
+        bobs_job = server_services.jobs.submit({"notebook_path": "nb.ipynb"})
+    token = tokens.mint("alice", "kernel", "kernel-of-alice")
+    upload = "/".join([*API, "model-uploads", "m"])
+
+    async def send(lineage: dict[str, Any]) -> HTTPResponse:
+        metadata = json.dumps({"kind": "file", "lineage": lineage})
+        return await with_token(
+            jp_fetch,
+            token,
+            upload,
+            method="POST",
+            body=tar_of("w.bin", b"w"),
+            params={"metadata": metadata},
+        )
+
+    refused = await send({"job_id": bobs_job["id"], "notebook_path": "claimed.ipynb"})
+    assert refused.code == 400, refused.body
+    assert "not a job of yours" in body(refused)["message"]
+    assert (await with_token(jp_fetch, token, "/".join([*API, "models", "m"]))).code == 404
+
+    claimed = {"notebook_path": "nb.ipynb", "kernel_id": "someone-elses-kernel"}
+    created = await send(claimed)
+    assert created.code == 201, created.body
+    lineage = body(created)["lineage"]
+    assert (lineage["kernel_id"], lineage["notebook_path"]) == ("kernel-of-alice", "nb.ipynb")

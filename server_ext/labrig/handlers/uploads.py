@@ -16,7 +16,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import identity
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..models.checks import check_model_name
 from ..validation import check_fields
 from .base import LabrigHandler
@@ -135,7 +135,7 @@ class ModelUploadHandler(ModelsBase):
         try:
             unpack(archive, folder)
             kind = metadata.get("kind", "file")
-            lineage = {**(metadata.get("lineage") or {}), "registered_from": "upload"}
+            lineage = self._checked_lineage(metadata.get("lineage") or {})
             return self.services.models.register(
                 name,
                 registered_path(folder, kind),
@@ -149,6 +149,26 @@ class ModelUploadHandler(ModelsBase):
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _checked_lineage(self, claimed: dict[str, Any]) -> dict[str, Any]:
+        """The lineage the client sent, as far as the server can vouch for it: a job it names
+        must be one the caller may see (else a version could claim another user's job), and
+        a kernel's token says which kernel registered it."""
+        lineage = {**claimed, "registered_from": "upload"}
+        job_id = lineage.get("job_id")
+        if job_id is not None:
+            try:
+                self.services.jobs.get(str(job_id))
+            except NotFound as err:
+                raise InvalidInput(
+                    f"lineage names job {job_id!r}, which is not a job of yours: leave job_id "
+                    "out, or register from inside that job",
+                    field="lineage",
+                ) from err
+        grant = self.identity_provider.grant
+        if grant is not None and grant.kind == "kernel":
+            lineage["kernel_id"] = grant.subject
+        return lineage
 
 
 class WhoAmIHandler(LabrigHandler):
