@@ -15,6 +15,7 @@ when the job ends, as for ranks on a cluster.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -38,6 +39,13 @@ from .transport import JobFolder
 
 VANISHED = "processes vanished (killed outside labrig?)"
 NEVER_LAUNCHED = "its processes were never started (the launching process stopped)"
+
+
+@functools.cache
+def torch_installed() -> bool:
+    """Whether torchrun can launch ranks; looked for once (each look searches every
+    ``sys.path`` entry), since the status the panel polls reports it."""
+    return importlib.util.find_spec("torch") is not None
 
 
 class LocalJobBackend(JobBackend):
@@ -71,7 +79,7 @@ class LocalJobBackend(JobBackend):
         return f"local:{self.host_id}"
 
     def capabilities(self) -> dict[str, str]:
-        torch = importlib.util.find_spec("torch") is not None
+        torch = torch_installed()
         return {
             "jobs.launcher": "torchrun" if torch else "papermill (install torch for torchrun)",
         }
