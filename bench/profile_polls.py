@@ -35,7 +35,6 @@ import pstats
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,20 +47,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from load_api import POLLED as PANEL_POLLS
+from load_api import USAGE, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 API = "labrig/api/v1"
 NOTEBOOK = "train.ipynb"
 
 #: What the panel polls (``bench/load_api.py``: every refresh, and the open notebook's usage).
-POLLED = {
-    "status": "status",
-    "resources": "resources?limit=50",
-    "datasets": "datasets?limit=50",
-    "jobs": "jobs?limit=50",
-    "models": "models?limit=50",
-    "job-schedules": "job-schedules?limit=50",
-    "resource-usage": f"resource-usage/{NOTEBOOK}",
-}
+POLLED = {**PANEL_POLLS, **USAGE}
 
 
 # --- seeding ------------------------------------------------------------------------------------
@@ -245,12 +239,6 @@ def serve(argv: list[str], profile_to: str | None) -> None:
         ThreadProfiles(Path(profile_to)).install()
     sys.argv = ["jupyter-server", *argv]
     jupyter_server()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(
