@@ -104,6 +104,8 @@ export interface IJob {
   finished_at: string | null;
   /** Who submitted it (a schedule's runs are the schedule owner's); null on records from before owners were recorded (everyone's). */
   owner: string | null;
+  /** True once the ended job's resources are released and what it registered is in the registry (just after its final status). */
+  finalized?: boolean;
 }
 
 /**

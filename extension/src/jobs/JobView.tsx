@@ -162,7 +162,7 @@ export function JobView(props: IJobViewProps): JSX.Element {
           {error}
         </div>
       )}
-      <JobLinksView jobId={jobId} status={job.status} />
+      <JobLinksView jobId={jobId} status={job.status} finalized={job.finalized} />
       <CompareWith job={job} />
       <div className="labrig-Ranks" role="group" aria-label="Progress per rank">
         {ranks.map(r => (

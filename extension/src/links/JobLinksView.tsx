@@ -44,11 +44,16 @@ function DatasetsLine(props: { links: IJobLinks }): JSX.Element {
   );
 }
 
-export function JobLinksView(props: { jobId: string; status: string }): JSX.Element {
-  // Read again when the status moves: a finished job has registered its outputs.
+export function JobLinksView(props: {
+  jobId: string;
+  status: string;
+  finalized?: boolean;
+}): JSX.Element {
+  // Read again when the status moves, and once the ended job is finalized: what its ranks
+  // staged and its declared outputs are registered just after its final status.
   const { value: links, error } = useLoad(
     () => getJobLinks(props.jobId),
-    [props.jobId, props.status]
+    [props.jobId, props.status, props.finalized]
   );
   if (error) {
     return (

@@ -107,7 +107,8 @@ class JobOutputHandler(JobsSection):
 
 class JobEventsHandler(JobsSection):
     """Server-sent events: ``status``, ``progress`` (per rank), ``log`` (new lines of a rank),
-    ``metric`` (new points), then ``end`` once the job has ended and everything was sent."""
+    ``metric`` (new points), then ``end`` once the job has ended, what it registered is in the
+    registry, and everything was sent."""
 
     @web.authenticated
     @authorized

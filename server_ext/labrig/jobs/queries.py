@@ -47,6 +47,7 @@ JSON_COLUMNS = (
     Job.schedule_id,
     Job.rerun_of,
     Job.owner,
+    Job.finalized,
 )
 
 
@@ -77,6 +78,7 @@ def job_json(row: Job | Row[Any]) -> dict[str, Any]:
         "schedule_id": row.schedule_id,
         "rerun_of": row.rerun_of,
         "owner": row.owner,
+        "finalized": bool(row.finalized),
         "spec": spec,
     }
 
@@ -176,12 +178,13 @@ class JobQueries(JobServiceBase):
         self, job_id: str, cursor: dict[str, Any]
     ) -> tuple[builtins.list[tuple[str, Any]], bool]:
         """What changed since ``cursor`` (updated in place): status, per-rank progress, new log
-        lines and new metric points. The second value is True once the job is final and drained."""
+        lines and new metric points. The second value is True once the job is final, finalized
+        (what it registered is in the registry, just after its final status) and drained."""
         row = self._row(job_id)
         out: builtins.list[tuple[str, Any]] = []
         ref = self.ref(row)
-        if cursor.get("status") != (row.status, row.reason):
-            cursor["status"] = (row.status, row.reason)
+        if cursor.get("status") != (row.status, row.reason, row.finalized):
+            cursor["status"] = (row.status, row.reason, row.finalized)
             out.append(("status", job_json(row)))
         progress = self.progress(row)
         if cursor.get("progress") != progress:
@@ -200,4 +203,6 @@ class JobQueries(JobServiceBase):
                 cursor[f"metric{rank}"] = offset
                 drained = False
                 out.append(("metric", {"rank": rank, "points": points}))
-        return out, row.status in FINAL and drained
+        # Another host's job is finalized by that host's server: this one ends on its status.
+        settled = row.finalized or row.backend != self.backend.identity
+        return out, row.status in FINAL and settled and drained
