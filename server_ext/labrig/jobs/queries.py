@@ -22,6 +22,11 @@ from .runtime import FINAL, STATUSES, utcnow
 LOG_CHUNK = 256 * 1024
 
 
+#: How long an ended job's event stream waits for the job to be finalized (its outputs
+#: registered) before it ends anyway.
+FINALIZE_GRACE = 30.0
+
+
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -203,6 +208,13 @@ class JobQueries(JobServiceBase):
                 cursor[f"metric{rank}"] = offset
                 drained = False
                 out.append(("metric", {"rank": rank, "points": points}))
-        # Another host's job is finalized by that host's server: this one ends on its status.
-        settled = row.finalized or row.backend != self.backend.identity
-        return out, row.status in FINAL and settled and drained
+        return out, row.status in FINAL and self._settled(row) and drained
+
+    def _settled(self, row: Job) -> bool:
+        """Whether an ended job's stream may end: once it is finalized; at once for another
+        host's job (that host's server finalizes it); and after ``FINALIZE_GRACE`` seconds
+        whatever happened, so a finalization that keeps failing cannot hold a stream open."""
+        if row.finalized or row.backend != self.backend.identity:
+            return True
+        ended = row.finished_at or row.created_at
+        return (utcnow() - ended).total_seconds() > FINALIZE_GRACE
