@@ -284,11 +284,9 @@ def wait_ready(client: Any, seconds: float) -> None:
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(httpx.TransportError):  # not listening yet
             if client.get(f"{API}/status").status_code == 200:
                 return
-        except httpx.TransportError:  # not listening yet
-            pass
         time.sleep(0.5)
     raise SystemExit(f"the server did not answer within {seconds:.0f} s")
 
