@@ -14,6 +14,7 @@ server runs with ``TokenUsers`` (an ``IdentityProvider`` mapping each token to i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,6 +105,18 @@ class Caller:
             kwargs["params"] = params
         response = await self.fetch(*API, path, **kwargs)
         return response.code, json.loads(response.body) if response.body else None
+
+    async def ended_job(self, job_id: str, seconds: float = 180.0) -> dict[str, Any]:
+        """The job once its status is final, read as this user every 0.2 s."""
+        from labrig.jobs.runtime import FINAL
+
+        for _ in range(int(seconds / 0.2)):
+            code, job = await self.api(f"jobs/{job_id}")
+            assert code == 200, job
+            if job["status"] in FINAL:
+                return dict(job)
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not end: {job}")
 
 
 @pytest.fixture(name="as_user")

@@ -92,16 +92,6 @@ def rank_kernelspec(jp_data_dir: Path) -> str:
     return "labrig-rank"
 
 
-async def ended(caller: Caller, job_id: str) -> dict[str, Any]:
-    for _ in range(1500):
-        code, job = await caller.api(f"jobs/{job_id}")
-        assert code == 200, job
-        if job["status"] in FINAL:
-            return dict(job)
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not end: {job}")
-
-
 async def with_token(caller: Caller, token: str, path: str) -> int:
     response = await caller.jp_fetch(
         *API, path, headers={"Authorization": f"token {token}"}, raise_error=False
@@ -137,7 +127,7 @@ async def test_local_ranks_reach_the_api_as_the_owner_with_a_token_revoked_at_th
         },
     )
     assert code == 201, job
-    done = await ended(alice, job["id"])
+    done = await alice.ended_job(job["id"], seconds=300)
     logs = [(await alice.api(f"jobs/{job['id']}/logs", rank=r))[1]["text"] for r in (0, 1)]
     assert done["status"] == "SUCCEEDED", (done, logs)
     staged = f"registered: None True rank-model (staged: registered when job {job['id']} ends)"

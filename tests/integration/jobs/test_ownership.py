@@ -34,21 +34,11 @@ def _each_database(on_each_database: str) -> str:
     return on_each_database
 
 
-async def finished(caller: Caller, job_id: str) -> dict[str, Any]:
-    for _ in range(900):
-        code, job = await caller.api(f"jobs/{job_id}")
-        assert code == 200, job
-        if job["status"] in FINAL:
-            return dict(job)
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not end: {job}")
-
-
 async def alices_finished_job(as_user: Any) -> dict[str, Any]:
     code, job = await as_user("alice").api("jobs", method="POST", body=TRAIN)
     assert code == 201, job
     assert job["owner"] == "alice"
-    done = await finished(as_user("alice"), job["id"])
+    done = await as_user("alice").ended_job(job["id"])
     assert done["status"] == "SUCCEEDED", done
     return done
 
@@ -164,7 +154,7 @@ async def test_the_admin_sees_reruns_and_deletes_alices_job_and_owns_the_rerun(
     code, listed = await alice.api("jobs")
     assert {item["id"] for item in listed["items"]} == {job["id"], own["id"]}
     for rerun in (own, theirs):
-        await finished(admin, rerun["id"])
+        await admin.ended_job(rerun["id"])
     code, _ = await admin.api(f"jobs/{job['id']}", method="DELETE")
     assert code == 204
     code, _ = await alice.api(f"jobs/{job['id']}")
